@@ -1,0 +1,359 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tcp_sysctl
+short_description: Audit or apply a whole set of TCP sysctls in one call, with safety rules
+version_added: 0.1.0
+description:
+  - Audits or applies a set of C(net.ipv4.*), C(net.ipv6.*), C(net.core.*) and C(net.netfilter.*) sysctls on a host
+    in one invocation: one task per host, never one per key.
+  - Owns one file under C(/etc/sysctl.d), rendered whole and written atomically, and sets the running values
+    through C(/proc/sys) directly, all or nothing.
+  - Models the boot-time applier (systemd-sysctl or procps C(sysctl --system)) from the files on disk and reports,
+    per key, the value the host would get at boot, the file it comes from, and any later file that overrides ours.
+  - Refuses unsafe settings before anything is written. The rule ids are listed in the collection's
+    C(docs/rules.md) with the reason and the source of each.
+author:
+  - kerneltune.tcp maintainers
+attributes:
+  check_mode:
+    support: full
+    description: Writes nothing anywhere and reports exactly what a real run would.
+  diff_mode:
+    support: full
+    description: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
+  platform:
+    support: full
+    platforms: posix
+options:
+  settings:
+    description:
+      - Key to value. Keys may be written with C(.) or C(/) separators.
+      - A value may be a string, a number or a list (a list is joined with spaces, so
+        C([10240, 65535]) and C("10240 65535") are the same).
+      - Required unless O(state=absent).
+    type: dict
+  path:
+    description:
+      - The one file this task owns. Other files are read, never written.
+      - The default sorts after most distribution files (C(50-*), C(60-*)) and before the local catch-all
+        C(99-sysctl.conf), so local overrides still win and are reported.
+    type: path
+    default: /etc/sysctl.d/90-kerneltune-tcp.conf
+  state:
+    description:
+      - V(present) writes the file and (with O(apply)) the running values.
+      - V(absent) removes the file. Running values are left as they are; they return to the boot-time
+        values at the next reboot or C(sysctl --system).
+    type: str
+    choices: [present, absent]
+    default: present
+  apply:
+    description:
+      - Also set the running values. V(false) writes the file only and leaves the running kernel alone.
+    type: bool
+    default: true
+  nat:
+    description:
+      - V(auto) detects NAT on the host (nat-table rules in iptables and nftables, translated conntrack entries).
+      - V(present) declares that the host or its clients are behind NAT; V(absent) declares they are not.
+      - Detection always runs; a declaration adds to it, so C(tcp_tw_recycle) is refused when NAT is either
+        detected or declared.
+    type: str
+    choices: [auto, present, absent]
+    default: auto
+  skip_missing:
+    description:
+      - Keys that may be absent on older kernels. When absent they are reported (status V(unsupported), an
+        C(info) finding) and left out of the file instead of failing the task.
+    type: list
+    elements: str
+    default: []
+  allow:
+    description:
+      - Rule ids whose errors become warnings. The key of an allowed C(unknown_key), C(global_key),
+        C(tw_recycle_removed) or C(read_only) error is skipped; an allowed C(range) error lets the kernel judge
+        the value (a refusal then rolls the run back).
+      - C(key_name), C(scope), C(value_chars) and C(tw_recycle_nat) can never be allowed.
+    type: list
+    elements: str
+    default: []
+  applier:
+    description:
+      - The boot-time applier to model. V(auto) picks systemd-sysctl when systemd runs the host, procps
+        C(sysctl --system) otherwise. Both are always modelled; a key where they disagree gets a finding.
+    type: str
+    choices: [auto, systemd-sysctl, procps]
+    default: auto
+  backup:
+    description: Keep a timestamped copy of the file before changing it.
+    type: bool
+    default: false
+notes:
+  - Net sysctls are per network namespace. In a container the task changes the container's namespace only;
+    global keys (such as C(net.core.netdev_max_backlog)) are absent there and reported as such.
+  - C(tcp_fin_timeout) does not shorten TIME_WAIT; see the C(fin_timeout_scope) finding.
+seealso:
+  - module: ansible.posix.sysctl
+    description: One key per task, without diff or precedence; this module replaces a loop of it.
+  - name: sysctl.d(5)
+    description: How systemd-sysctl orders and masks files.
+    link: https://www.freedesktop.org/software/systemd/man/latest/sysctl.d.html
+"""
+
+EXAMPLES = r"""
+- name: Tune outbound TCP for a service that opens many short connections
+  kerneltune.tcp.tcp_sysctl:
+    settings:
+      net.ipv4.ip_local_port_range: [10240, 65535]
+      net.ipv4.tcp_tw_reuse: 1
+      net.ipv4.tcp_fin_timeout: 15
+    skip_missing:
+      - net.ipv4.tcp_tw_reuse_delay
+
+- name: Audit only (drift check), whatever the playbook's mode
+  kerneltune.tcp.tcp_sysctl:
+    settings:
+      net.core.somaxconn: 4096
+    nat: present
+  check_mode: true
+  register: audit
+
+- name: Show keys that drift
+  ansible.builtin.debug:
+    msg: "{{ audit.settings | selectattr('status', 'ne', 'ok') | list }}"
+
+- name: Write the file only, for the next boot
+  kerneltune.tcp.tcp_sysctl:
+    settings:
+      net.ipv4.tcp_syncookies: 1
+    path: /etc/sysctl.d/80-syncookies.conf
+    apply: false
+
+- name: Remove the managed file
+  kerneltune.tcp.tcp_sysctl:
+    path: /etc/sysctl.d/80-syncookies.conf
+    state: absent
+"""
+
+RETURN = r"""
+settings:
+  description: One entry per requested key, sorted by key.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    key: {description: Canonical key name., type: str, sample: net.ipv4.tcp_fin_timeout}
+    desired: {description: Requested value as written to the file., type: str, sample: "15"}
+    runtime: {description: Running value before the task (null when the key is absent)., type: str, sample: "60"}
+    persisted:
+      description: The value the boot-time applier would set from all config files after the task.
+      type: str
+      sample: "15"
+    source: {description: The file that C(persisted) comes from., type: str, sample: /etc/sysctl.d/90-kerneltune-tcp.conf}
+    runtime_drift: {description: The running value differed from C(desired) before the task., type: bool, sample: true}
+    persisted_drift:
+      description: The boot-time value differed from C(desired) before the task.
+      type: bool
+      sample: true
+    overridden_by:
+      description: A file read after ours that sets another value, or null.
+      type: str
+      sample: /etc/sysctl.d/99-local.conf
+    status:
+      description: V(ok), V(drift), V(overridden), V(unsupported) or V(read_only).
+      type: str
+      sample: drift
+findings:
+  description: Every rule that fired.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - rule: fin_timeout_scope
+      severity: info
+      key: net.ipv4.tcp_fin_timeout
+      message: net.ipv4.tcp_fin_timeout bounds orphaned FIN_WAIT2 sockets only; it does not shorten TIME_WAIT, which is fixed at 60 s in the kernel
+runtime_changes:
+  description: Running values changed (or, in check mode, that would change), as C(key: old -> new).
+  returned: always
+  type: list
+  elements: str
+  sample: ["net.ipv4.tcp_fin_timeout: 60 -> 15"]
+nat:
+  description: NAT detection and declaration.
+  returned: always
+  type: dict
+  contains:
+    detected: {description: Evidence of NAT was found., type: bool}
+    declared: {description: True for O(nat=present), false for V(absent), null for V(auto)., type: bool}
+    evidence: {description: The rules or conntrack entries found., type: list, elements: str}
+    hints: {description: Signs that are not proof (ip_forward, bridges, nf_nat loaded)., type: list, elements: str}
+    sources: {description: The tools and files that were read., type: list, elements: str}
+  sample: {detected: true, declared: null, evidence: ["iptables-nft nat rule: -A POSTROUTING -o eth0 -j MASQUERADE"],
+           hints: [], sources: [iptables-nft-save, nft]}
+kernel:
+  description: The running kernel release.
+  returned: always
+  type: str
+  sample: 6.1.0-26-amd64
+applier:
+  description: The boot-time applier modelled for C(persisted).
+  returned: always
+  type: str
+  sample: systemd-sysctl
+path:
+  description: The managed file.
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/90-kerneltune-tcp.conf
+backup_file:
+  description: The backup copy, when O(backup=true) and the file changed.
+  returned: changed and backup
+  type: str
+  sample: /etc/sysctl.d/90-kerneltune-tcp.conf.1234.2026-11-22@10:00:00~
+"""
+
+import os
+import platform
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
+
+
+def _diff(path, result):
+    file_diff = {
+        "before_header": path,
+        "after_header": path,
+        "before": result["old_text"] or "",
+        "after": result["new_text"] or "",
+    }
+    runtime_diff = {
+        "before_header": "running kernel (/proc/sys)",
+        "after_header": "running kernel (/proc/sys)",
+        "before": "".join("%s = %s\n" % (k, old if old is not None else "(absent)")
+                          for k, _p, old, _n in result["runtime_changes"]),
+        "after": "".join("%s = %s\n" % (k, new) for k, _p, _o, new in result["runtime_changes"]),
+    }
+    return [file_diff, runtime_diff]
+
+
+def _write_file(module, path, text):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".kerneltune-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _perms_wrong(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_mode & 0o7777) != 0o644 or st.st_uid != 0 or st.st_gid != 0
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            settings=dict(type="dict"),
+            path=dict(type="path", default="/etc/sysctl.d/90-kerneltune-tcp.conf"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            apply=dict(type="bool", default=True),
+            nat=dict(type="str", choices=["auto", "present", "absent"], default="auto"),
+            skip_missing=dict(type="list", elements="str", default=[]),
+            allow=dict(type="list", elements="str", default=[]),
+            applier=dict(type="str", choices=["auto", "systemd-sysctl", "procps"], default="auto"),
+            backup=dict(type="bool", default=False),
+        ),
+        required_if=[("state", "present", ("settings",))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    path = p["path"]
+    kernel = platform.release()
+    base = dict(changed=False, path=path, kernel=kernel, settings=[], findings=[], runtime_changes=[])
+    if not path.endswith(".conf") or not os.path.isabs(path):
+        module.fail_json(msg="path: %s must be an absolute path ending in .conf (the appliers read only *.conf)"
+                         % path, **base)
+
+    declared = {"present": True, "absent": False}.get(p["nat"])
+    nat_info = nat_lib.detect(declared) if p["state"] == "present" else {
+        "detected": False, "declared": declared, "evidence": [], "hints": [], "sources": []}
+    try:
+        result = core.plan(
+            p["settings"] or {}, path, state=p["state"], apply=p["apply"], nat=p["nat"],
+            skip_missing=p["skip_missing"], allow=p["allow"],
+            applier=None if p["applier"] == "auto" else p["applier"],
+            nat_result=nat_info, kernel_release=kernel)
+    except core.SysctlError as e:
+        module.fail_json(msg=e.message, findings=e.findings, nat=nat_info, **dict(base, findings=e.findings))
+
+    for f in result["findings"]:
+        if f["severity"] == "warning":
+            module.warn(f["message"])
+
+    perms = p["state"] == "present" and not result["file_changed"] and _perms_wrong(path)
+    changes = result["runtime_changes"]
+    changed = result["file_changed"] or perms or bool(changes)
+    out = dict(
+        base,
+        changed=changed,
+        settings=result["entries"],
+        findings=result["findings"],
+        runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in changes],
+        nat=result["nat"],
+        applier=result["applier"],
+    )
+    if module._diff:
+        out["diff"] = _diff(path, result)
+
+    if changed and not module.check_mode:
+        try:
+            core.apply_runtime(changes)
+        except core.SysctlError as e:
+            module.fail_json(msg=e.message, **dict(out, changed=False))
+        if result["file_changed"] or perms:
+            if p["backup"] and os.path.exists(path):
+                out["backup_file"] = module.backup_local(path)
+            if p["state"] == "absent":
+                os.unlink(path)
+            elif result["file_changed"]:
+                try:
+                    _write_file(module, path, result["new_text"])
+                except (IOError, OSError) as e:
+                    # Keep all or nothing: put the running values back.
+                    rollback = [(k, parts, new, old) for k, parts, old, new in reversed(changes)]
+                    try:
+                        core.apply_runtime(rollback)
+                    except core.SysctlError:
+                        pass
+                    module.fail_json(msg="%s: could not write the file: %s; running values restored"
+                                     % (path, e.strerror or e), **dict(out, changed=False))
+            else:
+                os.chown(path, 0, 0)
+                os.chmod(path, 0o644)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
