@@ -1,0 +1,22 @@
+# Two commands do all set-up on a fresh Debian machine (as root):
+#   make demo   read-only audit and TIME_WAIT/CLOSE_WAIT diagnosis of this machine
+#   make test   the whole test suite; its last line is "N passed, N failed"
+.PHONY: demo test sanity lint unit bench
+
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash scripts/test.sh
+
+unit:
+	KT_STAGES=unit bash scripts/test.sh
+
+sanity:
+	KT_STAGES=sanity bash scripts/test.sh
+
+lint:
+	KT_STAGES=lint bash scripts/test.sh
+
+bench:
+	bash benchmarks/run.sh
