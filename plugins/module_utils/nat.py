@@ -69,7 +69,14 @@ def parse_nft_json(text):
         rule = item.get("rule") if isinstance(item, dict) else None
         if not rule:
             continue
-        found = sorted(set(k for k in _nft_walk(rule.get("expr", [])) if k in NFT_NAT_STATEMENTS))
+        exprs = rule.get("expr", [])
+        found = set(k for k in _nft_walk(exprs) if k in NFT_NAT_STATEMENTS)
+        # Rules added through iptables-nft show as xtables targets.
+        for e in exprs if isinstance(exprs, list) else []:
+            xt = e.get("xt") if isinstance(e, dict) else None
+            if isinstance(xt, dict) and xt.get("type") == "target" and xt.get("name") in NAT_TARGETS:
+                found.add("xt " + xt["name"])
+        found = sorted(found)
         if found:
             evidence.append("nftables rule: %s %s chain %s: %s" % (
                 rule.get("family", "?"), rule.get("table", "?"), rule.get("chain", "?"), ", ".join(found)))
@@ -141,8 +148,12 @@ def detect(declared=None, root="", runner=None):
     hints = []
     sources = []
     seen_rules = set()
-    for tool, label in (("iptables-legacy-save", "iptables-legacy"), ("iptables-nft-save", "iptables-nft"),
-                        ("ip6tables-legacy-save", "ip6tables-legacy"), ("ip6tables-nft-save", "ip6tables-nft")):
+    tools = [("iptables-legacy-save", "iptables-legacy"), ("iptables-nft-save", "iptables-nft"),
+             ("ip6tables-legacy-save", "ip6tables-legacy"), ("ip6tables-nft-save", "ip6tables-nft")]
+    if runner is None and not any(_find_bin(t) for t, _l in tools):
+        # Older distributions ship one back end under the plain name.
+        tools = [("iptables-save", "iptables"), ("ip6tables-save", "ip6tables")]
+    for tool, label in tools:
         path = _find_bin(tool) if runner is None else tool
         if not path:
             continue
