@@ -50,12 +50,10 @@ def _nft_walk(obj):
     if isinstance(obj, dict):
         for k, v in obj.items():
             yield k
-            for x in _nft_walk(v):
-                yield x
+            yield from _nft_walk(v)
     elif isinstance(obj, list):
         for v in obj:
-            for x in _nft_walk(v):
-                yield x
+            yield from _nft_walk(v)
 
 
 def parse_nft_json(text):

@@ -601,9 +601,9 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
 
     which = applier or boot.detect_applier(boot_root)
     other = boot.PROCPS if which == boot.SYSTEMD else boot.SYSTEMD
-    before, _ = boot.effective(which, boot_root)
+    before = boot.effective(which, boot_root)[0]
     after, history = boot.effective(which, boot_root, {path: new_text})
-    after_other, _ = boot.effective(other, boot_root, {path: new_text})
+    after_other = boot.effective(other, boot_root, {path: new_text})[0]
     mask = boot.masked_by(which, path, boot_root, {path: new_text})
     in_dirs = boot.reads_directory(which, path)
     if state == "present":

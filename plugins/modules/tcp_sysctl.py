@@ -12,7 +12,7 @@ short_description: Audit or apply a whole set of TCP sysctls in one call, with s
 version_added: 0.1.0
 description:
   - Audits or applies a set of C(net.ipv4.*), C(net.ipv6.*), C(net.core.*) and C(net.netfilter.*) sysctls on a host
-    in one invocation: one task per host, never one per key.
+    in one invocation (one task per host, never one per key).
   - Owns one file under C(/etc/sysctl.d), rendered whole and written atomically, and sets the running values
     through C(/proc/sys) directly, all or nothing.
   - Models the boot-time applier (systemd-sysctl or procps C(sysctl --system)) from the files on disk and reports,
@@ -20,7 +20,7 @@ description:
   - Refuses unsafe settings before anything is written. The rule ids are listed in the collection's
     C(docs/rules.md) with the reason and the source of each.
 author:
-  - kerneltune.tcp maintainers
+  - kerneltune.tcp maintainers (@kerneltune)
 attributes:
   check_mode:
     support: full
@@ -31,6 +31,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
   settings:
     description:
@@ -181,7 +182,7 @@ findings:
       key: net.ipv4.tcp_fin_timeout
       message: net.ipv4.tcp_fin_timeout bounds orphaned FIN_WAIT2 sockets only; it does not shorten TIME_WAIT, which is fixed at 60 s in the kernel
 runtime_changes:
-  description: Running values changed (or, in check mode, that would change), as C(key: old -> new).
+  description: Running values changed (or, in check mode, that would change), one C(key, old -> new) string each.
   returned: always
   type: list
   elements: str
@@ -191,11 +192,24 @@ nat:
   returned: always
   type: dict
   contains:
-    detected: {description: Evidence of NAT was found., type: bool}
-    declared: {description: True for O(nat=present), false for V(absent), null for V(auto)., type: bool}
-    evidence: {description: The rules or conntrack entries found., type: list, elements: str}
-    hints: {description: Signs that are not proof (ip_forward, bridges, nf_nat loaded)., type: list, elements: str}
-    sources: {description: The tools and files that were read., type: list, elements: str}
+    detected:
+      description: Evidence of NAT was found.
+      type: bool
+    declared:
+      description: True for O(nat=present), false for O(nat=absent), null for O(nat=auto).
+      type: bool
+    evidence:
+      description: The rules or conntrack entries found.
+      type: list
+      elements: str
+    hints:
+      description: Signs that are not proof, such as ip_forward, bridges or the nf_nat module.
+      type: list
+      elements: str
+    sources:
+      description: The tools and files that were read.
+      type: list
+      elements: str
   sample: {detected: true, declared: null, evidence: ["iptables-nft nat rule: -A POSTROUTING -o eth0 -j MASQUERADE"],
            hints: [], sources: [iptables-nft-save, nft]}
 kernel:
@@ -306,7 +320,8 @@ def main():
             applier=None if p["applier"] == "auto" else p["applier"],
             nat_result=nat_info, kernel_release=kernel)
     except core.SysctlError as e:
-        module.fail_json(msg=e.message, findings=e.findings, nat=nat_info, **dict(base, findings=e.findings))
+        base.update(findings=e.findings, nat=nat_info)
+        module.fail_json(msg=e.message, **base)
 
     for f in result["findings"]:
         if f["severity"] == "warning":
@@ -315,8 +330,8 @@ def main():
     perms = p["state"] == "present" and not result["file_changed"] and _perms_wrong(path)
     changes = result["runtime_changes"]
     changed = result["file_changed"] or perms or bool(changes)
-    out = dict(
-        base,
+    out = dict(base)
+    out.update(
         changed=changed,
         settings=result["entries"],
         findings=result["findings"],
@@ -327,11 +342,13 @@ def main():
     if module._diff:
         out["diff"] = _diff(path, result)
 
+    unchanged = dict(out)
+    unchanged["changed"] = False
     if changed and not module.check_mode:
         try:
             core.apply_runtime(changes)
         except core.SysctlError as e:
-            module.fail_json(msg=e.message, **dict(out, changed=False))
+            module.fail_json(msg=e.message, **unchanged)
         if result["file_changed"] or perms:
             if p["backup"] and os.path.exists(path):
                 out["backup_file"] = module.backup_local(path)
@@ -348,7 +365,7 @@ def main():
                     except core.SysctlError:
                         pass
                     module.fail_json(msg="%s: could not write the file: %s; running values restored"
-                                     % (path, e.strerror or e), **dict(out, changed=False))
+                                     % (path, e.strerror or e), **unchanged)
             else:
                 os.chown(path, 0, 0)
                 os.chmod(path, 0o644)

@@ -25,8 +25,7 @@ def root(tmp_path):
 
 
 def value(applier, root, overlay=None, key=K):
-    final, _ = boot.effective(applier, root, overlay)
-    return final.get(key)
+    return boot.effective(applier, root, overlay)[0].get(key)
 
 
 @pytest.mark.parametrize("key,parts", [
@@ -135,7 +134,7 @@ def test_globs_do_not_touch_explicit_keys(root):
 def test_history_lists_every_assignment(root):
     write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\n")
     write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_fin_timeout = 30\n")
-    _, hist = boot.effective(boot.SYSTEMD, root)
+    hist = boot.effective(boot.SYSTEMD, root)[1]
     assert hist[K] == [("20", "/etc/sysctl.d/10-a.conf", 1), ("30", "/etc/sysctl.d/20-b.conf", 1)]
 
 
