@@ -625,7 +625,8 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         e_before = before.get(parts)
         e_other = after_other.get(parts)
         status = skipped.get(key)
-        persisted = e_after[0] if e_after else None
+        # As the kernel would show it once applied (whitespace, leading zeros).
+        persisted = normalize(key, e_after[0]) if e_after else None
         source = e_after[1] if e_after else None
         runtime_drift = cur is None or normalize(key, cur) != normalize(key, want)
         persisted_drift = e_before is None or normalize(key, e_before[0]) != normalize(key, want)

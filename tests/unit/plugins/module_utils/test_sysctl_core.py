@@ -531,3 +531,10 @@ def test_listening_ports_parses_proc(tmp_path):
         "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 "
         "00:00000000 00000000     0        0 999 1\n")
     assert core.listening_ports(str(tmp_path)) == {8080: "12345", 22: "999"}
+
+
+def test_persisted_is_shown_as_the_kernel_would(env):
+    env.conf("/etc/sysctl.d/95-later.conf", "net.ipv4.ip_local_port_range =\t20000   60001\n")
+    r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"})
+    e = by_key(r)["net.ipv4.ip_local_port_range"]
+    assert e["persisted"] == "20000 60001" and e["overridden_by"] == "/etc/sysctl.d/95-later.conf"
