@@ -40,7 +40,7 @@ build)
     run_step "collection-build-install" bash -c '
         set -e; d=$(mktemp -d); trap "rm -rf $d" EXIT
         ansible-galaxy collection build --output-path "$d" . 
-        ansible-galaxy collection install -p "$d/c" "$d"/kerneltune-tcp-0.1.0.tar.gz
+        ansible-galaxy collection install --force -p "$d/c" "$d"/kerneltune-tcp-0.1.0.tar.gz
         test -f "$d/c/ansible_collections/kerneltune/tcp/plugins/modules/tcp_sysctl.py"
         ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^(tests|molecule|benchmarks|scripts)/"'
     ;;
