@@ -1,0 +1,309 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""TCP sockets through netlink sock_diag (what `ss` uses), stdlib only.
+
+Shared by tcp_info (dump and aggregate) and tcp_reset (dump, filter,
+destroy). The kernel filters by state; messages are parsed while streaming so
+memory does not grow with the number of sockets. /proc/net/tcp and tcp6 are
+the fallback where netlink sock_diag is unavailable.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+SOCK_DESTROY = 21
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
+
+# TCP states as the kernel numbers them (include/net/tcp_states.h).
+STATES = {
+    1: "established", 2: "syn_sent", 3: "syn_recv", 4: "fin_wait1", 5: "fin_wait2", 6: "time_wait",
+    7: "close", 8: "close_wait", 9: "last_ack", 10: "listen", 11: "closing", 12: "syn_recv",
+}
+STATE_IDS = {
+    "established": (1,), "syn_sent": (2,), "syn_recv": (3, 12), "fin_wait1": (4,), "fin_wait2": (5,),
+    "time_wait": (6,), "close": (7,), "close_wait": (8,), "last_ack": (9,), "listen": (10,), "closing": (11,),
+}
+ALL_STATES = 0xFFFFFFFF & ~(1 << 0)
+
+NLMSGHDR = struct.Struct("=IHHII")
+# inet_diag_req_v2: family, protocol, ext, pad, states; then inet_diag_sockid.
+REQ_HEAD = struct.Struct("=BBBxI")
+# inet_diag_msg: family, state, timer, retrans, sockid(48), expires, rqueue, wqueue, uid, inode.
+MSG_HEAD = struct.Struct("=BBBB")
+PORTS = struct.Struct("!HH")
+MSG_TAIL = struct.Struct("=IIIII")
+NLMSGERR = struct.Struct("=i")
+SOCKID_LEN = 48
+MSG_LEN = 4 + SOCKID_LEN + 20
+
+
+class DiagError(Exception):
+    def __init__(self, message, err=None):
+        super(DiagError, self).__init__(message)
+        self.message = message
+        self.errno = err
+
+
+def state_mask(names):
+    mask = 0
+    for name in names:
+        for sid in STATE_IDS[name]:
+            mask |= 1 << sid
+    return mask
+
+
+def build_request(family, states, seq=1, sockid=None, msg_type=SOCK_DIAG_BY_FAMILY, flags=NLM_F_REQUEST | NLM_F_DUMP):
+    """One netlink message: nlmsghdr + inet_diag_req_v2."""
+    body = REQ_HEAD.pack(family, socket.IPPROTO_TCP, 0, states) + (sockid or b"\0" * SOCKID_LEN)
+    return NLMSGHDR.pack(NLMSGHDR.size + len(body), msg_type, flags, seq, 0) + body
+
+
+def build_destroy(family, sockid, seq):
+    return build_request(family, 0xFFFFFFFF, seq, sockid, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK)
+
+
+class Sock(object):
+    """One socket from a dump. Addresses are kept as bytes; text on demand."""
+
+    __slots__ = ("family", "state", "sport", "dport", "src", "dst", "inode", "uid", "sockid")
+
+    def __init__(self, family, state, sport, dport, src, dst, inode, uid, sockid):
+        self.family = family
+        self.state = state
+        self.sport = sport
+        self.dport = dport
+        self.src = src
+        self.dst = dst
+        self.inode = inode
+        self.uid = uid
+        self.sockid = sockid
+
+    @property
+    def local(self):
+        return addr_text(self.family, self.src)
+
+    @property
+    def remote(self):
+        return addr_text(self.family, self.dst)
+
+    def tuple_text(self):
+        return "%s -> %s" % (endpoint(self.family, self.src, self.sport), endpoint(self.family, self.dst, self.dport))
+
+
+def addr_text(family, raw):
+    if family == socket.AF_INET:
+        return socket.inet_ntop(socket.AF_INET, raw[:4])
+    return socket.inet_ntop(socket.AF_INET6, raw[:16])
+
+
+def endpoint(family, raw, port):
+    a = addr_text(family, raw)
+    return ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (a, port)
+
+
+def parse_messages(buf, handler, end=None):
+    """Parse a buffer of netlink messages (up to ``end``); call handler(Sock) for each socket.
+
+    Returns True when NLMSG_DONE was seen. Raises DiagError on NLMSG_ERROR.
+    """
+    view = memoryview(buf)
+    off = 0
+    end = len(buf) if end is None else end
+    unpack_hdr = NLMSGHDR.unpack_from
+    unpack_head = MSG_HEAD.unpack_from
+    unpack_ports = PORTS.unpack_from
+    unpack_tail = MSG_TAIL.unpack_from
+    while off + 16 <= end:
+        length, mtype, _flags, _seq, _pid = unpack_hdr(buf, off)
+        if length < 16:
+            raise DiagError("malformed netlink message (length %d)" % length)
+        if mtype == NLMSG_DONE:
+            return True
+        if mtype == NLMSG_ERROR:
+            err = -NLMSGERR.unpack_from(buf, off + 16)[0]
+            if err:
+                raise DiagError(os.strerror(err), err)
+        elif mtype == SOCK_DIAG_BY_FAMILY and length >= 16 + MSG_LEN:
+            p = off + 16
+            family, state, _timer, _retrans = unpack_head(buf, p)
+            sport, dport = unpack_ports(buf, p + 4)
+            uid, inode = unpack_tail(buf, p + 52)[3:5]
+            handler(Sock(family, state, sport, dport, bytes(view[p + 8:p + 24]), bytes(view[p + 24:p + 40]),
+                         inode, uid, bytes(view[p + 4:p + 52])))
+        off += (length + 3) & ~3
+    return False
+
+
+def open_socket(rcvbuf=4 << 20):
+    try:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+    except (OSError, AttributeError) as e:
+        raise DiagError("netlink sock_diag unavailable: %s" % e)
+    for opt in (33, socket.SO_RCVBUF):  # SO_RCVBUFFORCE needs CAP_NET_ADMIN
+        try:
+            s.setsockopt(socket.SOL_SOCKET, opt, rcvbuf)
+            break
+        except OSError:
+            continue
+    s.bind((0, 0))
+    return s
+
+
+def dump(handler, states, families=(socket.AF_INET, socket.AF_INET6), sock=None):
+    """Stream every TCP socket in ``states`` (bitmask) to handler(Sock)."""
+    own = sock is None
+    s = sock or open_socket()
+    buf = bytearray(1 << 20)
+    try:
+        for seq, family in enumerate(families, 1):
+            s.send(build_request(family, states, seq))
+            while True:
+                n = s.recv_into(buf)
+                if parse_messages(buf, handler, n):
+                    break
+    finally:
+        if own:
+            s.close()
+
+
+def destroy(socks, sock=None, batch=512):
+    """SOCK_DESTROY each socket; returns (destroyed, failed) where failed is
+    a list of (Sock, errno, text). Requests are sent in batches and their
+    acknowledgements read back, so 50,000 sockets take few system calls."""
+    own = sock is None
+    s = sock or open_socket()
+    destroyed = 0
+    failed = []
+    buf = bytearray(1 << 20)
+    try:
+        for start in range(0, len(socks), batch):
+            chunk = socks[start:start + batch]
+            msgs = b"".join(build_destroy(k.family, k.sockid, start + i + 1) for i, k in enumerate(chunk))
+            s.send(msgs)
+            pending = len(chunk)
+            while pending:
+                n = s.recv_into(buf)
+                off = 0
+                while off + 20 <= n and pending:
+                    length, mtype, _f, seq, _pid = NLMSGHDR.unpack_from(buf, off)
+                    if mtype == NLMSG_ERROR:
+                        err = -NLMSGERR.unpack_from(buf, off + 16)[0]
+                        pending -= 1
+                        if err == 0:
+                            destroyed += 1
+                        else:
+                            failed.append((chunk[seq - start - 1], err, os.strerror(err)))
+                    off += (length + 3) & ~3
+    finally:
+        if own:
+            s.close()
+    return destroyed, failed
+
+
+def probe_destroy():
+    """Can this kernel and process destroy sockets? Sends SOCK_DESTROY for an
+    all-zero socket id, which matches no socket: ENOENT means supported,
+    EOPNOTSUPP no CONFIG_INET_DIAG_DESTROY, EPERM no CAP_NET_ADMIN."""
+    try:
+        s = open_socket()
+    except DiagError as e:
+        return {"supported": False, "reason": e.message}
+    try:
+        s.send(build_destroy(socket.AF_INET, b"\0" * SOCKID_LEN, 1))
+        data = s.recv(65536)
+    finally:
+        s.close()
+    err = -NLMSGERR.unpack_from(data, 16)[0] if len(data) >= 20 else 0
+    if err in (errno.ENOENT, 0):
+        return {"supported": True, "reason": None}
+    if err == errno.EOPNOTSUPP:
+        return {"supported": False, "reason": "kernel built without CONFIG_INET_DIAG_DESTROY"}
+    if err == errno.EPERM:
+        return {"supported": False, "reason": "no CAP_NET_ADMIN in this network namespace"}
+    return {"supported": False, "reason": os.strerror(err)}
+
+
+# --------------------------------------------------------------------------
+# /proc/net/tcp fallback
+# --------------------------------------------------------------------------
+
+def _proc_addr(text, family):
+    raw = bytes.fromhex(text)
+    if family == socket.AF_INET:
+        return raw[::-1] + b"\0" * 12
+    # Four 32-bit words, each in host (little-endian) order.
+    return b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+
+
+def parse_proc_line(line, family):
+    f = line.split()
+    if len(f) < 10 or ":" not in f[1]:
+        return None
+    la, lp = f[1].split(":")
+    ra, rp = f[2].split(":")
+    return Sock(family, int(f[3], 16), int(lp, 16), int(rp, 16), _proc_addr(la, family), _proc_addr(ra, family),
+                int(f[9]), int(f[7]), None)
+
+
+def dump_proc(handler, states, proc_root="/proc"):
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            f = open(os.path.join(proc_root, "net", name))
+        except OSError:
+            continue
+        with f:
+            next(f, None)
+            for line in f:
+                s = parse_proc_line(line, family)
+                if s is not None and states & (1 << s.state):
+                    handler(s)
+
+
+# --------------------------------------------------------------------------
+# Owners
+# --------------------------------------------------------------------------
+
+def owners(inodes, proc_root="/proc"):
+    """{inode: (pid, comm, cmdline)} for the given socket inodes, one /proc scan."""
+    want = set("socket:[%d]" % i for i in inodes if i)
+    found = {}
+    if not want:
+        return found
+    for pid in os.listdir(proc_root):
+        if not pid.isdigit():
+            continue
+        fd_dir = os.path.join(proc_root, pid, "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if link in want:
+                inode = int(link[8:-1])
+                if inode not in found:
+                    found[inode] = (int(pid), _read(proc_root, pid, "comm").strip(),
+                                    _read(proc_root, pid, "cmdline").replace("\0", " ").strip())
+    return found
+
+
+def _read(proc_root, pid, name):
+    try:
+        with open(os.path.join(proc_root, pid, name)) as f:
+            return f.read()
+    except OSError:
+        return ""

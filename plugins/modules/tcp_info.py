@@ -1,0 +1,193 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tcp_info
+short_description: Diagnose TIME_WAIT, CLOSE_WAIT and ephemeral port exhaustion
+version_added: 0.1.0
+description:
+  - Reads every TCP socket of the host's network namespace through netlink sock_diag (what C(ss) uses), with the
+    state filter done by the kernel, and folds them into counts while streaming, so memory does not grow with the
+    number of sockets. Falls back to C(/proc/net/tcp) and C(tcp6) where netlink is unavailable.
+  - Reports who causes TIME_WAIT (remote endpoints, local ports, outbound or inbound), which process holds
+    CLOSE_WAIT sockets, how close the busiest destination is to exhausting the ephemeral port range, the kernel
+    counters that matter, and findings with a remedy each.
+  - Read-only. Changes nothing.
+author:
+  - kerneltune.tcp maintainers (@kerneltune)
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux; Python 3 standard library only.
+options:
+  top:
+    description: How many remote endpoints and local ports to list.
+    type: int
+    default: 10
+  source:
+    description:
+      - V(auto) uses netlink and falls back to /proc; V(netlink) or V(proc) force one.
+    type: str
+    choices: [auto, netlink, proc]
+    default: auto
+  port_share_warning:
+    description: Share of the usable ephemeral range tied up towards one destination that raises a warning.
+    type: float
+    default: 0.5
+  port_share_error:
+    description: Share that raises an error finding.
+    type: float
+    default: 0.8
+  close_wait_min:
+    description: CLOSE_WAIT sockets a process must hold before it gets a finding.
+    type: int
+    default: 1
+notes:
+  - Counts cover the network namespace the module runs in (a container sees its own sockets).
+  - Owners of CLOSE_WAIT sockets are found by scanning C(/proc/*/fd); run as root to see every process.
+seealso:
+  - module: kerneltune.tcp.tcp_reset
+  - module: kerneltune.tcp.tcp_sysctl
+"""
+
+EXAMPLES = r"""
+- name: Diagnose TCP state trouble
+  kerneltune.tcp.tcp_info:
+  register: tcp
+
+- name: Show the findings and their remedies
+  ansible.builtin.debug:
+    msg: "{{ tcp.findings | map(attribute='message') | list }}"
+
+- name: Fail a health check when the busiest destination holds 80% of the port range
+  kerneltune.tcp.tcp_info:
+    port_share_error: 0.8
+  register: tcp
+  failed_when: tcp.findings | selectattr('severity', 'eq', 'error') | list | length > 0
+"""
+
+RETURN = r"""
+source:
+  description: Where the sockets were read, V(netlink) or V(proc).
+  returned: always
+  type: str
+  sample: netlink
+counts:
+  description: Sockets per TCP state (lower case, as C(ss) names them), per family.
+  returned: always
+  type: dict
+  sample: {time_wait: {ipv4: 41000, ipv6: 0, total: 41000}, listen: {ipv4: 2, ipv6: 1, total: 3}}
+total:
+  description: All TCP sockets counted.
+  returned: always
+  type: int
+  sample: 41003
+time_wait:
+  description:
+    - TIME_WAIT sockets. V(outbound) are connections this host opened (local port not a listener), V(inbound)
+      connections it accepted.
+    - C(top_remote) lists destinations (address and port) for outbound, client addresses for inbound.
+  returned: always
+  type: dict
+  sample: {total: 41000, outbound: 41000, inbound: 0, top_remote: [{address: 10.0.0.5, port: 5432, count: 41000}],
+           top_local_ports: [{port: 40001, count: 1}]}
+close_wait:
+  description: CLOSE_WAIT sockets per owning process, with a sample of tuples.
+  returned: always
+  type: dict
+  sample: {total: 1, processes: [{pid: 4242, command: java, cmdline: "java -jar app.jar", count: 1,
+           sample: ["10.0.0.2:8080 -> 10.0.0.9:51234"]}]}
+ephemeral_ports:
+  description:
+    - The range, its size, reserved ports, and the busiest destination with the local ports tied up towards it
+      and their share of the usable range.
+  returned: always
+  type: dict
+  sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232,
+           busiest_destination: {address: 10.0.0.5, port: 5432, local_ports_used: 20000, share: 0.7084}}
+listeners:
+  description: Local TCP ports in LISTEN.
+  returned: always
+  type: list
+  elements: int
+  sample: [22, 80]
+counters:
+  description: TCP counters from /proc/net/netstat, /proc/net/snmp and /proc/net/sockstat.
+  returned: always
+  type: dict
+  sample: {TcpExtTW: 120000, TcpExtTCPTimeWaitOverflow: 0, TcpExtListenOverflows: 0, sockstat_tcp_tw: 41000}
+sysctls:
+  description: Running values of the keys that matter here (null when absent on this kernel).
+  returned: always
+  type: dict
+  sample: {net.ipv4.tcp_tw_reuse: "2", net.ipv4.ip_local_port_range: "32768 60999"}
+kernel:
+  description: The release and what it supports.
+  returned: always
+  type: dict
+  sample: {release: 6.1.0-26-amd64, tcp_tw_recycle: false, tcp_tw_reuse_delay: false, sock_destroy: true,
+           sock_destroy_reason: null, time_wait_destroyable: true}
+nat:
+  description: NAT detection, shared with tcp_sysctl.
+  returned: always
+  type: dict
+  sample: {detected: false, declared: null, evidence: [], hints: [], sources: [nft]}
+findings:
+  description: What is wrong, worst first, each with a remedy.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: close_wait_leak
+      severity: warning
+      message: "java (pid 4242) holds 1 socket in CLOSE_WAIT: the peer closed and the application never called close()"
+      remedy: Fix the application's close() on EOF (or restart it); no sysctl shortens CLOSE_WAIT.
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
+from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpinfo
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            top=dict(type="int", default=10),
+            source=dict(type="str", choices=["auto", "netlink", "proc"], default="auto"),
+            port_share_warning=dict(type="float", default=0.5),
+            port_share_error=dict(type="float", default=0.8),
+            close_wait_min=dict(type="int", default=1),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["top"] < 1:
+        module.fail_json(msg="top: %d must be at least 1" % p["top"])
+    sysctls = tcpinfo.read_sysctls()
+    try:
+        result = tcpinfo.collect(
+            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None),
+            kernel=tcpinfo.kernel_support(sysctls),
+            thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
+                        "close_wait_min": p["close_wait_min"]})
+    except sockdiag.DiagError as e:
+        module.fail_json(msg="netlink sock_diag: %s; use source=proc to read /proc/net/tcp instead" % e.message)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tcp_reset
+short_description: Clear stuck TCP connections without a reboot, filtered and auditable
+version_added: 0.1.0
+description:
+  - Destroys the TCP sockets that match the filters through netlink SOCK_DESTROY, what C(ss -K) does. Connected
+    sockets are aborted (the owner sees C(ECONNABORTED), the peer gets a RST); TIME_WAIT sockets are removed
+    (Linux 6.0 and later).
+  - Never destroys a LISTEN socket, nor the connection Ansible itself arrives on (the C(SSH_CONNECTION) four-tuple).
+  - Refuses, destroying nothing, when more sockets match than O(max_sockets).
+  - Never forges packets. Where the kernel cannot destroy sockets it fails and says what to do instead.
+author:
+  - kerneltune.tcp maintainers (@kerneltune)
+attributes:
+  check_mode:
+    support: full
+    description: Counts and samples what would be destroyed; destroys nothing.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Linux with CONFIG_INET_DIAG_DESTROY and CAP_NET_ADMIN; Python 3 standard library only.
+options:
+  states:
+    description:
+      - TCP states to match. V(listen) is refused.
+    type: list
+    elements: str
+    required: true
+  local:
+    description:
+      - Local endpoints; a socket matches if it matches any entry. Each entry is an address (V(10.0.0.5)), a network
+        (V(10.0.0.0/8)), a port (V(:8080)), a port range (V(:8000-8100)) or both (V(10.0.0.5:8080), V([::1]:80)).
+    type: list
+    elements: str
+    default: []
+  remote:
+    description: Remote endpoints, in the same forms as O(local).
+    type: list
+    elements: str
+    default: []
+  family:
+    description: Address family.
+    type: str
+    choices: [ipv4, ipv6, both]
+    default: both
+  pid:
+    description: Only sockets held by this process (for CLOSE_WAIT leaks).
+    type: int
+  process:
+    description: Only sockets held by processes with this command name (as in C(/proc/PID/comm)).
+    type: str
+  all:
+    description: Match every socket in O(states). Required when no other filter is given.
+    type: bool
+    default: false
+  max_sockets:
+    description: Refuse, destroying nothing, when more sockets than this match.
+    type: int
+    default: 1000
+  sample:
+    description: How many matched sockets to list in the result.
+    type: int
+    default: 10
+notes:
+  - Acts on the network namespace the module runs in.
+seealso:
+  - module: kerneltune.tcp.tcp_info
+  - name: ss(8)
+    description: C(ss -K) uses the same kernel interface.
+    link: https://man7.org/linux/man-pages/man8/ss.8.html
+"""
+
+EXAMPLES = r"""
+- name: See what would be cleared (check mode)
+  kerneltune.tcp.tcp_reset:
+    states: [close_wait]
+    process: java
+  check_mode: true
+  register: preview
+
+- name: Abort the CLOSE_WAIT sockets a leaking service holds
+  kerneltune.tcp.tcp_reset:
+    states: [close_wait]
+    process: java
+
+- name: Clear TIME_WAIT towards one database, at most 50,000 sockets
+  kerneltune.tcp.tcp_reset:
+    states: [time_wait]
+    remote: ["10.0.0.5:5432"]
+    max_sockets: 50000
+"""
+
+RETURN = r"""
+matched:
+  description: Sockets that matched the filters (after excluding protected ones).
+  returned: always
+  type: int
+  sample: 120
+destroyed:
+  description: Sockets the kernel destroyed (0 in check mode).
+  returned: always
+  type: int
+  sample: 118
+gone:
+  description: Matched sockets that had already closed when their turn came (not an error).
+  returned: always
+  type: int
+  sample: 2
+failed:
+  description: Sockets the kernel refused to destroy, with its error text.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{tuple: "10.0.0.2:8080 -> 10.0.0.9:51234", state: close_wait, error: Operation not permitted}]
+protected:
+  description: Sockets left alone because they carry this Ansible connection.
+  returned: always
+  type: int
+  sample: 1
+sample:
+  description: Some matched sockets, as C(local -> remote) with their state.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{tuple: "10.0.0.2:8080 -> 10.0.0.9:51234", state: close_wait, pid: 4242, command: java}]
+kernel:
+  description: The release and whether it can destroy sockets.
+  returned: always
+  type: dict
+  sample: {release: 6.1.0-26-amd64, sock_destroy: true, reason: null}
+"""
+
+import errno
+import os
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
+from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpreset
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            states=dict(type="list", elements="str", required=True),
+            local=dict(type="list", elements="str", default=[]),
+            remote=dict(type="list", elements="str", default=[]),
+            family=dict(type="str", choices=["ipv4", "ipv6", "both"], default="both"),
+            pid=dict(type="int"),
+            process=dict(type="str"),
+            all=dict(type="bool", default=False),
+            max_sockets=dict(type="int", default=1000),
+            sample=dict(type="int", default=10),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    release = platform.release()
+    out = dict(changed=False, matched=0, destroyed=0, gone=0, failed=[], protected=0, sample=[],
+               kernel={"release": release, "sock_destroy": None, "reason": None})
+    states = [s.lower() for s in p["states"]]
+    try:
+        tcpreset.validate(states, p["local"], p["remote"], p["pid"], p["process"], p["all"])
+        local = [tcpreset.parse_spec("local", x) for x in p["local"]]
+        remote = [tcpreset.parse_spec("remote", x) for x in p["remote"]]
+    except tcpreset.ResetError as e:
+        module.fail_json(msg=e.message, **out)
+    if p["max_sockets"] < 1:
+        module.fail_json(msg="max_sockets: %d must be at least 1" % p["max_sockets"], **out)
+
+    support = sockdiag.probe_destroy()
+    out["kernel"].update(sock_destroy=support["supported"], reason=support["reason"])
+    refusal = tcpreset.kernel_refusal(states, support, release)
+    if refusal:
+        module.fail_json(msg=refusal, **out)
+
+    sel = tcpreset.Selector(local, remote, p["family"], tcpreset.ssh_tuple(os.environ.get("SSH_CONNECTION")))
+    try:
+        fams = sel.families
+        sockdiag.dump(sel, sockdiag.state_mask(states), families=fams)
+    except sockdiag.DiagError as e:
+        module.fail_json(msg="netlink sock_diag dump failed: %s" % e.message, **out)
+    matched = sel.matched
+    owners = {}
+    if p["pid"] or p["process"]:
+        matched, owners = tcpreset.by_owner(matched, p["pid"], p["process"])
+    elif any(s.state != 6 for s in matched[:p["sample"]]):
+        owners = sockdiag.owners([s.inode for s in matched[:p["sample"]]])
+    out["matched"] = len(matched)
+    out["protected"] = len(sel.protected)
+    for s in matched[:p["sample"]]:
+        entry = {"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state))}
+        if s.inode in owners:
+            entry.update(pid=owners[s.inode][0], command=owners[s.inode][1])
+        out["sample"].append(entry)
+    if len(matched) > p["max_sockets"]:
+        module.fail_json(msg="%d sockets match, more than max_sockets (%d); nothing was destroyed. Narrow the "
+                             "filters or raise max_sockets" % (len(matched), p["max_sockets"]), **out)
+    out["changed"] = bool(matched)
+    if module.check_mode or not matched:
+        module.exit_json(**out)
+
+    destroyed, failed = sockdiag.destroy(matched)
+    out["destroyed"] = destroyed
+    out["gone"] = len([f for f in failed if f[1] == errno.ENOENT])
+    out["failed"] = [{"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state)), "error": text}
+                     for s, err, text in failed if err != errno.ENOENT]
+    out["changed"] = destroyed > 0
+    if out["failed"]:
+        module.fail_json(msg="the kernel refused to destroy %d of %d sockets: %s"
+                             % (len(out["failed"]), len(matched), out["failed"][0]["error"]), **out)
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Make real TCP sockets on loopback, inside a test container or namespace.
+
+  make_sockets.py time_wait N PORT[:W] ...     N TIME_WAIT sockets (client closes
+                                               first), spread over the ports (W: weight,
+                                               default 1) and over source addresses 127.0.x.y
+  make_sockets.py close_wait PORT              a CLOSE_WAIT socket held open by this
+                                               process (comm "kt-leaky"); prints its
+                                               pid and tuple, then waits until its
+                                               connection is aborted or it is killed
+
+Run with tcp_tw_reuse=0 in the namespace, or the kernel reuses loopback
+TIME_WAIT ports and the count stays low. Never run it on a host: only in a
+container or network namespace made for the test.
+"""
+import ctypes
+import os
+import socket
+import sys
+import time
+
+IP_BIND_ADDRESS_NO_PORT = 24
+
+
+def listener(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(4096)
+    return s
+
+
+def time_wait(n, specs):
+    by_port = {}
+    servers = []
+    for spec in specs:
+        port, _sep, weight = spec.partition(":")
+        if port not in by_port:
+            by_port[port] = listener(int(port))
+        servers.extend([by_port[port]] * int(weight or 1))
+    made = 0
+    src = 0
+    while made < n:
+        batch = []
+        for _ in range(min(2000, n - made)):
+            i = made + len(batch)
+            c = socket.socket()
+            c.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            # A new source address every 20,000 connections keeps clear of
+            # the ephemeral range's limit per (source, destination).
+            c.bind(("127.0.%d.%d" % (1 + src // 250, 1 + src % 250), 0))
+            if i % 20000 == 19999:
+                src += 1
+            srv = servers[i % len(servers)]
+            c.connect(srv.getsockname())
+            a, _ = srv.accept()
+            batch.append((c, a))
+        # The client closes first: its side goes to TIME_WAIT.
+        for c, _a in batch:
+            c.close()
+        for _c, a in batch:
+            a.close()
+        made += len(batch)
+    for s in by_port.values():
+        s.close()
+    print("time_wait %d" % made, flush=True)
+
+
+def close_wait(port):
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, b"kt-leaky", 0, 0, 0)  # PR_SET_NAME
+    except OSError:
+        pass
+    srv = listener(port)
+    c = socket.socket()
+    c.connect(("127.0.0.1", port))
+    a, _ = srv.accept()
+    srv.close()
+    c.close()  # the peer closes; our accepted socket `a` sits in CLOSE_WAIT
+    print("close_wait pid=%d %s:%d -> %s:%d" % ((os.getpid(),) + a.getsockname() + a.getpeername()), flush=True)
+    # Never call close(): the leak. Watch for the socket's error without
+    # sending anything (a send would draw a RST and end CLOSE_WAIT by itself).
+    while True:
+        time.sleep(0.2)
+        err = a.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            print("aborted: %s" % os.strerror(err), flush=True)
+            with open("/tmp/kt-leaky.result", "w") as f:
+                f.write(os.strerror(err) + "\n")
+            return
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "time_wait":
+        time_wait(int(sys.argv[2]), sys.argv[3:])
+    elif mode == "close_wait":
+        close_wait(int(sys.argv[2]))
+    else:
+        sys.exit("unknown mode %s" % mode)
