@@ -34,6 +34,10 @@ fi
 # Install the collection from this checkout (a built tarball, as a user gets it).
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
-"$venv/bin/ansible-galaxy" collection build --force --output-path "$build" "$here" >/dev/null
-"$venv/bin/ansible-galaxy" collection install --force -p "$here/.cache/collections" "$build"/kerneltune-tcp-*.tar.gz >/dev/null
+if ! { "$venv/bin/ansible-galaxy" collection build --force --output-path "$build" "$here" &&
+       "$venv/bin/ansible-galaxy" collection install --force -p "$here/.cache/collections" \
+           "$build"/kerneltune-tcp-*.tar.gz; } >"$build/log" 2>&1; then
+    cat "$build/log" >&2
+    exit 1
+fi
 echo "collection installed in $here/.cache/collections" >&2

@@ -661,6 +661,8 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             "runtime": cur,
             "persisted": persisted,
             "source": source,
+            "persisted_before": normalize(key, e_before[0]) if e_before else None,
+            "source_before": e_before[1] if e_before else None,
             "runtime_drift": runtime_drift,
             "persisted_drift": persisted_drift,
             "overridden_by": overridden_by,

@@ -158,6 +158,11 @@ settings:
       type: str
       sample: "15"
     source: {description: The file that C(persisted) comes from., type: str, sample: /etc/sysctl.d/90-kerneltune-tcp.conf}
+    persisted_before:
+      description: The value the boot-time applier would set before the task (null when no file sets the key).
+      type: str
+      sample: "60"
+    source_before: {description: The file that C(persisted_before) comes from., type: str, sample: /etc/sysctl.conf}
     runtime_drift: {description: The running value differed from C(desired) before the task., type: bool, sample: true}
     persisted_drift:
       description: The boot-time value differed from C(desired) before the task.

@@ -416,7 +416,7 @@ def test_fresh_host_reports_drift(env):
     e = by_key(r)
     assert e["net.ipv4.tcp_fin_timeout"] == {
         "key": "net.ipv4.tcp_fin_timeout", "desired": "15", "runtime": "60", "persisted": "15", "source": PATH,
-        "runtime_drift": True, "persisted_drift": True, "overridden_by": None, "status": "drift"}
+        "persisted_before": None, "source_before": None, "runtime_drift": True, "persisted_drift": True, "overridden_by": None, "status": "drift"}
     # Running value already right but not persisted: boot-time drift only.
     assert e["net.core.somaxconn"]["runtime_drift"] is False
     assert e["net.core.somaxconn"]["persisted_drift"] is True
