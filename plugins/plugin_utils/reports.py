@@ -70,8 +70,8 @@ def audit_summary(records, hosts):
 def _boot(e):
     """What the host boots with today, for a key with boot-time drift."""
     if e.get("source_before"):
-        return "%s: boots with %s from %s, wants %s" % (e["key"], e["persisted_before"], e["source_before"],
-                                                       e["desired"])
+        return "%s: boots with %s from %s, wants %s" % (
+            e["key"], e["persisted_before"], e["source_before"], e["desired"])
     return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], e["desired"])
 
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Make real TCP sockets on loopback, inside a test container or namespace.
 
   make_sockets.py time_wait N PORT[:W] ...     N TIME_WAIT sockets (client closes
@@ -42,7 +41,7 @@ def time_wait(n, specs):
     src = 0
     while made < n:
         batch = []
-        for _ in range(min(2000, n - made)):
+        for _unused in range(min(2000, n - made)):
             i = made + len(batch)
             c = socket.socket()
             c.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
@@ -53,7 +52,7 @@ def time_wait(n, specs):
                 src += 1
             srv = servers[i % len(servers)]
             c.connect(srv.getsockname())
-            a, _ = srv.accept()
+            a, _peer = srv.accept()
             batch.append((c, a))
         # The client closes first: its side goes to TIME_WAIT.
         for c, _a in batch:
@@ -75,7 +74,7 @@ def close_wait(port):
     srv = listener(port)
     c = socket.socket()
     c.connect(("127.0.0.1", port))
-    a, _ = srv.accept()
+    a, _peer = srv.accept()
     srv.close()
     c.close()  # the peer closes; our accepted socket `a` sits in CLOSE_WAIT
     print("close_wait pid=%d %s:%d -> %s:%d" % ((os.getpid(),) + a.getsockname() + a.getpeername()), flush=True)

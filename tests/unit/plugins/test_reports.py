@@ -4,8 +4,8 @@ from xml.etree import ElementTree as ET
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
 
-def entry(key, status="ok", runtime="1", desired="1", rd=False, pd=False, by=None, persisted="1",
-          before=None, src_before=None):
+def entry(key, status="ok", runtime="1", desired="1", rd=False, pd=False, by=None, persisted="1", before=None,
+          src_before=None):
     return {"key": key, "desired": desired, "runtime": runtime, "persisted": persisted,
             "source": "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "persisted_before": before,
             "source_before": src_before, "runtime_drift": rd, "persisted_drift": pd, "overridden_by": by,
@@ -14,8 +14,8 @@ def entry(key, status="ok", runtime="1", desired="1", rd=False, pd=False, by=Non
 
 def records():
     return {
-        "ok": {"profiles": [{"profile": "web_frontend", "result": {"settings": [entry("net.core.somaxconn")],
-                                                                    "findings": []}}]},
+        "ok": {"profiles": [{"profile": "web_frontend",
+                             "result": {"settings": [entry("net.core.somaxconn")], "findings": []}}]},
         "drift": {"profiles": [{"profile": "web_frontend", "result": {"settings": [
             entry("net.core.somaxconn", "drift", runtime="1000", desired="8192", rd=True),
             entry("net.ipv4.tcp_fin_timeout", "drift", runtime="30", desired="30", pd=True, before="60",

@@ -108,9 +108,9 @@ def test_by_owner():
     b = sock(8, "10.0.0.2", 8080, "10.0.0.9", 2)
     b.inode = 12
     found = {11: (7, "java", "java"), 12: (8, "nginx", "nginx")}
-    keep, _ = tcpreset.by_owner([a, b], None, "java", owners=lambda inodes: found)
+    keep, _found = tcpreset.by_owner([a, b], None, "java", owners=lambda inodes: found)
     assert keep == [a]
-    keep, _ = tcpreset.by_owner([a, b], 8, None, owners=lambda inodes: found)
+    keep, _found = tcpreset.by_owner([a, b], 8, None, owners=lambda inodes: found)
     assert keep == [b]
 
 

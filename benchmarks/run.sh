@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# make bench: every comparison, side by side, on this machine.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+bash scripts/setup.sh test
+export PATH="$here/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
+export ANSIBLE_PYTHON_INTERPRETER=auto_silent
+. scripts/podman-env.sh
+bash scripts/build-image.sh
+kt_podman_configure
+python benchmarks/bench.py "$@"
