@@ -13,6 +13,7 @@ import platform
 import socket
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
+from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core
 
 FAMILY = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
 SYSCTLS = (
@@ -146,19 +147,6 @@ def _ports(text):
     return lo, hi
 
 
-def _reserved(text):
-    ports = set()
-    for chunk in (text or "").replace(" ", "").split(","):
-        if not chunk:
-            continue
-        if "-" in chunk:
-            a, b = chunk.split("-", 1)
-            ports.update(range(int(a), int(b) + 1))
-        else:
-            ports.add(int(chunk))
-    return ports
-
-
 def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=None, nat=None, kernel=None,
             owners=None, dumper=None, thresholds=None):
     """Everything tcp_info returns. Injectable parts for tests."""
@@ -167,7 +155,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
     sysctls = read_sysctls(proc_root) if sysctls is None else sysctls
     counters = read_counters(proc_root) if counters is None else counters
     low, high = _ports(sysctls.get("net.ipv4.ip_local_port_range"))
-    reserved = _reserved(sysctls.get("net.ipv4.ip_local_reserved_ports"))
+    reserved = sysctl_core.reserved_ports(sysctls.get("net.ipv4.ip_local_reserved_ports"))
     agg = Aggregator((low, high), reserved)
     states = sockdiag.ALL_STATES
     used = source

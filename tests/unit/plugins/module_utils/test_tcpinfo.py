@@ -2,10 +2,11 @@
 on synthetic streams."""
 import os
 import socket
-import struct
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
 from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpinfo
+
+from .test_sockdiag import parse_all
 
 FIX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "fixtures")
 SYSCTLS = {"net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.ip_local_reserved_ports": "",
@@ -27,13 +28,8 @@ def run(stream, sysctls=None, counters=None, owners=None, **kw):
 
 
 def test_counts_from_captured_dump():
-    data = open(os.path.join(FIX, "sockdiag_dump.bin"), "rb").read()
-    socks = []
-    off = 0
-    while off < len(data):
-        length = struct.unpack_from("=I", data, off)[0]
-        sockdiag.parse_messages(data[off:off + length], socks.append)
-        off += (length + 3) & ~3
+    with open(os.path.join(FIX, "sockdiag_dump.bin"), "rb") as f:
+        socks = parse_all(f.read())
     r = run(socks, owners=lambda inodes: {587520: (42, "kt-leaky", "python3 leak.py")})
     assert r["counts"] == {
         "listen": {"ipv4": 1, "ipv6": 1, "total": 2},
