@@ -25,6 +25,7 @@ import subprocess
 
 NAT_TARGETS = ("MASQUERADE", "SNAT", "DNAT", "REDIRECT", "NETMAP")
 NFT_NAT_STATEMENTS = ("masquerade", "snat", "dnat", "redirect")
+CONNTRACK_MAX_LINES = 100000
 BRIDGE_PREFIXES = ("docker", "cni", "podman", "virbr", "br-", "lxcbr", "lxdbr", "cali", "flannel", "kube-bridge")
 
 _TARGET_RE = re.compile(r"(?:^|\s)-j\s+(%s)(?:\s|$)" % "|".join(NAT_TARGETS))
@@ -126,12 +127,38 @@ def _run(argv, timeout=10):
     return p.stdout.decode("utf-8", "replace")
 
 
-def _read(path):
+def _read(path, max_lines=None):
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:
-            return f.read()
+            if max_lines is None:
+                return f.read()
+            return "".join(line for _i, line in zip(range(max_lines), f))
     except OSError:
         return None
+
+
+def _head(argv, max_lines=None, timeout=10):
+    """The first lines a command prints; the command is stopped after them."""
+    max_lines = max_lines or CONNTRACK_MAX_LINES
+    env = dict(os.environ, LC_ALL="C", LANG="C")
+    try:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    except OSError:
+        return None
+    lines = []
+    try:
+        for raw in p.stdout:
+            lines.append(raw.decode("utf-8", "replace"))
+            if len(lines) >= max_lines:
+                break
+    finally:
+        p.kill()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        p.stdout.close()
+    return "".join(lines)
 
 
 def detect(declared=None, root="", runner=None):
@@ -172,21 +199,24 @@ def detect(declared=None, root="", runner=None):
         if out is not None:
             sources.append("nft")
             evidence.extend(parse_nft_json(out))
-    ct_text = None
-    conntrack = _find_bin("conntrack") if runner is None else "conntrack"
-    if conntrack:
-        ct_text = run([conntrack, "-L"])
-        if ct_text is not None:
-            sources.append("conntrack")
-    if ct_text is None:
-        ct_text = _read(root + "/proc/net/nf_conntrack")
-        if ct_text is not None:
-            sources.append("/proc/net/nf_conntrack")
-    if ct_text:
-        samples, count = parse_conntrack(ct_text)
-        if count:
-            evidence.append("%d conntrack entries with translated addresses" % count)
-            evidence.extend(samples)
+    # Conntrack tables can hold millions of entries: read them only when no
+    # rule was found, and at most CONNTRACK_MAX_LINES lines.
+    if not evidence:
+        ct_text = None
+        conntrack = _find_bin("conntrack") if runner is None else "conntrack"
+        if conntrack:
+            ct_text = run([conntrack, "-L"]) if runner is not None else _head([conntrack, "-L"])
+            if ct_text is not None:
+                sources.append("conntrack")
+        if ct_text is None:
+            ct_text = _read(root + "/proc/net/nf_conntrack", CONNTRACK_MAX_LINES)
+            if ct_text is not None:
+                sources.append("/proc/net/nf_conntrack")
+        if ct_text:
+            samples, count = parse_conntrack(ct_text)
+            if count:
+                evidence.append("%d conntrack entries with translated addresses" % count)
+                evidence.extend(samples)
     if (_read(root + "/proc/sys/net/ipv4/ip_forward") or "").strip() == "1":
         hints.append("net.ipv4.ip_forward=1: this host may route for others")
     try:

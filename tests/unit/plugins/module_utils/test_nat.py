@@ -84,14 +84,31 @@ def test_detect_with_captured_outputs(tmp_path):
     r = nat.detect(True, root=str(tmp_path), runner=runner)
     assert r["detected"] is True
     assert r["declared"] is True
-    assert len(r["evidence"]) == 3 + 3 + 2
-    assert "1 conntrack entries with translated addresses" in r["evidence"]
+    # Rules were found, so the conntrack table (possibly huge) is not read.
+    assert len(r["evidence"]) == 3 + 3
+
     assert r["hints"] == [
         "net.ipv4.ip_forward=1: this host may route for others",
         "bridge interface docker0 (containers or VMs are often NATed behind it)",
         "kernel module nf_nat is loaded",
     ]
-    assert r["sources"] == ["iptables-legacy-save", "iptables-nft-save", "nft", "conntrack"]
+    assert r["sources"] == ["iptables-legacy-save", "iptables-nft-save", "nft"]
+
+
+def test_conntrack_read_when_no_rule_found(tmp_path):
+    outputs = {"conntrack": fixture("ct"), "nft": '{"nftables": []}'}
+    r = nat.detect(None, root=str(tmp_path), runner=lambda argv: outputs.get(argv[0]))
+    assert r["detected"] is True
+    assert r["evidence"] == [
+        "1 conntrack entries with translated addresses",
+        "conntrack NAT entry: src=127.0.0.1 dst=127.0.0.1 sport=39948 dport=8080 "
+        "src=127.0.0.1 dst=127.0.0.2 sport=9090 dport=39948"]
+    assert r["sources"] == ["nft", "conntrack"]
+
+
+def test_head_stops_a_long_command():
+    text = nat._head(["seq", "1", "1000000"], max_lines=3)
+    assert text == "1\n2\n3\n"
 
 
 def test_hints_alone_are_not_detection(tmp_path):
