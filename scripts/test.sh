@@ -67,7 +67,7 @@ sanity)
     run_step "ansible-test-sanity" bash scripts/sanity.sh
     ;;
 lint)
-    run_step "ansible-lint-production" ansible-lint --profile production --strict
+    run_step "ansible-lint-production" ansible-lint --profile production --strict --offline
     ;;
 molecule)
     . scripts/podman-env.sh

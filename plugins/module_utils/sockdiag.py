@@ -177,6 +177,25 @@ def dump(handler, states, families=(socket.AF_INET, socket.AF_INET6), sock=None)
             s.close()
 
 
+def dump_raw(consumer, states, families=(socket.AF_INET, socket.AF_INET6), sock=None):
+    """Like dump(), but hands each received chunk (bytes) to consumer(data),
+    which returns True once it has seen NLMSG_DONE. For callers that parse
+    the messages themselves on a hot path (tcp_info's aggregation)."""
+    own = sock is None
+    s = sock or open_socket()
+    buf = bytearray(1 << 20)
+    try:
+        for seq, family in enumerate(families, 1):
+            s.send(build_request(family, states, seq))
+            while True:
+                n = s.recv_into(buf)
+                if consumer(bytes(buf[:n])):
+                    break
+    finally:
+        if own:
+            s.close()
+
+
 def destroy(socks, sock=None, batch=512):
     """SOCK_DESTROY each socket; returns (destroyed, failed) where failed is
     a list of (Sock, errno, text). Requests are sent in batches and their

@@ -8,9 +8,11 @@ Stdlib only: this runs on the managed host.
 
 from __future__ import annotations
 
+import heapq
 import os
 import platform
 import socket
+import struct
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core
@@ -70,8 +72,65 @@ class Aggregator(object):
             self.dest[dkey] = self.dest.get(dkey, 0) + 1
 
 
+    def feed(self, data):
+        """Fast path over raw netlink replies: the same folding as __call__
+        without building a Sock per socket. Returns True at NLMSG_DONE."""
+        hdr = _HDR.unpack_from
+        ports = _PORTS.unpack_from
+        counts = self.counts
+        counts_get = counts.get
+        listeners = self.listeners
+        tw_local = self.tw_local
+        tw_local_get = tw_local.get
+        tw_remote = self.tw_remote
+        tw_remote_get = tw_remote.get
+        dest = self.dest
+        dest_get = dest.get
+        low, high = self.low, self.high
+        tw = twin = 0
+        end = len(data)
+        off = 0
+        done = False
+        while off + 20 <= end:
+            length, mtype, _flags, _seq, _pid, fam, state, _timer, _retrans = hdr(data, off)
+            if length < 16:
+                raise sockdiag.DiagError("malformed netlink message (length %d)" % length)
+            if mtype == 20:  # SOCK_DIAG_BY_FAMILY
+                key = (state, fam)
+                if state == 6:
+                    counts[key] = counts_get(key, 0) + 1
+                    sport, dport = ports(data, off + 20)
+                    tw += 1
+                    tw_local[sport] = tw_local_get(sport, 0) + 1
+                    dst = data[off + 40:off + 56]
+                    if sport in listeners:
+                        twin += 1
+                        rkey = (fam, dst, None)
+                    else:
+                        rkey = (fam, dst, dport)
+                        if low <= sport <= high:
+                            dest[rkey] = dest_get(rkey, 0) + 1
+                    tw_remote[rkey] = tw_remote_get(rkey, 0) + 1
+                else:
+                    # Rarer states go the socket-by-socket way.
+                    sockdiag.parse_messages(data[off:off + length], self)
+            elif mtype == sockdiag.NLMSG_DONE:
+                done = True
+                break
+            elif mtype == sockdiag.NLMSG_ERROR:
+                sockdiag.parse_messages(data[off:off + length], self)
+            off += (length + 3) & ~3
+        self.tw_total += tw
+        self.tw_inbound += twin
+        return done
+
+
+_HDR = struct.Struct("=IHHIIBBBB")
+_PORTS = struct.Struct("!HH")
+
+
 def _top(counter, n, label):
-    items = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+    items = heapq.nsmallest(n, counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
     return [dict(label(k), count=v) for k, v in items]
 
 
@@ -163,7 +222,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
         dumper(agg, states)
     elif source in ("auto", "netlink"):
         try:
-            sockdiag.dump(agg, states)
+            sockdiag.dump_raw(agg.feed, states)
             used = "netlink"
         except (sockdiag.DiagError, OSError):
             if source == "netlink":

@@ -123,3 +123,21 @@ def test_kernel_support():
                    "sock_destroy_reason": None, "time_wait_destroyable": True}
     old = tcpinfo.kernel_support({}, "5.15.0-91-generic", lambda: {"supported": True, "reason": None})
     assert old["time_wait_destroyable"] is False and old["sock_destroy"] is True
+
+
+def test_fast_feed_equals_socket_by_socket():
+    with open(os.path.join(FIX, "sockdiag_dump.bin"), "rb") as f:
+        data = f.read()
+    slow = tcpinfo.Aggregator((32768, 60999))
+    for s in parse_all(data):
+        slow(s)
+    fast = tcpinfo.Aggregator((32768, 60999))
+    off = 0
+    import struct
+    while off < len(data):  # one chunk per reply, as recv() hands them over
+        length = struct.unpack_from("=I", data, off)[0]
+        fast.feed(data[off:off + length])
+        off += (length + 3) & ~3
+    for attr in ("counts", "listeners", "tw_total", "tw_inbound", "tw_remote", "tw_local", "dest", "close_wait"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+    assert fast.close_wait == {587520: "127.0.0.1:8080 -> 127.0.0.1:57766"}
