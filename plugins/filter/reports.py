@@ -16,6 +16,10 @@ def diagnose_reports(records, hosts):
     return reports.diagnose_reports(records, hosts)
 
 
+def audit_entry(item):
+    return reports.audit_entry(item)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"audit_reports": audit_reports, "diagnose_reports": diagnose_reports}
+        return {"audit_reports": audit_reports, "diagnose_reports": diagnose_reports, "audit_entry": audit_entry}

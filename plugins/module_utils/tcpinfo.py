@@ -71,7 +71,6 @@ class Aggregator(object):
             dkey = (fam, s.dst, s.dport)
             self.dest[dkey] = self.dest.get(dkey, 0) + 1
 
-
     def feed(self, data):
         """Fast path over raw netlink replies: the same folding as __call__
         without building a Sock per socket. Returns True at NLMSG_DONE."""

@@ -15,7 +15,7 @@ description:
     writes every report in one task, on the controller (an action plugin; nothing runs on the hosts).
   - Audit reports are JSON, JUnit XML, Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
   - Hosts in O(hosts) without a record are reported as unreachable, never as passing.
-  - Reports are written in check mode too: they are the output of an audit, not a change to a host.
+  - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
 attributes:

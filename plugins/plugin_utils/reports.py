@@ -18,6 +18,15 @@ from xml.etree import ElementTree as ET
 # Audit
 # --------------------------------------------------------------------------
 
+def audit_entry(item):
+    """One profile's audit from a looped tcp_sysctl result (item = profile name)."""
+    result = {k: v for k, v in item.items() if k not in ("item", "ansible_loop_var", "invocation")}
+    entry = {"profile": item.get("item"), "result": result}
+    if item.get("failed"):
+        entry["error"] = item.get("msg") or "failed"
+    return entry
+
+
 def audit_summary(records, hosts):
     """Per-host verdicts from the audit records.
 

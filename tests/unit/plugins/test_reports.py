@@ -91,3 +91,20 @@ def test_diagnose_worst_first_and_chart():
     assert out["html"].count("<rect ") == 4 + 1
     assert "Top TIME_WAIT destinations (fleet)" in out["html"]
     assert out["markdown"].index("| c |") < out["markdown"].index("| a |")
+
+
+def test_audit_entry():
+    ok = reports.audit_entry({"item": "web_frontend", "changed": True, "settings": [], "findings": [],
+                              "ansible_loop_var": "item", "invocation": {"module_args": {}}})
+    assert ok == {"profile": "web_frontend", "result": {"changed": True, "settings": [], "findings": []}}
+    bad = reports.audit_entry({"item": "reverse_proxy", "failed": True, "msg": "kernel.panic: out of scope"})
+    assert bad["error"] == "kernel.panic: out of scope" and bad["profile"] == "reverse_proxy"
+
+
+def test_profile_lookup_composes_reverse_proxy():
+    from ansible_collections.kerneltune.tcp.plugins.lookup import profile
+    rp = profile.profile("reverse_proxy")
+    assert rp["settings"] == {} and rp["nat"] == "present"
+    assert rp["base"]["net.ipv4.tcp_fin_timeout"] == 15  # the outbound value wins
+    assert rp["base"]["net.core.somaxconn"] == 8192
+    assert profile.profile("web_frontend")["base"] == {}
