@@ -33,9 +33,10 @@ for rec in d["records"].values():
         res = p.get("result") or {}
         print("\nProfile %s (applier %s, NAT detected: %s):" % (p["profile"], res.get("applier"),
               (res.get("nat") or {}).get("detected")))
+        print("  %-40s %-14s %-14s %-22s %s" % ("key", "wanted", "running", "at boot today", "status"))
         for e in res.get("settings", []):
-            print("  %-40s want %-14s running %-14s boot %-14s %s" % (
-                e["key"], e["desired"], e["runtime"], e["persisted"], e["status"]))
+            boot = e.get("persisted_before") or "(kernel default)"
+            print("  %-40s %-14s %-14s %-22s %s" % (e["key"], e["desired"], e["runtime"], boot, e["status"]))
         for f in res.get("findings", []):
             print("  [%s] %s" % (f["severity"], f["message"]))
 PY
