@@ -162,19 +162,7 @@ def open_socket(rcvbuf=4 << 20):
 
 def dump(handler, states, families=(socket.AF_INET, socket.AF_INET6), sock=None):
     """Stream every TCP socket in ``states`` (bitmask) to handler(Sock)."""
-    own = sock is None
-    s = sock or open_socket()
-    buf = bytearray(1 << 20)
-    try:
-        for seq, family in enumerate(families, 1):
-            s.send(build_request(family, states, seq))
-            while True:
-                n = s.recv_into(buf)
-                if parse_messages(buf, handler, n):
-                    break
-    finally:
-        if own:
-            s.close()
+    dump_raw(lambda data: parse_messages(data, handler), states, families, sock)
 
 
 def dump_raw(consumer, states, families=(socket.AF_INET, socket.AF_INET6), sock=None):
