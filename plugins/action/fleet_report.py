@@ -13,7 +13,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
-KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html")}
+KINDS = reports.REPORT_KINDS
 
 
 def _write(path, text):
@@ -39,14 +39,12 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
         kind = args.get("kind")
-        if kind not in KINDS:
-            return dict(result, failed=True, msg="kind: %r must be audit or diagnose" % kind)
         records = args.get("records") or {}
         hosts = list(args.get("hosts") or [])
         paths = args.get("paths") or {}
-        missing = [k for k in KINDS[kind] if not paths.get(k)]
-        if missing:
-            return dict(result, failed=True, msg="paths: missing %s" % ", ".join(missing))
+        error = reports.check_report_args(kind, paths)
+        if error:
+            return dict(result, failed=True, msg=error)
         out = reports.audit_reports(records, hosts) if kind == "audit" else reports.diagnose_reports(records, hosts)
         try:
             for k in KINDS[kind]:

@@ -108,3 +108,19 @@ def test_profile_lookup_composes_reverse_proxy():
     assert rp["base"]["net.ipv4.tcp_fin_timeout"] == 15  # the outbound value wins
     assert rp["base"]["net.core.somaxconn"] == 8192
     assert profile.profile("web_frontend")["base"] == {}
+
+
+def test_report_argument_errors():
+    assert reports.check_report_args("audit", {"json": "a", "junit": "b", "markdown": "c", "html": "d"}) is None
+    assert reports.check_report_args("census", {}) == "kind: 'census' must be audit or diagnose"
+    assert reports.check_report_args("diagnose", {"json": "a"}) == "paths: missing markdown, html"
+
+
+def test_profile_lookup_unknown_name():
+    import pytest
+    from ansible.errors import AnsibleLookupError
+    from ansible_collections.kerneltune.tcp.plugins.lookup import profile
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.profile("database")
+    assert str(e.value) == ("profile: no such profile 'database' (known: high_outbound_client, reverse_proxy, "
+                            "sysctl, web_frontend)")

@@ -538,3 +538,9 @@ def test_persisted_is_shown_as_the_kernel_would(env):
     r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"})
     e = by_key(r)["net.ipv4.ip_local_port_range"]
     assert e["persisted"] == "20000 60001" and e["overridden_by"] == "/etc/sysctl.d/95-later.conf"
+
+
+def test_skip_missing_names_are_validated(env):
+    e = refused(env, {"net.ipv4.tcp_fin_timeout": 15}, skip_missing=["kernel.panic"])
+    assert e.message == ("skip_missing: kernel.panic: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and "
+                         "net.netfilter.* keys are managed")
