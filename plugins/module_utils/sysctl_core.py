@@ -18,6 +18,7 @@ import errno
 import os
 import re
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_boot as boot
 
 SCOPES = (("net", "ipv4"), ("net", "ipv6"), ("net", "core"), ("net", "netfilter"))
@@ -262,57 +263,24 @@ def apply_runtime(changes, proc_root="/proc/sys", writer=None):
 # --------------------------------------------------------------------------
 
 def listening_ports(proc_root="/proc"):
-    """{port: inode} for TCP sockets in LISTEN, IPv4 and IPv6."""
+    """{port: inode} for TCP sockets in LISTEN, IPv4 and IPv6 (/proc/net/tcp*)."""
     ports = {}
-    for name in ("tcp", "tcp6"):
-        try:
-            with open(os.path.join(proc_root, "net", name)) as f:
-                next(f, None)
-                for line in f:
-                    fields = line.split()
-                    if len(fields) < 10 or fields[3] != "0A":
-                        continue
-                    port = int(fields[1].rsplit(":", 1)[1], 16)
-                    ports.setdefault(port, fields[9])
-        except OSError:
-            continue
+
+    def keep(sock):
+        ports.setdefault(sock.sport, sock.inode)
+
+    sockdiag.dump_proc(keep, sockdiag.state_mask(["listen"]), proc_root)
     return ports
-
-
-def socket_owner(inode, proc_root="/proc"):
-    """(pid, comm) of the process holding socket inode, or None."""
-    target = "socket:[%s]" % inode
-    try:
-        pids = [p for p in os.listdir(proc_root) if p.isdigit()]
-    except OSError:
-        return None
-    for pid in pids:
-        fd_dir = os.path.join(proc_root, pid, "fd")
-        try:
-            for fd in os.listdir(fd_dir):
-                try:
-                    if os.readlink(os.path.join(fd_dir, fd)) == target:
-                        with open(os.path.join(proc_root, pid, "comm")) as f:
-                            return int(pid), f.read().strip()
-                except OSError:
-                    continue
-        except OSError:
-            continue
-    return None
 
 
 # --------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------
 
-def _sort_key(key):
-    return key
-
-
 def render(values):
     """The managed file: header, then one `key = value` line per key, sorted."""
     lines = [HEADER]
-    for key in sorted(values, key=_sort_key):
+    for key in sorted(values):
         lines.append("%s = %s\n" % (key, values[key]))
     return "".join(lines)
 
@@ -433,7 +401,7 @@ def check_ranges(desired, runtime, findings):
     return bad
 
 
-def port_range_rules(desired, runtime, findings, listeners=None, owner=None):
+def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
     text = desired.get(PORT_RANGE)
     v = _ints(text or "", 2)
     if v is None or v[0] > v[1]:
@@ -443,9 +411,11 @@ def port_range_rules(desired, runtime, findings, listeners=None, owner=None):
     listeners = listening_ports() if listeners is None else listeners
     inside = sorted(p for p in listeners if low <= p <= high and p not in reserved)
     if inside:
+        # One /proc scan for the (at most five) listeners named.
+        found = (owners or sockdiag.owners)([listeners[p] for p in inside[:5]])
         names = []
         for p in inside[:5]:
-            who = (owner or socket_owner)(listeners[p])
+            who = found.get(listeners[p])
             names.append("%d (%s, pid %d)" % (p, who[1], who[0]) if who else "%d" % p)
         more = " and %d more" % (len(inside) - 5) if len(inside) > 5 else ""
         findings.add(
@@ -468,7 +438,7 @@ def port_range_rules(desired, runtime, findings, listeners=None, owner=None):
 
 
 def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
-         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owner=None,
+         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
          kernel_release=None):
     """Everything a run would do. Raises SysctlError on a refusal.
 
@@ -572,7 +542,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
 
     active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
     bad = check_ranges(active, runtime, findings)
-    port_range_rules(active, runtime, findings, listeners, owner)
+    port_range_rules(active, runtime, findings, listeners, owners)
     reuse = active.get(REUSE)
     ts = active.get(TIMESTAMPS, runtime.get(TIMESTAMPS))
     if reuse == "1" and ts == "0":
@@ -588,9 +558,9 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         raise SysctlError(_error_summary(findings), findings.items)
 
     # 4. The file and the boot-time model.
-    file_values = {k: normalize(k, v) if k != RESERVED else v for k, v in active.items()
-                   if skipped.get(k) != "unsupported"}
-    file_values = {k: " ".join(v.split()) for k, v in file_values.items()}
+    # Values are already whitespace-normalised; numbers are written as the
+    # kernel shows them. The reserved-ports list is kept as the user wrote it.
+    file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()}
     try:
         with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
             old_text = f.read()
@@ -602,7 +572,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
     which = applier or boot.detect_applier(boot_root)
     other = boot.PROCPS if which == boot.SYSTEMD else boot.SYSTEMD
     before = boot.effective(which, boot_root)[0]
-    after, history = boot.effective(which, boot_root, {path: new_text})
+    after = boot.effective(which, boot_root, {path: new_text})[0]
     after_other = boot.effective(other, boot_root, {path: new_text})[0]
     mask = boot.masked_by(which, path, boot_root, {path: new_text})
     in_dirs = boot.reads_directory(which, path)
@@ -678,7 +648,6 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         "runtime_changes": runtime_changes,
         "nat": nat_info,
         "applier": which,
-        "history": history,
     }
 
 

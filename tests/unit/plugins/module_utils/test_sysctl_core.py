@@ -237,8 +237,8 @@ def test_raising_unprivileged_start_writes_range_first(env):
 
 def test_port_range_refuses_listener(env):
     e = refused(env, {"net.ipv4.ip_local_port_range": "10240 65535"},
-                listeners={8080: "111", 22: "112", 40000: "113"},
-                owner=lambda inode: (4242, "nginx") if inode == "111" else None)
+                listeners={8080: 111, 22: 112, 40000: 113},
+                owners=lambda inodes: {111: (4242, "nginx", "nginx: master")})
     assert e.message == (
         "net.ipv4.ip_local_port_range: range 10240-65535 contains port 40000 that a local service listens on; "
         "outgoing connections could take it while the service restarts. Choose a range without it or add it to "
@@ -247,13 +247,13 @@ def test_port_range_refuses_listener(env):
 
 def test_port_range_names_listener_owner(env):
     e = refused(env, {"net.ipv4.ip_local_port_range": "1025 65535"},
-                listeners={8080: "111"}, owner=lambda inode: (4242, "nginx"))
+                listeners={8080: 111}, owners=lambda inodes: {111: (4242, "nginx", "nginx: master")})
     assert "contains port 8080 (nginx, pid 4242) that" in e.message
 
 
 def test_port_range_listener_reserved_is_fine(env):
     r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535", "net.ipv4.ip_local_reserved_ports": "40000"},
-                 listeners={40000: "1"})
+                 listeners={40000: 1})
     assert rules(r) == [("port_range_reserved", "warning")]
     assert r["findings"][0]["message"] == (
         "net.ipv4.ip_local_port_range: 1 of the ports in 10240-65535 are reserved by "
@@ -262,7 +262,7 @@ def test_port_range_listener_reserved_is_fine(env):
 
 def test_port_range_listener_reserved_at_runtime(env):
     env.set("net/ipv4/ip_local_reserved_ports", "40000-40001")
-    r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"}, listeners={40000: "1"})
+    r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"}, listeners={40000: 1})
     assert rules(r) == [("port_range_reserved", "warning")]
 
 
@@ -276,8 +276,8 @@ def test_port_range_parity(env):
 
 
 def test_listener_rule_can_be_allowed(env):
-    r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"}, listeners={40000: "1"},
-                 owner=lambda i: None, allow=["port_range_listener"])
+    r = env.plan({"net.ipv4.ip_local_port_range": "10240 65535"}, listeners={40000: 1},
+                 owners=lambda inodes: {}, allow=["port_range_listener"])
     assert rules(r) == [("port_range_listener", "warning")]
 
 
@@ -530,7 +530,7 @@ def test_listening_ports_parses_proc(tmp_path):
         "  sl  local_address remote_address st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
         "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 "
         "00:00000000 00000000     0        0 999 1\n")
-    assert core.listening_ports(str(tmp_path)) == {8080: "12345", 22: "999"}
+    assert core.listening_ports(str(tmp_path)) == {8080: 12345, 22: 999}
 
 
 def test_persisted_is_shown_as_the_kernel_would(env):
