@@ -218,6 +218,15 @@ def destroy(socks, sock=None, batch=512):
     return destroyed, failed
 
 
+def time_wait_destroyable(release):
+    """TIME_WAIT sockets can be destroyed from Linux 6.0 on (by date)."""
+    try:
+        version = tuple(int(x) for x in release.split("-")[0].split(".")[:2])
+    except ValueError:
+        version = (0, 0)
+    return version >= (6, 0)
+
+
 def probe_destroy():
     """Can this kernel and process destroy sockets? Sends SOCK_DESTROY for an
     all-zero socket id, which matches no socket: ENOENT means supported,

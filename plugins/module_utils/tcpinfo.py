@@ -170,22 +170,12 @@ def read_counters(proc_root="/proc"):
 
 
 def read_sysctls(proc_root="/proc"):
-    out = {}
-    for key in SYSCTLS:
-        try:
-            with open(os.path.join(proc_root, "sys", *key.split("."))) as f:
-                out[key] = " ".join(f.read().split())
-        except OSError:
-            out[key] = None
-    return out
+    sys_root = os.path.join(proc_root, "sys")
+    return dict((key, sysctl_core.read_runtime(key.split("."), sys_root)[0]) for key in SYSCTLS)
 
 
 def kernel_support(sysctls, release=None, probe=None):
     release = release or platform.release()
-    try:
-        major, minor = [int(x) for x in release.split("-")[0].split(".")[:2]]
-    except ValueError:
-        major, minor = 0, 0
     destroy = (probe or sockdiag.probe_destroy)()
     return {
         "release": release,
@@ -193,7 +183,7 @@ def kernel_support(sysctls, release=None, probe=None):
         "tcp_tw_reuse_delay": sysctls.get("net.ipv4.tcp_tw_reuse_delay") is not None,
         "sock_destroy": destroy["supported"],
         "sock_destroy_reason": destroy["reason"],
-        "time_wait_destroyable": destroy["supported"] and (major, minor) >= (6, 0),
+        "time_wait_destroyable": destroy["supported"] and sockdiag.time_wait_destroyable(release),
     }
 
 

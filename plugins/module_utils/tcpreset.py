@@ -171,11 +171,7 @@ def kernel_refusal(states, support, release):
         return ("cannot destroy sockets on this host: %s. Instead: restart the application that owns them, or for "
                 "TIME_WAIT wait (it ends by itself after 60 s); this module never forges packets"
                 % support["reason"])
-    try:
-        version = tuple(int(x) for x in release.split("-")[0].split(".")[:2])
-    except ValueError:
-        version = (0, 0)
-    if "time_wait" in states and version < (6, 0):
+    if "time_wait" in states and not sockdiag.time_wait_destroyable(release):
         return ("TIME_WAIT sockets cannot be destroyed on Linux %s (the kernel supports it from 6.0); they end by "
                 "themselves after 60 s. To stop them piling up, apply the high_outbound_client profile "
                 "(tcp_tw_reuse=1) or pool connections" % release)
