@@ -1,19 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn audit and diagnose results into fleet reports."""
+"""Filters for the fleet playbooks (the reports themselves are written by the
+fleet_report action plugin)."""
 
 from __future__ import annotations
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
-
-
-def audit_reports(records, hosts):
-    return reports.audit_reports(records, hosts)
-
-
-def diagnose_reports(records, hosts):
-    return reports.diagnose_reports(records, hosts)
 
 
 def audit_entry(item):
@@ -22,4 +15,4 @@ def audit_entry(item):
 
 class FilterModule(object):
     def filters(self):
-        return {"audit_reports": audit_reports, "diagnose_reports": diagnose_reports, "audit_entry": audit_entry}
+        return {"audit_entry": audit_entry}
