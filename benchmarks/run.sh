@@ -7,6 +7,6 @@ bash scripts/setup.sh test
 export PATH="$here/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
 export ANSIBLE_PYTHON_INTERPRETER=auto_silent
 . scripts/podman-env.sh
-bash scripts/build-image.sh
+bash scripts/build-image.sh bookworm
 kt_podman_configure
 python benchmarks/bench.py "$@"

@@ -5,6 +5,7 @@
 #   scripts/test.sh                 everything
 #   KT_SCENARIOS="default nat" scripts/test.sh   only these molecule scenarios
 #   KT_STAGES="unit sanity lint molecule"        only these stages
+#   KT_RELEASES="bookworm"                       only these Debian releases
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -70,13 +71,23 @@ lint)
     run_step "ansible-lint-production" ansible-lint --profile production --strict --offline
     ;;
 molecule)
+    # Each scenario runs on the Debian releases its molecule.yml names in a
+    # "# kt-releases: ..." line (default: bookworm only); KT_RELEASES narrows
+    # the set for a quick run, e.g. KT_RELEASES=bookworm.
     . scripts/podman-env.sh
-    bash scripts/build-image.sh || { record "test-image" 1; }
+    wanted="${KT_RELEASES:-bullseye bookworm trixie}"
+    bash scripts/build-image.sh $wanted || { record "test-images" 1; }
     kt_podman_configure || record "podman-runtime" 1
     for s in ${KT_SCENARIOS:-$(ls molecule)}; do
         [ -f "molecule/$s/molecule.yml" ] || continue
-        echo "molecule test -s $s"
-        run_step "molecule-$s" molecule test -s "$s"
+        rels="$(awk '/^# kt-releases:/ {sub(/^# kt-releases:[ ]*/, ""); print; exit}' "molecule/$s/molecule.yml")"
+        rels="${rels:-bookworm}"
+        for r in $rels; do
+            case " $wanted " in *" $r "*) ;; *) continue ;; esac
+            echo "molecule test -s $s ($r)"
+            KT_IMAGE="localhost/kerneltune-debian:$r" KT_RELEASE="$r" \
+                run_step "molecule-$s@$r" molecule test -s "$s"
+        done
     done
     ;;
 esac
