@@ -43,7 +43,9 @@ build)
         ansible-galaxy collection build --output-path "$d" . 
         ansible-galaxy collection install --force -p "$d/c" "$d"/kerneltune-tcp-0.1.0.tar.gz
         test -f "$d/c/ansible_collections/kerneltune/tcp/plugins/modules/tcp_sysctl.py"
-        ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^(tests|molecule|benchmarks|scripts)/"'
+        ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^(tests|molecule|benchmarks|scripts)/"
+        tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -qx LICENSE'
+    run_step "changelog-lint-release" bash scripts/changelog-check.sh
     ;;
 unit)
     # Each unit test counts on its own.

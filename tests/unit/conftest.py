@@ -3,7 +3,9 @@
 The repository root is the collection root; the unit tests import the
 module_utils through their collection path, as the modules do.
 """
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -16,6 +18,9 @@ def _collection_path():
     if parts[-3:-1] == ["ansible_collections", "kerneltune"] and parts[-1] == "tcp":
         return os.sep.join(parts[:-3])
     base = tempfile.mkdtemp(prefix="kt-unit-")
+    # Removed when the test run ends: the tree holds only a symlink to ROOT,
+    # and rmtree does not follow symlinks.
+    atexit.register(shutil.rmtree, base, True)
     os.makedirs(os.path.join(base, "ansible_collections", "kerneltune"))
     os.symlink(ROOT, os.path.join(base, "ansible_collections", "kerneltune", "tcp"))
     return base

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# antsibull-changelog lint, then a release dry run of the version in galaxy.yml
+# in a throw-away copy of the tracked files. Fails if the generated changelog
+# announces a module twice (a fragment repeating what the generator writes).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+version="$(awk '$1=="version:" {print $2}' "$here/galaxy.yml")"
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+dest="$tmp/ansible_collections/kerneltune/tcp"
+mkdir -p "$dest"
+git -C "$here" ls-files -z --cached --others --exclude-standard | (cd "$here" && xargs -0 tar -c 2>/dev/null) | tar -x -C "$dest"
+cd "$dest"
+antsibull-changelog lint
+antsibull-changelog release --version "$version"
+python3 - CHANGELOG.rst <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+names = re.findall(r"^- (kerneltune\.tcp\.\w+) - ", text, re.M)
+dupes = sorted({n for n in names if names.count(n) > 1})
+assert not dupes, "announced twice: %s" % dupes
+for bare in re.findall(r"^- (\w+) - new (?:module|plugin|role|playbook)", text, re.M):
+    raise SystemExit("a fragment announces %s by hand; the generator or an 'add object' entry does that" % bare)
+for section in ("New Modules", "New Roles", "New Playbooks"):
+    assert section in text, "no %s section" % section
+print("changelog ok: %d plugins and modules announced once" % len(names))
+PY
