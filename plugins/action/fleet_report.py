@@ -9,11 +9,23 @@ from __future__ import annotations
 import os
 import tempfile
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
 KINDS = reports.REPORT_KINDS
+
+# The one argument spec (plugins/modules/fleet_report.py documents it; a unit
+# test keeps the two in step). Validation converts types as modules do:
+# hosts: "web1" is ["web1"], fail_on_drift: "false" is False.
+ARGUMENT_SPEC = dict(
+    kind=dict(type="str", choices=sorted(KINDS), required=True),
+    records=dict(type="dict", required=True),
+    hosts=dict(type="list", elements="str", required=True),
+    paths=dict(type="dict", required=True),
+    fail_on_drift=dict(type="bool", default=True),
+)
 
 
 def _write(path, text):
@@ -33,18 +45,18 @@ def _write(path, text):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("kind", "records", "hosts", "paths", "fail_on_drift"))
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        args = self._task.args
-        kind = args.get("kind")
-        records = args.get("records") or {}
-        hosts = list(args.get("hosts") or [])
-        paths = args.get("paths") or {}
-        error = reports.check_report_args(kind, paths)
-        if error:
-            return dict(result, failed=True, msg=error)
+        try:
+            args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
+        except AnsibleActionFail as e:
+            return dict(result, failed=True, msg=e.message)
+        kind, records, hosts, paths = args["kind"], args["records"], args["hosts"], args["paths"]
+        missing = [k for k in KINDS[kind] if not paths.get(k)]
+        if missing:
+            return dict(result, failed=True, msg="paths: missing %s" % ", ".join(missing))
         out = reports.audit_reports(records, hosts) if kind == "audit" else reports.diagnose_reports(records, hosts)
         try:
             for k in KINDS[kind]:
@@ -55,7 +67,7 @@ class ActionModule(ActionBase):
         if kind == "audit":
             s = out["summary"]
             result["summary"] = {"totals": s["totals"], "passed": s["passed"]}
-            if args.get("fail_on_drift", True) and not s["passed"]:
+            if args["fail_on_drift"] and not s["passed"]:
                 t = s["totals"]
                 result.update(failed=True, msg="audit failed: %d of %d hosts are not compliant (reports in %s)" % (
                     t["hosts"] - t["compliant"], t["hosts"], os.path.dirname(os.path.abspath(paths["json"]))))

@@ -16,6 +16,8 @@ description:
   - Audit reports are JSON, JUnit XML, Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
   - Hosts in O(hosts) without a record are reported as unreachable, never as passing.
   - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
+  - This file holds the documentation only; the action plugin of the same name runs the task and validates its
+    arguments (with type conversion) against these options.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
 attributes:
@@ -95,23 +97,3 @@ unreachable:
   type: list
   elements: str
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            kind=dict(type="str", choices=["audit", "diagnose"], required=True),
-            records=dict(type="dict", required=True),
-            hosts=dict(type="list", elements="str", required=True),
-            paths=dict(type="dict", required=True),
-            fail_on_drift=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    module.fail_json(msg="kerneltune.tcp.fleet_report runs on the controller as an action plugin")
-
-
-if __name__ == "__main__":
-    main()

@@ -21,16 +21,6 @@ from xml.etree import ElementTree as ET
 REPORT_KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html")}
 
 
-def check_report_args(kind, paths):
-    """The fleet_report action's argument errors, or None."""
-    if kind not in REPORT_KINDS:
-        return "kind: %r must be audit or diagnose" % (kind,)
-    missing = [k for k in REPORT_KINDS[kind] if not (paths or {}).get(k)]
-    if missing:
-        return "paths: missing %s" % ", ".join(missing)
-    return None
-
-
 def audit_entry(item):
     """One profile's audit from a looped tcp_sysctl result (item = profile name)."""
     result = {k: v for k, v in item.items() if k not in ("item", "ansible_loop_var", "invocation")}

@@ -110,10 +110,75 @@ def test_profile_lookup_composes_reverse_proxy():
     assert profile.profile("web_frontend")["base"] == {}
 
 
-def test_report_argument_errors():
-    assert reports.check_report_args("audit", {"json": "a", "junit": "b", "markdown": "c", "html": "d"}) is None
-    assert reports.check_report_args("census", {}) == "kind: 'census' must be audit or diagnose"
-    assert reports.check_report_args("diagnose", {"json": "a"}) == "paths: missing markdown, html"
+def test_fleet_report_validates_and_converts_arguments(tmp_path):
+    """The action plugin's one argument spec, through a real ansible-playbook run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "results.json"
+    play = tmp_path / "play.yml"
+    play.write_text("""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: A string for hosts is one host; a string for fail_on_drift a boolean
+      kerneltune.tcp.fleet_report:
+        kind: audit
+        records: {}
+        hosts: web1
+        fail_on_drift: "false"
+        paths: {json: %(d)s/a.json, junit: %(d)s/a.xml, markdown: %(d)s/a.md, html: %(d)s/a.html}
+      register: r1
+    - name: Unknown kind
+      kerneltune.tcp.fleet_report: {kind: census, records: {}, hosts: [], paths: {}}
+      register: r2
+      ignore_errors: true
+    - name: Missing report paths
+      kerneltune.tcp.fleet_report: {kind: diagnose, records: {}, hosts: [], paths: {json: %(d)s/d.json}}
+      register: r3
+      ignore_errors: true
+    - name: Unknown option
+      kerneltune.tcp.fleet_report: {kind: audit, records: {}, hosts: [], paths: {}, colour: red}
+      register: r4
+      ignore_errors: true
+    - name: Keep the results
+      ansible.builtin.copy:
+        dest: %(d)s/results.json
+        content: "{{ [r1, r2, r3, r4] | to_json }}"
+        mode: "0600"
+""" % {"d": tmp_path})
+    base = next(p for p in sys.path if os.path.isdir(os.path.join(p, "ansible_collections", "kerneltune", "tcp")))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=base, ANSIBLE_NOCOLOR="1")
+    bindir = os.path.dirname(sys.executable)
+    run = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                          "-e", "ansible_python_interpreter=" + sys.executable, str(play)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert run.returncode == 0, run.stdout
+    r1, r2, r3, r4 = json.loads(out.read_text())
+    assert not r1.get("failed") and r1["summary"]["passed"] is False
+    assert r1["summary"]["totals"]["hosts"] == 1 and r1["summary"]["totals"]["unreachable"] == 1
+    assert [h["host"] for h in json.loads((tmp_path / "a.json").read_text())["hosts"]] == ["web1"]
+    assert r2["failed"] and r2["msg"] == "value of kind must be one of: audit, diagnose, got: census"
+    assert r3["failed"] and r3["msg"] == "paths: missing markdown, html"
+    assert r4["failed"] and r4["msg"] == "Invalid options for kerneltune.tcp.fleet_report: colour"
+
+
+def test_fleet_report_documentation_matches_its_argument_spec():
+    """The module file documents exactly the options the action validates."""
+    import yaml
+    from ansible_collections.kerneltune.tcp.plugins.action import fleet_report as action
+    from ansible_collections.kerneltune.tcp.plugins.modules import fleet_report as doc
+    options = yaml.safe_load(doc.DOCUMENTATION)["options"]
+    assert sorted(options) == sorted(action.ARGUMENT_SPEC)
+    for name, spec in action.ARGUMENT_SPEC.items():
+        o = options[name]
+        assert o["type"] == spec["type"], name
+        assert o.get("required", False) == spec.get("required", False), name
+        assert o.get("default") == spec.get("default"), name
+        assert o.get("choices") == spec.get("choices"), name
+        assert o.get("elements") == spec.get("elements"), name
 
 
 def test_profile_lookup_unknown_name():
