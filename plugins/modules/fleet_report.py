@@ -20,17 +20,19 @@ description:
     arguments (with type conversion) against these options.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
 attributes:
   check_mode:
     support: full
-    description: Writes the reports in check mode too.
+    details: Writes the reports in check mode too.
   diff_mode:
     support: none
-    description: No diff.
   platform:
+    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
-    description: Runs on the controller.
+    details: Runs on the controller (an action plugin); nothing runs on the hosts.
 options:
   kind:
     description: Which reports.

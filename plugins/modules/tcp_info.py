@@ -20,17 +20,15 @@ description:
   - Read-only. Changes nothing.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
+  - kerneltune.tcp.attributes.platform
 attributes:
   check_mode:
     support: full
-    description: Read-only; runs the same in check mode.
+    details: Read-only; runs the same in check mode.
   diff_mode:
     support: none
-    description: Nothing to diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Linux; Python 3 standard library only.
 options:
   top:
     description: How many remote endpoints and local ports to list.

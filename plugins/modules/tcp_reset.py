@@ -19,17 +19,17 @@ description:
   - Never forges packets. Where the kernel cannot destroy sockets it fails and says what to do instead.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
+  - kerneltune.tcp.attributes.platform
 attributes:
   check_mode:
     support: full
-    description: Counts and samples what would be destroyed; destroys nothing.
+    details: Counts and samples what would be destroyed; destroys nothing.
   diff_mode:
     support: none
-    description: Nothing to diff.
   platform:
-    support: full
-    platforms: posix
-    description: Linux with CONFIG_INET_DIAG_DESTROY and CAP_NET_ADMIN; Python 3 standard library only.
+    details: Linux with CONFIG_INET_DIAG_DESTROY and CAP_NET_ADMIN; Python 3 standard library only.
 options:
   states:
     description:

@@ -21,17 +21,18 @@ description:
     C(docs/rules.md) with the reason and the source of each.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
+  - kerneltune.tcp.attributes.platform
 attributes:
   check_mode:
     support: full
-    description: Writes nothing anywhere and reports exactly what a real run would.
+    details: Writes nothing anywhere and reports exactly what a real run would.
   diff_mode:
     support: full
-    description: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
+    details: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
   platform:
-    support: full
-    platforms: posix
-    description: Linux hosts with /proc/sys; Python 3 standard library only.
+    details: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
   settings:
     description:
