@@ -317,7 +317,7 @@ def main():
                          % path, **base)
 
     declared = {"present": True, "absent": False}.get(p["nat"])
-    nat_info = nat_lib.detect(declared) if p["state"] == "present" else {
+    nat_info = nat_lib.detect(declared, module) if p["state"] == "present" else {
         "detected": False, "declared": declared, "evidence": [], "hints": [], "sources": []}
     try:
         result = core.plan(
