@@ -52,7 +52,7 @@ def canonical_key(parts):
     return ".".join(parts)
 
 
-def parse_conf(text, name="<string>"):
+def parse_conf(text):
     """Parse one sysctl.d file.
 
     Returns a list of (parts, value, ignore_failure, lineno) in file order.
@@ -158,22 +158,16 @@ def file_text(path, root="", overlay=None):
 
 
 def effective(applier, root="", overlay=None):
-    """What the applier would set: {parts: (value, source_path, lineno)}.
-
-    Also returns, per key, the full list of assignments in order, so callers
-    can tell which files override which: {parts: [(value, path, lineno)]}.
-    """
+    """What the applier would set: {parts: (value, source_path, lineno)}."""
     final = {}
-    history = {}
     for path, masked_by in list_files(applier, root, overlay):
         if masked_by is not None:
             continue
-        for parts, value, _ignore, lineno in parse_conf(file_text(path, root, overlay), path):
+        for parts, value, _ignore, lineno in parse_conf(file_text(path, root, overlay)):
             if any(c in "".join(parts) for c in "*?["):
                 continue  # globs never apply to keys assigned explicitly
             final[parts] = (value, path, lineno)
-            history.setdefault(parts, []).append((value, path, lineno))
-    return final, history
+    return final
 
 
 def masked_by(applier, path, root="", overlay=None):

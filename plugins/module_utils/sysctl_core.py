@@ -91,11 +91,18 @@ HEADER = (
 class SysctlError(Exception):
     """A refusal or failure; the message is shown to the user as is."""
 
-    def __init__(self, message, findings=None, settings=None):
+    def __init__(self, message, findings=None):
         super(SysctlError, self).__init__(message)
         self.message = message
         self.findings = findings or []
-        self.settings = settings or []
+
+
+class KeyNameError(ValueError):
+    """A key that cannot be managed; ``rule`` says which rule refused it."""
+
+    def __init__(self, rule, message):
+        super(KeyNameError, self).__init__(message)
+        self.rule = rule
 
 
 # --------------------------------------------------------------------------
@@ -103,15 +110,16 @@ class SysctlError(Exception):
 # --------------------------------------------------------------------------
 
 def parse_key(key):
-    """Validate a key name and return (canonical_key, parts) or raise ValueError."""
+    """Validate a key name and return (canonical_key, parts) or raise KeyNameError."""
     if not isinstance(key, str) or not key or key != key.strip() or any(c.isspace() for c in key):
-        raise ValueError("%s: not a valid sysctl key name" % _show(key))
+        raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
     parts = boot.key_to_path_parts(key)
     for p in parts:
         if not p or p in (".", "..") or ".." in p or not _PART_RE.match(p):
-            raise ValueError("%s: not a valid sysctl key name" % _show(key))
+            raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
     if len(parts) < 3 or tuple(parts[:2]) not in SCOPES:
-        raise ValueError(
+        raise KeyNameError(
+            "scope",
             "%s: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* keys are managed" % key)
     return boot.canonical_key(parts), parts
 
@@ -354,34 +362,24 @@ def _ints(text, n):
 
 
 def check_ranges(desired, runtime, findings):
-    """Range checks for known keys; returns the set of keys with errors."""
-    bad = set()
+    """Range checks for known keys; each refusal is a `range` finding."""
     for key, text in desired.items():
         if key in INT_RANGES:
-            if _int_check(key, text, findings) == "error":
-                bad.add(key)
+            _int_check(key, text, findings)
         elif key in TRIPLES:
             v = _ints(text, 3)
             if v is None:
-                sev = findings.add("range", "error", key,
-                                   "%s: value %r must be three integers: min default max" % (key, text))
+                findings.add("range", "error", key, "%s: value %r must be three integers: min default max" % (key, text))
             elif not (1 <= v[0] <= v[1] <= v[2] <= INT_MAX):
-                sev = findings.add("range", "error", key,
-                                   "%s: value %r must satisfy 1 <= min <= default <= max" % (key, text))
-            else:
-                sev = None
-            if sev == "error":
-                bad.add(key)
+                findings.add("range", "error", key, "%s: value %r must satisfy 1 <= min <= default <= max" % (key, text))
         elif key == RESERVED:
             try:
                 ports = _expand_ports(text)
                 if any(p < 1 or p > 65535 for p in ports):
                     raise ValueError
             except ValueError:
-                if findings.add("range", "error", key,
-                                "%s: value %r must be a comma-separated list of ports and ranges in 1..65535"
-                                % (key, text)) == "error":
-                    bad.add(key)
+                findings.add("range", "error", key,
+                             "%s: value %r must be a comma-separated list of ports and ranges in 1..65535" % (key, text))
     if PORT_RANGE in desired:
         text = desired[PORT_RANGE]
         v = _ints(text, 2)
@@ -396,9 +394,8 @@ def check_ranges(desired, runtime, findings):
             msg = "%s: value %r has low %d above high %d" % (PORT_RANGE, text, v[0], v[1])
         elif unpriv is not None and v[0] < unpriv:
             msg = "%s: low port %d is below %s (%d); the kernel refuses that" % (PORT_RANGE, v[0], UNPRIV, unpriv)
-        if msg and findings.add("range", "error", PORT_RANGE, msg) == "error":
-            bad.add(PORT_RANGE)
-    return bad
+        if msg:
+            findings.add("range", "error", PORT_RANGE, msg)
 
 
 def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
@@ -437,50 +434,50 @@ def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
             % (PORT_RANGE, low, high))
 
 
-def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
-         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
-         kernel_release=None):
-    """Everything a run would do. Raises SysctlError on a refusal.
+def parse_settings(settings, state, skip_missing, findings):
+    """Stage 1, names and values: refuse bad input before reading anything.
 
-    Returns a dict: entries (per key), findings, new_text, old_text,
-    file_changed, runtime_changes (ordered), nat, applier, kernel.
+    Returns (desired, parts_of, skip): canonical key -> value text (whitespace
+    folded), canonical key -> /proc/sys path parts, and the canonical keys of
+    skip_missing. Raises SysctlError on any refusal.
     """
-    validate_allow(allow)
-    findings = Findings(allow)
     skip = set()
     for k in skip_missing or ():
         try:
             skip.add(parse_key(k)[0])
-        except ValueError as e:
+        except KeyNameError as e:
             raise SysctlError("skip_missing: %s" % e)
-
-    # 1. Names and values: refuse bad input before reading anything else.
     desired = {}
     parts_of = {}
-    if state == "present":
-        if not settings:
-            raise SysctlError("settings: at least one key is required when state=present")
-        for raw_key in settings:
-            try:
-                key, parts = parse_key(raw_key)
-            except ValueError as e:
-                rule = "scope" if "out of scope" in str(e) else "key_name"
-                findings.add(rule, "error", str(raw_key), str(e))
-                continue
-            if key in desired:
-                raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
-            text = value_to_text(settings[raw_key])
-            try:
-                check_value_chars(key, text)
-            except ValueError as e:
-                findings.add("value_chars", "error", key, str(e))
-                continue
-            desired[key] = " ".join(text.split())
-            parts_of[key] = parts
-        if findings.errors():
-            raise SysctlError(_error_summary(findings), findings.items)
+    if state != "present":
+        return desired, parts_of, skip
+    if not settings:
+        raise SysctlError("settings: at least one key is required when state=present")
+    for raw_key in settings:
+        try:
+            key, parts = parse_key(raw_key)
+        except KeyNameError as e:
+            findings.add(e.rule, "error", str(raw_key), str(e))
+            continue
+        if key in desired:
+            raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
+        text = value_to_text(settings[raw_key])
+        try:
+            check_value_chars(key, text)
+        except ValueError as e:
+            findings.add("value_chars", "error", key, str(e))
+            continue
+        desired[key] = " ".join(text.split())
+        parts_of[key] = parts
+    if findings.errors():
+        raise SysctlError(_error_summary(findings), findings.items)
+    return desired, parts_of, skip
 
-    # 2. The running kernel.
+
+def read_state(parts_of, proc_root="/proc/sys"):
+    """Stage 2, the running kernel: (runtime, presence) for the managed keys
+    and for the keys the rules consult (unprivileged port start, reserved
+    ports, timestamps)."""
     runtime = {}
     presence = {}
     for key, parts in parts_of.items():
@@ -488,45 +485,48 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
     for key in (UNPRIV, RESERVED, TIMESTAMPS):
         if key not in runtime:
             runtime[key] = read_runtime(boot.key_to_path_parts(key), proc_root)[0]
+    return runtime, presence
 
-    nat_info = nat_result if nat_result is not None else {}
-    nat_info = dict(nat_info, declared={"present": True, "absent": False}.get(nat))
+
+def check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findings, proc_root="/proc/sys",
+                kernel_release=None, listeners=None, owners=None):
+    """Stage 3, the safety rules: keys the kernel lacks, tcp_tw_recycle and
+    NAT, read-only keys, ranges, the port range. Returns (active, skipped):
+    the keys that go to the file, and why others do not. Raises SysctlError
+    when a rule refuses."""
     nat_active = bool(nat_info.get("detected")) or nat == "present"
-
-    # 3. Keys the kernel lacks, tcp_tw_recycle, read-only keys.
     skipped = {}
     candidates = None
     for key in sorted(desired):
-        if key == RECYCLE and desired[key] != "0":
-            if nat_active:
-                why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
-                if nat_info.get("detected") and nat == "present":
-                    why = "NAT is declared (nat: present) and was detected on this host"
-                findings.add("tw_recycle_nat", "error", key,
-                             "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
-                             "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
-                continue
+        if key == RECYCLE and desired[key] != "0" and nat_active:
+            why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
+            if nat_info.get("detected") and nat == "present":
+                why = "NAT is declared (nat: present) and was detected on this host"
+            findings.add("tw_recycle_nat", "error", key,
+                         "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
+                         "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
+            continue
         if presence[key] == "missing":
             if key == RECYCLE:
-                sev = findings.add(
+                findings.add(
                     "tw_recycle_removed", "error", key,
                     "%s: removed in Linux 4.12 and absent on this kernel (%s); it broke clients behind NAT. "
                     "Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, kernel_release or "?"))
             elif key in skip:
-                sev = findings.add("missing_key", "info", key,
-                                   "%s: not available on this kernel (%s); skipped as listed in skip_missing"
-                                   % (key, kernel_release or "?"))
+                findings.add("missing_key", "info", key,
+                             "%s: not available on this kernel (%s); skipped as listed in skip_missing"
+                             % (key, kernel_release or "?"))
             elif key in GLOBAL_ONLY:
-                sev = findings.add("global_key", "error", key,
-                                   "%s: not available in this network namespace: it is a global key, settable only "
-                                   "from the host's initial network namespace" % key)
+                findings.add("global_key", "error", key,
+                             "%s: not available in this network namespace: it is a global key, settable only "
+                             "from the host's initial network namespace" % key)
             else:
                 if candidates is None:
                     candidates = known_keys(proc_root)
                 hint = suggest(key, candidates)
-                sev = findings.add("unknown_key", "error", key,
-                                   "%s: no such key on this kernel (%s)%s" % (
-                                       key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
+                findings.add("unknown_key", "error", key,
+                             "%s: no such key on this kernel (%s)%s" % (
+                                 key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
             skipped[key] = "unsupported"
             continue
         if presence[key] == "unreadable" or not writable(parts_of[key], proc_root):
@@ -541,7 +541,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
                          "tcp_tw_recycle will drop their SYNs" % key)
 
     active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
-    bad = check_ranges(active, runtime, findings)
+    check_ranges(active, runtime, findings)
     port_range_rules(active, runtime, findings, listeners, owners)
     reuse = active.get(REUSE)
     ts = active.get(TIMESTAMPS, runtime.get(TIMESTAMPS))
@@ -556,55 +556,65 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
                      "at 60 s in the kernel" % FIN_TIMEOUT)
     if findings.errors():
         raise SysctlError(_error_summary(findings), findings.items)
+    return active, skipped
 
-    # 4. The file and the boot-time model.
-    # Values are already whitespace-normalised; numbers are written as the
-    # kernel shows them. The reserved-ports list is kept as the user wrote it.
+
+def render_file(active, path, state, boot_root=""):
+    """Stage 4, the file: (old_text, new_text). Values are already
+    whitespace-normalised; numbers are written as the kernel shows them; the
+    reserved-ports list is kept as the user wrote it."""
     file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()}
     try:
         with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
             old_text = f.read()
     except OSError:
         old_text = None
-    new_text = render(file_values) if state == "present" else None
-    file_changed = old_text != new_text
+    return old_text, render(file_values) if state == "present" else None
 
+
+def model_boot(path, new_text, state, findings, applier=None, boot_root=""):
+    """Stage 5, the boot-time model: what the host's applier (and the other
+    one) sets from the files before and after this run, and whether our file
+    is read at all."""
     which = applier or boot.detect_applier(boot_root)
     other = boot.PROCPS if which == boot.SYSTEMD else boot.SYSTEMD
-    before = boot.effective(which, boot_root)[0]
-    after = boot.effective(which, boot_root, {path: new_text})[0]
-    after_other = boot.effective(other, boot_root, {path: new_text})[0]
-    mask = boot.masked_by(which, path, boot_root, {path: new_text})
-    in_dirs = boot.reads_directory(which, path)
+    model = {
+        "which": which,
+        "other": other,
+        "before": boot.effective(which, boot_root),
+        "after": boot.effective(which, boot_root, {path: new_text}),
+        "after_other": boot.effective(other, boot_root, {path: new_text}),
+        "mask": boot.masked_by(which, path, boot_root, {path: new_text}),
+        "in_dirs": boot.reads_directory(which, path),
+    }
     if state == "present":
-        if not in_dirs:
+        if not model["in_dirs"]:
             findings.add("not_persistent", "warning", None,
                          "%s is not read by %s at boot: these settings will not survive a reboot" % (path, which))
-        elif mask:
+        elif model["mask"]:
             findings.add("masked", "warning", None,
-                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, mask, which))
+                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, model["mask"], which))
+    return model
 
-    # 5. Per key.
+
+def plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings):
+    """Stage 6, per key: status, drift, overrides; and the runtime writes, in
+    the order the kernel accepts them. Returns (entries, runtime_changes)."""
+    which, other, mask, in_dirs = model["which"], model["other"], model["mask"], model["in_dirs"]
     entries = []
     runtime_changes = []
     for key in sorted(desired):
         parts = parts_of[key]
         want = desired[key]
         cur = runtime.get(key)
-        e_after = after.get(parts)
-        e_before = before.get(parts)
-        e_other = after_other.get(parts)
+        e_after = model["after"].get(parts)
+        e_before = model["before"].get(parts)
+        e_other = model["after_other"].get(parts)
         status = skipped.get(key)
-        # As the kernel would show it once applied (whitespace, leading zeros).
-        persisted = normalize(key, e_after[0]) if e_after else None
-        source = e_after[1] if e_after else None
         runtime_drift = cur is None or normalize(key, cur) != normalize(key, want)
         persisted_drift = e_before is None or normalize(key, e_before[0]) != normalize(key, want)
         overridden_by = None
-        if status != "unsupported" and state == "present" and e_after and e_after[1] != path \
-                and normalize(key, e_after[0]) != normalize(key, want):
-            overridden_by = e_after[1]
-        elif status != "unsupported" and state == "present" and mask and e_after \
+        if status != "unsupported" and state == "present" and e_after and (e_after[1] != path or mask) \
                 and normalize(key, e_after[0]) != normalize(key, want):
             overridden_by = e_after[1]
         if status is None:
@@ -629,8 +639,9 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             "key": key,
             "desired": want,
             "runtime": cur,
-            "persisted": persisted,
-            "source": source,
+            # As the kernel would show it once applied (whitespace, leading zeros).
+            "persisted": normalize(key, e_after[0]) if e_after else None,
+            "source": e_after[1] if e_after else None,
             "persisted_before": normalize(key, e_before[0]) if e_before else None,
             "source_before": e_before[1] if e_before else None,
             "runtime_drift": runtime_drift,
@@ -638,16 +649,36 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             "overridden_by": overridden_by,
             "status": status,
         })
-    runtime_changes = write_order(runtime_changes, desired, runtime)
+    return entries, write_order(runtime_changes, desired, runtime)
+
+
+def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
+         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
+         kernel_release=None):
+    """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
+
+    Returns a dict: entries (per key), findings, old_text, new_text,
+    file_changed, runtime_changes (ordered), nat, applier.
+    """
+    validate_allow(allow)
+    findings = Findings(allow)
+    desired, parts_of, skip = parse_settings(settings, state, skip_missing, findings)
+    runtime, presence = read_state(parts_of, proc_root)
+    nat_info = dict(nat_result or {}, declared={"present": True, "absent": False}.get(nat))
+    active, skipped = check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findings, proc_root,
+                                  kernel_release, listeners, owners)
+    old_text, new_text = render_file(active, path, state, boot_root)
+    model = model_boot(path, new_text, state, findings, applier, boot_root)
+    entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings)
     return {
         "entries": entries,
         "findings": findings.items,
         "old_text": old_text,
         "new_text": new_text,
-        "file_changed": file_changed,
+        "file_changed": old_text != new_text,
         "runtime_changes": runtime_changes,
         "nat": nat_info,
-        "applier": which,
+        "applier": model["which"],
     }
 
 

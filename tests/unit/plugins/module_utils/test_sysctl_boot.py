@@ -25,7 +25,7 @@ def root(tmp_path):
 
 
 def value(applier, root, overlay=None, key=K):
-    return boot.effective(applier, root, overlay)[0].get(key)
+    return boot.effective(applier, root, overlay).get(key)
 
 
 @pytest.mark.parametrize("key,parts", [
@@ -119,10 +119,17 @@ def test_only_conf_files_are_read(root):
     assert value(boot.SYSTEMD, root) is None
 
 
-def test_names_sort_bytewise(root):
-    write(root, "/etc/sysctl.d/Z.conf", "net.ipv4.tcp_fin_timeout = 1\n")
-    write(root, "/etc/sysctl.d/a.conf", "net.ipv4.tcp_fin_timeout = 2\n")
-    assert value(boot.SYSTEMD, root)[0] == "2"
+@pytest.mark.parametrize("applier", [boot.SYSTEMD, boot.PROCPS])
+@pytest.mark.parametrize("first,last", [
+    ("Z.conf", "a.conf"),          # a case-insensitive sort would put Z.conf last
+    ("10-x.conf", "9-x.conf"),     # a natural (numeric) sort would put 10-x.conf last
+    ("50-a.conf", "50_a.conf"),    # '-' (0x2d) sorts before '_' (0x5f)
+])
+def test_names_sort_bytewise(root, applier, first, last):
+    # Written in the reverse order, so directory order cannot make it pass.
+    write(root, "/etc/sysctl.d/" + last, "net.ipv4.tcp_fin_timeout = 2\n")
+    write(root, "/etc/sysctl.d/" + first, "net.ipv4.tcp_fin_timeout = 1\n")
+    assert value(applier, root) == ("2", "/etc/sysctl.d/" + last, 1)
 
 
 def test_globs_do_not_touch_explicit_keys(root):
@@ -131,11 +138,10 @@ def test_globs_do_not_touch_explicit_keys(root):
     assert value(boot.SYSTEMD, root)[0] == "20"
 
 
-def test_history_lists_every_assignment(root):
+def test_later_file_wins_with_its_source(root):
     write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\n")
     write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_fin_timeout = 30\n")
-    hist = boot.effective(boot.SYSTEMD, root)[1]
-    assert hist[K] == [("20", "/etc/sysctl.d/10-a.conf", 1), ("30", "/etc/sysctl.d/20-b.conf", 1)]
+    assert value(boot.SYSTEMD, root) == ("30", "/etc/sysctl.d/20-b.conf", 1)
 
 
 def test_detect_applier(root):

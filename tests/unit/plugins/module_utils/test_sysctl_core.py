@@ -544,3 +544,107 @@ def test_skip_missing_names_are_validated(env):
     e = refused(env, {"net.ipv4.tcp_fin_timeout": 15}, skip_missing=["kernel.panic"])
     assert e.message == ("skip_missing: kernel.panic: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and "
                          "net.netfilter.* keys are managed")
+
+
+# ---------------------------------------------------------------------------
+# plan()'s stages, each on its own
+# ---------------------------------------------------------------------------
+
+def test_stage_parse_settings_canonical_keys_and_values():
+    findings = core.Findings(())
+    desired, parts_of, skip = core.parse_settings(
+        {"net/ipv4/tcp_fin_timeout": 15, "net.ipv4.ip_local_port_range": [10240, 65535],
+         "net.ipv4.tcp_timestamps": True}, "present", ["net/ipv4/tcp_tw_reuse_delay"], findings)
+    assert desired == {"net.ipv4.tcp_fin_timeout": "15", "net.ipv4.ip_local_port_range": "10240 65535",
+                       "net.ipv4.tcp_timestamps": "1"}
+    assert parts_of["net.ipv4.tcp_fin_timeout"] == ("net", "ipv4", "tcp_fin_timeout")
+    assert skip == {"net.ipv4.tcp_tw_reuse_delay"}
+    assert findings.items == []
+
+
+def test_stage_parse_settings_carries_the_rule_of_each_refused_key():
+    findings = core.Findings(())
+    with pytest.raises(core.SysctlError) as e:
+        core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", (), findings)
+    assert [(f["rule"], f["key"]) for f in e.value.findings] == [("scope", "kernel.panic"),
+                                                                   ("key_name", "net.ipv4.bad key")]
+    assert e.value.message == (
+        "2 settings refused: kernel.panic: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* "
+        "keys are managed; 'net.ipv4.bad key': not a valid sysctl key name")
+
+
+def test_stage_parse_settings_absent_needs_no_settings():
+    assert core.parse_settings(None, "absent", (), core.Findings(())) == ({}, {}, set())
+
+
+def test_stage_read_state_reads_the_keys_the_rules_consult(tmp_path):
+    env = Env(tmp_path)
+    runtime, presence = core.read_state({"net.core.somaxconn": ("net", "core", "somaxconn"),
+                                         "net.ipv4.nope": ("net", "ipv4", "nope")}, env.proc)
+    assert runtime["net.core.somaxconn"] == "4096" and presence["net.core.somaxconn"] == "present"
+    assert presence["net.ipv4.nope"] == "missing"
+    assert runtime[core.UNPRIV] == "1024" and runtime[core.TIMESTAMPS] == "1" and runtime[core.RESERVED] == ""
+    assert set(presence) == {"net.core.somaxconn", "net.ipv4.nope"}
+
+
+def test_stage_check_rules_skips_listed_missing_keys_and_refuses_ranges(tmp_path):
+    env = Env(tmp_path)
+    findings = core.Findings(())
+    desired, parts_of, skip = core.parse_settings(
+        {"net.ipv4.tcp_fin_timeout": 15, "net.ipv4.tcp_new_thing": 1}, "present", ["net.ipv4.tcp_new_thing"], findings)
+    runtime, presence = core.read_state(parts_of, env.proc)
+    active, skipped = core.check_rules(desired, parts_of, runtime, presence, skip, "auto", {}, findings, env.proc,
+                                       KERNEL, listeners={})
+    assert active == {"net.ipv4.tcp_fin_timeout": "15"}
+    assert skipped == {"net.ipv4.tcp_new_thing": "unsupported"}
+    assert [f["rule"] for f in findings.items] == ["missing_key", "fin_timeout_scope"]
+    findings = core.Findings(())
+    with pytest.raises(core.SysctlError) as e:
+        core.check_rules({"net.ipv4.tcp_tw_reuse": "3"}, {"net.ipv4.tcp_tw_reuse": ("net", "ipv4", "tcp_tw_reuse")},
+                         dict(runtime, **{"net.ipv4.tcp_tw_reuse": "2"}), {"net.ipv4.tcp_tw_reuse": "present"},
+                         set(), "auto", {}, findings, env.proc, KERNEL, listeners={})
+    assert e.value.message == "net.ipv4.tcp_tw_reuse: value 3 is outside 0..2"
+
+
+def test_stage_render_file_reads_the_old_file(tmp_path):
+    env = Env(tmp_path)
+    env.conf(PATH, "old\n")
+    old, new = core.render_file({"net.core.somaxconn": "8192"}, PATH, "present", env.root)
+    assert old == "old\n"
+    assert new == core.HEADER + "net.core.somaxconn = 8192\n"
+    assert core.render_file({}, PATH, "absent", env.root) == ("old\n", None)
+
+
+def test_stage_model_boot_before_and_after_our_file(tmp_path):
+    env = Env(tmp_path)
+    env.conf("/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 1024\n")
+    findings = core.Findings(())
+    new = core.HEADER + "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 15\n"
+    m = core.model_boot(PATH, new, "present", findings, core.boot.SYSTEMD, env.root)
+    key, fin = ("net", "core", "somaxconn"), ("net", "ipv4", "tcp_fin_timeout")
+    assert m["before"] == {key: ("1024", "/etc/sysctl.d/99-local.conf", 1)}
+    assert m["after"][key][1] == "/etc/sysctl.d/99-local.conf" and m["after"][fin] == ("15", PATH, 5)
+    assert m["which"] == core.boot.SYSTEMD and m["other"] == core.boot.PROCPS and m["in_dirs"] and not m["mask"]
+    assert findings.items == []
+    core.model_boot("/etc/other/x.conf", new, "present", findings, core.boot.SYSTEMD, env.root)
+    assert findings.items[0]["message"] == ("/etc/other/x.conf is not read by systemd-sysctl at boot: these settings "
+                                            "will not survive a reboot")
+
+
+def test_stage_plan_keys_statuses_and_write_order(tmp_path):
+    env = Env(tmp_path)
+    env.conf("/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 1024\n")
+    findings = core.Findings(())
+    desired = {"net.core.somaxconn": "8192", "net.ipv4.ip_local_port_range": "1000 2000",
+               "net.ipv4.ip_unprivileged_port_start": "900"}
+    parts_of = {k: tuple(k.split(".")) for k in desired}
+    runtime, _presence = core.read_state(parts_of, env.proc)
+    new = core.render(desired)
+    m = core.model_boot(PATH, new, "present", findings, core.boot.SYSTEMD, env.root)
+    entries, changes = core.plan_keys(desired, parts_of, runtime, {}, m, PATH, "present", True, findings)
+    by_key = dict((e["key"], e) for e in entries)
+    assert by_key["net.core.somaxconn"]["status"] == "overridden"
+    assert by_key["net.core.somaxconn"]["overridden_by"] == "/etc/sysctl.d/99-local.conf"
+    assert by_key["net.ipv4.ip_local_port_range"]["status"] == "drift"
+    # Lowering the unprivileged start comes before a range that needs it.
+    assert [c[0] for c in changes] == ["net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range"]
