@@ -12,6 +12,7 @@ the fallback where netlink sock_diag is unavailable.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import struct
@@ -34,7 +35,9 @@ STATE_IDS = {
     "established": (1,), "syn_sent": (2,), "syn_recv": (3, 12), "fin_wait1": (4,), "fin_wait2": (5,),
     "time_wait": (6,), "close": (7,), "close_wait": (8,), "last_ack": (9,), "listen": (10,), "closing": (11,),
 }
-ALL_STATES = 0xFFFFFFFF & ~(1 << 0)
+# Every TCP state ss -tan shows (1..12). Bit 13 (bound but inactive, Linux
+# 6.7+) is left out: ss does not show those sockets, and they have no peer.
+ALL_STATES = sum(1 << sid for sid in STATES)
 
 NLMSGHDR = struct.Struct("=IHHII")
 # inet_diag_req_v2: family, protocol, ext, pad, states; then inet_diag_sockid.
@@ -89,14 +92,6 @@ class Sock(object):
         self.uid = uid
         self.sockid = sockid
 
-    @property
-    def local(self):
-        return addr_text(self.family, self.src)
-
-    @property
-    def remote(self):
-        return addr_text(self.family, self.dst)
-
     def tuple_text(self):
         return "%s -> %s" % (endpoint(self.family, self.src, self.sport), endpoint(self.family, self.dst, self.dport))
 
@@ -112,14 +107,27 @@ def endpoint(family, raw, port):
     return ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (a, port)
 
 
-def parse_messages(buf, handler, end=None):
-    """Parse a buffer of netlink messages (up to ``end``); call handler(Sock) for each socket.
+def unmapped(family, raw):
+    """The address as an ipaddress object, an IPv4-mapped IPv6 address as IPv4."""
+    if family == socket.AF_INET:
+        return ipaddress.IPv4Address(raw[:4])
+    a = ipaddress.IPv6Address(raw[:16])
+    return a.ipv4_mapped or a
+
+
+def nlmsg_error(buf, off):
+    """The positive errno of the NLMSG_ERROR message at ``off`` (0: an acknowledgement)."""
+    return -NLMSGERR.unpack_from(buf, off + 16)[0]
+
+
+def parse_messages(buf, handler):
+    """Parse a buffer of netlink messages; call handler(Sock) for each socket.
 
     Returns True when NLMSG_DONE was seen. Raises DiagError on NLMSG_ERROR.
     """
     view = memoryview(buf)
     off = 0
-    end = len(buf) if end is None else end
+    end = len(buf)
     unpack_hdr = NLMSGHDR.unpack_from
     unpack_head = MSG_HEAD.unpack_from
     unpack_ports = PORTS.unpack_from
@@ -131,7 +139,7 @@ def parse_messages(buf, handler, end=None):
         if mtype == NLMSG_DONE:
             return True
         if mtype == NLMSG_ERROR:
-            err = -NLMSGERR.unpack_from(buf, off + 16)[0]
+            err = nlmsg_error(buf, off)
             if err:
                 raise DiagError(os.strerror(err), err)
         elif mtype == SOCK_DIAG_BY_FAMILY and length >= 16 + MSG_LEN:
@@ -205,7 +213,7 @@ def destroy(socks, sock=None, batch=512):
                 while off + 20 <= n and pending:
                     length, mtype, _f, seq, _pid = NLMSGHDR.unpack_from(buf, off)
                     if mtype == NLMSG_ERROR:
-                        err = -NLMSGERR.unpack_from(buf, off + 16)[0]
+                        err = nlmsg_error(buf, off)
                         pending -= 1
                         if err == 0:
                             destroyed += 1
@@ -240,7 +248,7 @@ def probe_destroy():
         data = s.recv(65536)
     finally:
         s.close()
-    err = -NLMSGERR.unpack_from(data, 16)[0] if len(data) >= 20 else 0
+    err = nlmsg_error(data, 0) if len(data) >= 20 else 0
     if err in (errno.ENOENT, 0):
         return {"supported": True, "reason": None}
     if err == errno.EOPNOTSUPP:
@@ -314,6 +322,8 @@ def owners(inodes, proc_root="/proc"):
                 if inode not in found:
                     found[inode] = (int(pid), _read(proc_root, pid, "comm").strip(),
                                     _read(proc_root, pid, "cmdline").replace("\0", " ").strip())
+                    if len(found) == len(want):
+                        return found  # every wanted inode found: stop scanning
     return found
 
 

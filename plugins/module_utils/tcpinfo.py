@@ -35,9 +35,8 @@ class Aggregator(object):
     """Folds a stream of sockets into counts; memory grows with distinct
     destinations and listeners, never with the number of sockets."""
 
-    def __init__(self, port_range, reserved=frozenset()):
+    def __init__(self, port_range):
         self.low, self.high = port_range
-        self.reserved = reserved
         self.counts = {}
         self.listeners = set()
         self.tw_total = 0
@@ -48,84 +47,64 @@ class Aggregator(object):
         self.close_wait = {}
 
     def __call__(self, s):
+        """Fold one socket (a sockdiag.Sock)."""
         state = s.state
         fam = s.family
+        if state == 6:
+            self.time_wait(fam, s.sport, s.dport, s.dst)
+            return
         key = (state, fam)
         self.counts[key] = self.counts.get(key, 0) + 1
         if state == 10:
             self.listeners.add(s.sport)
             return
-        inbound = s.sport in self.listeners
-        if state == 6:
-            self.tw_total += 1
-            self.tw_local[s.sport] = self.tw_local.get(s.sport, 0) + 1
-            if inbound:
-                self.tw_inbound += 1
-                rkey = (fam, s.dst, None)  # clients: by address, their ports are all different
-            else:
-                rkey = (fam, s.dst, s.dport)
-            self.tw_remote[rkey] = self.tw_remote.get(rkey, 0) + 1
-        elif state == 8:
+        if state == 8:
             self.close_wait[s.inode] = s.tuple_text()
-        if not inbound and self.low <= s.sport <= self.high:
+        if s.sport not in self.listeners and self.low <= s.sport <= self.high:
             dkey = (fam, s.dst, s.dport)
             self.dest[dkey] = self.dest.get(dkey, 0) + 1
 
+    def time_wait(self, fam, sport, dport, dst):
+        """Fold one TIME_WAIT socket: the only place that does, for both paths."""
+        key = (6, fam)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.tw_total += 1
+        self.tw_local[sport] = self.tw_local.get(sport, 0) + 1
+        if sport in self.listeners:
+            self.tw_inbound += 1
+            rkey = (fam, dst, None)  # clients: by address, their ports are all different
+        else:
+            rkey = (fam, dst, dport)
+            if self.low <= sport <= self.high:
+                self.dest[rkey] = self.dest.get(rkey, 0) + 1
+        self.tw_remote[rkey] = self.tw_remote.get(rkey, 0) + 1
+
     def feed(self, data):
-        """Fast path over raw netlink replies: the same folding as __call__
-        without building a Sock per socket. Returns True at NLMSG_DONE."""
+        """A chunk of raw netlink replies (sockdiag.dump_raw's consumer).
+        TIME_WAIT sockets, the bulk on a busy host, are folded straight from
+        the bytes without building a Sock; other messages go through
+        sockdiag.parse_messages and __call__. Returns True at NLMSG_DONE."""
         hdr = _HDR.unpack_from
-        ports = _PORTS.unpack_from
-        counts = self.counts
-        counts_get = counts.get
-        listeners = self.listeners
-        tw_local = self.tw_local
-        tw_local_get = tw_local.get
-        tw_remote = self.tw_remote
-        tw_remote_get = tw_remote.get
-        dest = self.dest
-        dest_get = dest.get
-        low, high = self.low, self.high
-        tw = twin = 0
+        ports = sockdiag.PORTS.unpack_from
+        time_wait = self.time_wait
         end = len(data)
         off = 0
-        done = False
         while off + 20 <= end:
-            length, mtype, _flags, _seq, _pid, fam, state, _timer, _retrans = hdr(data, off)
+            length, mtype, _flags, _seq, _pid, fam, state = hdr(data, off)
             if length < 16:
                 raise sockdiag.DiagError("malformed netlink message (length %d)" % length)
-            if mtype == 20:  # SOCK_DIAG_BY_FAMILY
-                key = (state, fam)
-                if state == 6:
-                    counts[key] = counts_get(key, 0) + 1
-                    sport, dport = ports(data, off + 20)
-                    tw += 1
-                    tw_local[sport] = tw_local_get(sport, 0) + 1
-                    dst = data[off + 40:off + 56]
-                    if sport in listeners:
-                        twin += 1
-                        rkey = (fam, dst, None)
-                    else:
-                        rkey = (fam, dst, dport)
-                        if low <= sport <= high:
-                            dest[rkey] = dest_get(rkey, 0) + 1
-                    tw_remote[rkey] = tw_remote_get(rkey, 0) + 1
-                else:
-                    # Rarer states go the socket-by-socket way.
-                    sockdiag.parse_messages(data[off:off + length], self)
+            if mtype == sockdiag.SOCK_DIAG_BY_FAMILY and state == 6:
+                sport, dport = ports(data, off + 20)
+                time_wait(fam, sport, dport, data[off + 40:off + 56])
             elif mtype == sockdiag.NLMSG_DONE:
-                done = True
-                break
-            elif mtype == sockdiag.NLMSG_ERROR:
+                return True
+            else:
                 sockdiag.parse_messages(data[off:off + length], self)
             off += (length + 3) & ~3
-        self.tw_total += tw
-        self.tw_inbound += twin
-        return done
+        return False
 
 
-_HDR = struct.Struct("=IHHIIBBBB")
-_PORTS = struct.Struct("!HH")
+_HDR = struct.Struct("=IHHIIBB")
 
 
 def _top(counter, n, label):
@@ -204,7 +183,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
     counters = read_counters(proc_root) if counters is None else counters
     low, high = _ports(sysctls.get("net.ipv4.ip_local_port_range"))
     reserved = sysctl_core.reserved_ports(sysctls.get("net.ipv4.ip_local_reserved_ports"))
-    agg = Aggregator((low, high), reserved)
+    agg = Aggregator((low, high))
     states = sockdiag.ALL_STATES
     used = source
     if dumper is not None:
@@ -216,7 +195,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
         except (sockdiag.DiagError, OSError):
             if source == "netlink":
                 raise
-            agg = Aggregator((low, high), reserved)
+            agg = Aggregator((low, high))
             sockdiag.dump_proc(agg, states, proc_root)
             used = "proc"
     else:

@@ -41,12 +41,7 @@ class Spec(object):
             return False
         if self.net is None:
             return True
-        if family == socket.AF_INET:
-            addr = ipaddress.IPv4Address(raw[:4])
-        else:
-            addr = ipaddress.IPv6Address(raw[:16])
-            if addr.ipv4_mapped is not None and self.net.version == 4:
-                addr = addr.ipv4_mapped
+        addr = sockdiag.unmapped(family, raw)
         return addr.version == self.net.version and addr in self.net
 
 
@@ -95,18 +90,11 @@ def ssh_tuple(env_value):
     return (server, sport, client, cport)
 
 
-def _addr(family, raw):
-    if family == socket.AF_INET:
-        return ipaddress.IPv4Address(raw[:4])
-    a = ipaddress.IPv6Address(raw[:16])
-    return a.ipv4_mapped or a
-
-
 def is_protected(sock, ssh):
     if ssh is None:
         return False
-    return (sock.sport == ssh[1] and sock.dport == ssh[3] and _addr(sock.family, sock.src) == ssh[0]
-            and _addr(sock.family, sock.dst) == ssh[2])
+    return (sock.sport == ssh[1] and sock.dport == ssh[3] and sockdiag.unmapped(sock.family, sock.src) == ssh[0]
+            and sockdiag.unmapped(sock.family, sock.dst) == ssh[2])
 
 
 def validate(states, local, remote, pid, process, all_sockets):

@@ -120,3 +120,30 @@ def test_owners_scan(tmp_path):
     os.symlink("/dev/null", str(tmp_path / "42" / "fd" / "0"))
     (tmp_path / "self").mkdir()
     assert sockdiag.owners([587520, 0, 99], str(tmp_path)) == {587520: (42, "java", "java -jar app.jar")}
+
+
+def test_state_mask_is_what_ss_shows():
+    """States 1..12; not bit 0 and not bit 13 (bound but inactive, 6.7+), which ss -tan does not list."""
+    assert sockdiag.ALL_STATES == 0x1FFE
+    assert sockdiag.state_mask(["time_wait", "syn_recv"]) == (1 << 6) | (1 << 3) | (1 << 12)
+
+
+def test_owner_scan_stops_when_every_inode_is_found(tmp_path, monkeypatch):
+    """Two processes hold the same socket: the scan stops at the first (pids are listed in order here)."""
+    for pid in ("10", "20"):
+        os.makedirs(str(tmp_path / pid / "fd"))
+        (tmp_path / pid / "comm").write_text("p%s\n" % pid)
+        (tmp_path / pid / "cmdline").write_text("p%s\0--x\0" % pid)
+        os.symlink("socket:[777]", str(tmp_path / pid / "fd" / "3"))
+    seen = []
+    real_listdir = os.listdir
+
+    def listdir(path):
+        seen.append(path)
+        names = real_listdir(path)
+        return sorted(names) if path == str(tmp_path) else names
+
+    monkeypatch.setattr(sockdiag.os, "listdir", listdir)
+    found = sockdiag.owners([777, 0], proc_root=str(tmp_path))
+    assert found == {777: (10, "p10", "p10 --x")}
+    assert str(tmp_path / "20" / "fd") not in seen
