@@ -44,8 +44,8 @@ else
     echo "audit failed to run:"; tail -30 "$reports/audit.log"
 fi
 echo
-if [ -f "$reports/diagnose.markdown" ]; then
-    cat "$reports/diagnose.markdown"
+if [ -f "$reports/diagnose.md" ]; then
+    cat "$reports/diagnose.md"
 else
     echo "diagnosis failed to run:"; tail -30 "$reports/diagnose.log"
 fi

@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fleet reports for the audit and diagnose playbooks (controller side).
 
-Pure functions: host records in, report texts out. Used by the filter plugins
-in plugins/filter/reports.py and tested on their own.
+Pure functions: host records in, report texts out. The fleet_report action
+(plugins/action/fleet_report.py) writes what audit_reports() and
+diagnose_reports() return; the audit_entry filter (plugins/filter/reports.py)
+turns one looped tcp_sysctl result into an audit record.
 """
 
 from __future__ import annotations
