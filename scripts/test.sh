@@ -46,6 +46,7 @@ build)
         ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^(tests|molecule|benchmarks|scripts)/"
         tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -qx LICENSE'
     run_step "changelog-lint-release" bash scripts/changelog-check.sh
+    run_step "collection-docs-lint" bash scripts/docs-check.sh
     ;;
 unit)
     # Each unit test counts on its own.
