@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Two commands do all set-up on a fresh Debian machine (as root):
 #   make demo   read-only audit and TIME_WAIT/CLOSE_WAIT diagnosis of this machine
 #   make test   the whole test suite; its last line is "N passed, N failed"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """kerneltune.tcp benchmarks: side by side with the tools users would
 otherwise use, in one run, several rounds, medians and ratios.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # make bench: every comparison, side by side, on this machine.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Runs inside a benchmark container: time our library against `ss`.
 
   runner.py info   [netlink|proc]     collect() as tcp_info does; prints JSON {seconds, maxrss_kb, sockets}

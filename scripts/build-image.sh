@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Build the test base images from Debian packages (no registry is needed) and
 # import them into podman. Reuses an image when it exists already.
 #   scripts/build-image.sh                   the releases in KT_RELEASES (default: bullseye bookworm trixie)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # antsibull-changelog lint, then a release dry run of the version in galaxy.yml
 # in a throw-away copy of the tracked files. Fails if the generated changelog
 # announces a module twice (a fragment repeating what the generator writes).

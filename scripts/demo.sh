@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The main job, read-only: audit this machine against the web_frontend profile
 # (check mode) and diagnose its TIME_WAIT / CLOSE_WAIT state. Changes nothing
 # on the machine; writes reports to ./reports/.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The collection's rendered documentation, checked as the docsite builds it:
 # antsibull-docs lint-collection-docs --plugin-docs over a copy of the tracked
 # files in an ansible_collections tree (module and plugin docs, role argument

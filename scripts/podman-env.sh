@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Source this file: it makes podman usable on this machine and exports
 # CONTAINERS_CONF only where the defaults fail.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # ansible-test sanity from a temporary ansible_collections/kerneltune/tcp tree.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Install what this checkout needs on a Debian machine, as root:
 #   scripts/setup.sh demo   -> a virtualenv with ansible-core, the collection installed
 #   scripts/setup.sh test   -> also podman, runc, debootstrap and the test requirements

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The whole test suite: unit tests, ansible-test sanity, ansible-lint
 # (production profile) and every molecule scenario. Installs what it needs.
 # Last line: "N passed, N failed".

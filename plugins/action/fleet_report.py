@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Render and write the audit or diagnose fleet reports on the controller,
 in one task: no module run, no copy per file."""
 

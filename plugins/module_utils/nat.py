@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """NAT detection on the managed host, shared by tcp_sysctl and tcp_info.
 
 Evidence (proof that this host translates addresses):

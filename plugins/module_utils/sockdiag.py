@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """TCP sockets through netlink sock_diag (what `ss` uses), stdlib only.
 
 Shared by tcp_info (dump and aggregate) and tcp_reset (dump, filter,

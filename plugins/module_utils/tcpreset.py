@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The logic of kerneltune.tcp.tcp_reset: filters, selection, safety.
 
 Stdlib only: this runs on the managed host.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run a command on the host inside a test container's network namespace only
 # (the file system, users and processes stay the host's). This is how a
 # controller on the host reaches sshd on the container's own 127.0.0.1 with no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Make real TCP sockets on loopback, inside a test container or namespace.
 
   make_sockets.py time_wait N PORT[:W] ...     N TIME_WAIT sockets (client closes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stand-in for ansible-test's pip bootstrap script (get-pip).
 
 ansible-test downloads get-pip from a file host that is not reachable on

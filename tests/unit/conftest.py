@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Make the collection importable as ansible_collections.kerneltune.tcp.
 
 The repository root is the collection root; the unit tests import the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Keeps the benchmark code working (benchmarks are not tests: no timing here).
 
 The runner's read-only path runs for real on this host (it only reads

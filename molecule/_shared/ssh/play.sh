@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Run ansible-playbook over the SSH transport against one test container:
 #   molecule/_shared/ssh/play.sh CONTAINER PLAYBOOK [ansible-playbook args...]
 # Uses the inventory and key written by prepare.yml, a control-path directory

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The harness itself: the container's value changed, the host's did not."""
 
 KEY = "/proc/sys/net/ipv4/tcp_fin_timeout"

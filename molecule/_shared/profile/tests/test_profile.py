@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """After converge: the profile's values in /proc/sys and in its file; the
 host's own values unchanged. Expected values come from the role defaults."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """NAT detection from outputs captured in a test container (see fixtures/)."""
 import json
 import os

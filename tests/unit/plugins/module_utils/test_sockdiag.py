@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Netlink sock_diag messages: built and parsed byte for byte, against a
 dump captured from a real kernel (fixtures/README.md)."""
 import errno

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The boot-time model: which file wins, for systemd-sysctl and for procps.
 
 The same layouts run for real against `sysctl --system` and systemd-sysctl in

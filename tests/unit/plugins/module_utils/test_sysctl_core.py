@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tcp_sysctl's library: names, values, rules, rendering, rollback, planning.
 
 A temporary directory stands in for /proc/sys and for the root of the
@@ -566,8 +567,8 @@ def test_stage_parse_settings_carries_the_rule_of_each_refused_key():
     findings = core.Findings(())
     with pytest.raises(core.SysctlError) as e:
         core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", (), findings)
-    assert [(f["rule"], f["key"]) for f in e.value.findings] == [("scope", "kernel.panic"),
-                                                                   ("key_name", "net.ipv4.bad key")]
+    assert [(f["rule"], f["key"]) for f in e.value.findings] == [
+        ("scope", "kernel.panic"), ("key_name", "net.ipv4.bad key")]
     assert e.value.message == (
         "2 settings refused: kernel.panic: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* "
         "keys are managed; 'net.ipv4.bad key': not a valid sysctl key name")

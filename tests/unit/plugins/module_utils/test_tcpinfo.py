@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tcp_info's aggregation and findings, on sockets from the captured dump and
 on synthetic streams."""
 import os

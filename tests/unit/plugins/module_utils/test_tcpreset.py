@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tcp_reset's filters, refusals and protections; every message word for word."""
 import socket
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The modules' glue, driven through main() with real arguments.
 
 Only read-only paths run here (check mode, refusals, tcp_info): they read this
