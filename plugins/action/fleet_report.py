@@ -8,11 +8,11 @@ in one task: no module run, no copy per file."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils import files
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
 KINDS = reports.REPORT_KINDS
@@ -27,20 +27,6 @@ ARGUMENT_SPEC = dict(
     paths=dict(type="dict", required=True),
     fail_on_drift=dict(type="bool", default=True),
 )
-
-
-def _write(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kt-report-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class ActionModule(ActionBase):
@@ -61,7 +47,7 @@ class ActionModule(ActionBase):
         out = reports.audit_reports(records, hosts) if kind == "audit" else reports.diagnose_reports(records, hosts)
         try:
             for k in KINDS[kind]:
-                _write(paths[k], out[k])
+                files.write_atomically(paths[k], out[k])
         except OSError as e:
             return dict(result, failed=True, msg="could not write %s: %s" % (e.filename, e.strerror))
         result.update(changed=True, paths=dict((k, paths[k]) for k in KINDS[kind]), markdown=out["markdown"])

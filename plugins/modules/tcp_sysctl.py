@@ -243,10 +243,10 @@ backup_file:
 
 import os
 import platform
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils import files
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
 
@@ -268,21 +268,15 @@ def _diff(path, result):
     return [file_diff, runtime_diff]
 
 
-def _write_file(module, path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".kerneltune-", suffix=".tmp", dir=directory)
+def _roll_back(changes):
+    """Undo runtime writes; the words say what really happened."""
+    if not changes:
+        return "no running value had been changed"
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        core.apply_runtime([(k, parts, new, old) for k, parts, old, new in reversed(changes)])
+    except core.SysctlError as e:
+        return "restoring the running values failed too: %s" % e.message
+    return "running values restored"
 
 
 def _perms_wrong(path):
@@ -352,30 +346,30 @@ def main():
     unchanged = dict(out)
     unchanged["changed"] = False
     if changed and not module.check_mode:
+        # The backup comes first: if it fails, nothing has changed yet.
+        if p["backup"] and (result["file_changed"] or perms) and os.path.exists(path):
+            out["backup_file"] = module.backup_local(path)
         try:
             core.apply_runtime(changes)
         except core.SysctlError as e:
             module.fail_json(msg=e.message, **unchanged)
-        if result["file_changed"] or perms:
-            if p["backup"] and os.path.exists(path):
-                out["backup_file"] = module.backup_local(path)
-            if p["state"] == "absent":
+        try:
+            if p["state"] == "absent" and result["file_changed"]:
                 os.unlink(path)
             elif result["file_changed"]:
-                try:
-                    _write_file(module, path, result["new_text"])
-                except (IOError, OSError) as e:
-                    # Keep all or nothing: put the running values back.
-                    rollback = [(k, parts, new, old) for k, parts, old, new in reversed(changes)]
-                    try:
-                        core.apply_runtime(rollback)
-                    except core.SysctlError:
-                        pass
-                    module.fail_json(msg="%s: could not write the file: %s; running values restored"
-                                     % (path, e.strerror or e), **unchanged)
-            else:
+                # os.replace, not atomic_move: atomic_move exits on failure, and
+                # the running values must be rolled back when the file fails.
+                files.write_atomically(path, result["new_text"], os.replace, 0o644,
+                                       (0, 0) if os.geteuid() == 0 else None)
+                module.set_default_selinux_context(path, False)
+            elif perms:
                 os.chown(path, 0, 0)
                 os.chmod(path, 0o644)
+        except (IOError, OSError) as e:
+            # Keep all or nothing: put the running values back, and say whether that worked.
+            module.fail_json(msg="%s: could not %s the file: %s; %s" % (
+                path, "remove" if p["state"] == "absent" else "write", e.strerror or e, _roll_back(changes)),
+                **unchanged)
     module.exit_json(**out)
 
 
