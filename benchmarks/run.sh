@@ -11,3 +11,6 @@ export ANSIBLE_PYTHON_INTERPRETER=auto_silent
 bash scripts/build-image.sh bookworm
 kt_podman_configure
 python benchmarks/bench.py "$@"
+# The fleet: 10 and 50 hosts, forks 25, the audit against Ansible's ping floor,
+# the ansible.posix.sysctl loop and the diagnosis, stock and under Mitogen.
+python benchmarks/bench_fleet.py

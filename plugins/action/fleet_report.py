@@ -24,7 +24,8 @@ ARGUMENT_SPEC = dict(
     kind=dict(type="str", choices=sorted(KINDS), required=True),
     records=dict(type="dict", required=True),
     hosts=dict(type="list", elements="str", required=True),
-    paths=dict(type="dict", required=True),
+    paths=dict(type="dict", required=True, options=dict(
+        json=dict(type="path"), junit=dict(type="path"), markdown=dict(type="path"), html=dict(type="path"))),
     fail_on_drift=dict(type="bool", default=True),
 )
 
@@ -41,7 +42,8 @@ class ActionModule(ActionBase):
         except AnsibleActionFail as e:
             return dict(result, failed=True, msg=e.message)
         kind, records, hosts, paths = args["kind"], args["records"], args["hosts"], args["paths"]
-        missing = [k for k in KINDS[kind] if not paths.get(k)]
+        paths = dict((k, v) for k, v in paths.items() if v)
+        missing = [k for k in KINDS[kind] if k not in paths]
         if missing:
             return dict(result, failed=True, msg="paths: missing %s" % ", ".join(missing))
         out = reports.audit_reports(records, hosts) if kind == "audit" else reports.diagnose_reports(records, hosts)

@@ -2,8 +2,13 @@
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Atomic file writes, shared by tcp_sysctl (on the host, through the module's
-atomic_move) and the fleet_report action (on the controller). Stdlib only."""
+"""Atomic file writes, shared by tcp_sysctl (on the host) and the fleet_report
+action (on the controller). Stdlib only.
+
+A write is two steps: prepare() makes the complete new file beside the target
+(content flushed to disk, mode and owner set), commit() renames it into place.
+Everything that can fail happens in prepare(), before the caller changes
+anything else; commit() is one rename in the same directory."""
 
 from __future__ import annotations
 
@@ -11,26 +16,42 @@ import os
 import tempfile
 
 
-def write_atomically(path, text, move=os.replace, mode=0o644, owner=None):
-    """Write ``text`` to ``path`` through a hidden temporary file in the same
-    directory, flushed to disk, then moved into place: a reader sees the old
-    file or the new one, never half of it. The result has ``mode`` and, when
-    given, ``owner`` (uid, gid) whatever the umask and the old file had
-    (``move`` may copy the old file's attributes, as atomic_move does)."""
+def prepare(path, text, mode=0o644, owner=None):
+    """The new file, complete, as a hidden temporary beside ``path``; returns its name.
+    ``mode`` and ``owner`` (uid, gid) are set whatever the umask and the old file had."""
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    os.makedirs(directory, 0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".kerneltune-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), mode)
+            if owner is not None:
+                os.fchown(f.fileno(), owner[0], owner[1])
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        move(tmp, path)
-        os.chmod(path, mode)
-        if owner is not None:
-            os.chown(path, owner[0], owner[1])
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException:
+        discard(tmp)
+        raise
+    return tmp
+
+
+def commit(tmp, path):
+    """Rename the prepared file into place (atomic within one directory)."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
+def discard(tmp):
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def write_atomically(path, text, mode=0o644, owner=None):
+    """prepare() then commit()."""
+    commit(prepare(path, text, mode, owner), path)

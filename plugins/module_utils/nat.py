@@ -129,6 +129,11 @@ def _loaded(root, name):
     first, so detection never changes the host."""
     if os.path.isdir(root + "/sys/module/" + name):
         return True
+    # Built-in code has a /sys/module entry only when it has parameters:
+    # modules.builtin lists the rest.
+    builtin = _read("%s/lib/modules/%s/modules.builtin" % (root, os.uname().release)) or ""
+    if re.search(r"(^|/)%s\.ko$" % re.escape(name), builtin, re.M):
+        return True
     modules = _read(root + "/proc/modules")
     if modules is None or (_read(root + "/proc/sys/kernel/modules_disabled") or "").strip() == "1":
         # A kernel without loadable modules (or with loading disabled): asking
@@ -186,7 +191,11 @@ def detect(declared, module, root=""):
             paths[tool] = host.which(tool)
             version = host.run([paths[tool], "--version"]) if paths[tool] else None
             if version is not None:
-                tools.append((tool, label, None if "nf_tables" in version else names))
+                # "iptables-save v1.8.7 (nf_tables)"; releases before 1.8 print
+                # no version (they dump the rules): legacy.
+                first = (version.splitlines() or [""])[0]
+                nft_backend = re.match(r"^\S+ v[\d.]+ \(nf_tables\)\s*$", first) is not None
+                tools.append((tool, label, None if nft_backend else names))
     nft_loaded = _loaded(root, "nf_tables")
     for tool, label, legacy_names in tools:
         path = paths.get(tool)

@@ -42,7 +42,10 @@ class Spec(object):
             return False
         if self.net is None:
             return True
-        addr = sockdiag.unmapped(family, raw)
+        # An IPv4-mapped address matches an IPv4 filter as IPv4, and an IPv6
+        # filter (::ffff:10.0.0.5) as the IPv6 address it is.
+        addr = sockdiag.unmapped(family, raw) if self.net.version == 4 else ipaddress.ip_address(
+            raw[:4] if family == socket.AF_INET else raw[:16])
         return addr.version == self.net.version and addr in self.net
 
 

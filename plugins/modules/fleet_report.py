@@ -51,10 +51,22 @@ options:
     required: true
   paths:
     description:
-      - Where to write each report, by kind, C(json), C(markdown), C(html), and for audits C(junit).
-        Directories are created.
+      - Where to write each report, by kind. Directories are created.
     type: dict
     required: true
+    suboptions:
+      json:
+        description: The JSON report.
+        type: path
+      junit:
+        description: The JUnit XML report (audits only, required for them).
+        type: path
+      markdown:
+        description: The Markdown report.
+        type: path
+      html:
+        description: The HTML report.
+        type: path
   fail_on_drift:
     description: For audits, fail (after writing the reports) unless every host complies.
     type: bool

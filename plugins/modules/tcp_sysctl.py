@@ -343,25 +343,33 @@ def main():
     if module._diff:
         out["diff"] = _diff(path, result)
 
-    unchanged = dict(out)
-    unchanged["changed"] = False
     if changed and not module.check_mode:
-        # The backup comes first: if it fails, nothing has changed yet.
+        # Everything that can fail before the first change: the backup, and
+        # the new file complete beside the old one (mode, owner, SELinux label).
         if p["backup"] and (result["file_changed"] or perms) and os.path.exists(path):
             out["backup_file"] = module.backup_local(path)
+        unchanged = dict(out, changed=False)
+        tmp = None
+        if p["state"] == "present" and result["file_changed"]:
+            try:
+                tmp = files.prepare(path, result["new_text"], 0o644, (0, 0) if os.geteuid() == 0 else None)
+            except (IOError, OSError) as e:
+                module.fail_json(msg="%s: could not write the file: %s; nothing was changed" % (path, e.strerror or e),
+                                 **unchanged)
+            if module.selinux_enabled():
+                module.set_context_if_different(tmp, module.selinux_default_context(path), False)
         try:
             core.apply_runtime(changes)
         except core.SysctlError as e:
+            if tmp:
+                files.discard(tmp)
             module.fail_json(msg=e.message, **unchanged)
+        # The one step left that can fail: rename, unlink or permissions.
         try:
             if p["state"] == "absent" and result["file_changed"]:
                 os.unlink(path)
-            elif result["file_changed"]:
-                # os.replace, not atomic_move: atomic_move exits on failure, and
-                # the running values must be rolled back when the file fails.
-                files.write_atomically(path, result["new_text"], os.replace, 0o644,
-                                       (0, 0) if os.geteuid() == 0 else None)
-                module.set_default_selinux_context(path, False)
+            elif tmp:
+                files.commit(tmp, path)
             elif perms:
                 os.chown(path, 0, 0)
                 os.chmod(path, 0o644)

@@ -181,6 +181,9 @@ def test_fleet_report_documentation_matches_its_argument_spec():
         assert o.get("default") == spec.get("default"), name
         assert o.get("choices") == spec.get("choices"), name
         assert o.get("elements") == spec.get("elements"), name
+        assert sorted(o.get("suboptions", {})) == sorted(spec.get("options", {})), name
+        for sub, subspec in spec.get("options", {}).items():
+            assert o["suboptions"][sub]["type"] == subspec["type"], (name, sub)
 
 
 def test_profile_lookup_unknown_name():

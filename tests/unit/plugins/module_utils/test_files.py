@@ -28,14 +28,19 @@ def test_old_file_mode_is_not_kept(tmp_path, umask027):
     with open(path, "w") as f:
         f.write("old\n")
     os.chmod(path, 0o600)
-
-    def move_keeping_old_mode(src, dst):  # what module.atomic_move does with an existing file
-        mode = stat.S_IMODE(os.stat(dst).st_mode)
-        os.replace(src, dst)
-        os.chmod(dst, mode)
-
-    files.write_atomically(path, "new\n", move_keeping_old_mode)
+    files.write_atomically(path, "new\n")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644 and open(path).read() == "new\n"
+
+
+def test_prepare_does_everything_that_can_fail_before_the_rename(tmp_path):
+    path = str(tmp_path / "90-x.conf")
+    with open(path, "w") as f:
+        f.write("old\n")
+    tmp = files.prepare(path, "new\n", 0o644)
+    assert open(path).read() == "old\n"  # nothing changed yet
+    assert os.path.basename(tmp).startswith(".kerneltune-") and stat.S_IMODE(os.stat(tmp).st_mode) == 0o644
+    files.discard(tmp)
+    assert os.listdir(str(tmp_path)) == ["90-x.conf"]
 
 
 def test_failed_move_leaves_the_old_file_and_no_temporary(tmp_path):

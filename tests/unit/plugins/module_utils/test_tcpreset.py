@@ -126,3 +126,11 @@ def test_kernel_refusals():
         "cannot destroy sockets on this host: no CAP_NET_ADMIN in this network namespace. Instead: restart the "
         "application that owns them, or for TIME_WAIT wait (it ends by itself after 60 s); this module never forges "
         "packets")
+
+
+def test_mapped_addresses_match_ipv4_and_ipv6_filters():
+    mapped = socket.inet_pton(socket.AF_INET6, "::ffff:10.0.0.5")
+    assert tcpreset.parse_spec("remote", "10.0.0.0/8").matches(socket.AF_INET6, mapped, 80)
+    assert tcpreset.parse_spec("remote", "::ffff:10.0.0.5").matches(socket.AF_INET6, mapped, 80)
+    assert not tcpreset.parse_spec("remote", "::ffff:10.0.0.6").matches(socket.AF_INET6, mapped, 80)
+    assert not tcpreset.parse_spec("remote", "::ffff:10.0.0.5").matches(socket.AF_INET, socket.inet_aton("10.0.0.5"), 80)
