@@ -348,7 +348,8 @@ def main():
         # the new file complete beside the old one (mode, owner, SELinux label).
         if p["backup"] and (result["file_changed"] or perms) and os.path.exists(path):
             out["backup_file"] = module.backup_local(path)
-        unchanged = dict(out, changed=False)
+        unchanged = dict(out)
+        unchanged["changed"] = False
         tmp = None
         if p["state"] == "present" and result["file_changed"]:
             try:
