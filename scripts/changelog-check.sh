@@ -7,9 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 version="$(awk '$1=="version:" {print $2}' "$here/galaxy.yml")"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-dest="$tmp/ansible_collections/kerneltune/tcp"
-mkdir -p "$dest"
-git -C "$here" ls-files -z --cached --others --exclude-standard | (cd "$here" && xargs -0 tar -c 2>/dev/null) | tar -x -C "$dest"
+. "$here/scripts/collection-tree.sh"
+dest="$(kt_collection_tree "$tmp")"
 cd "$dest"
 antsibull-changelog lint
 antsibull-changelog release --version "$version"

@@ -23,14 +23,8 @@ if [ ! -f "$cache" ] || ! grep -q ensurepip "$cache"; then
 fi
 tree="$(mktemp -d)"
 trap 'rm -rf "$tree"' EXIT
-dest="$tree/ansible_collections/kerneltune/tcp"
-mkdir -p "$dest"
-# The files git would commit (tracked and untracked, not ignored).
-# (Files deleted in the working tree but still tracked are left out.)
-(cd "$here" && git ls-files -co --exclude-standard -z | python3 -c '
-import os, sys
-sys.stdout.write("".join(p + "\0" for p in sys.stdin.read().split("\0") if p and os.path.lexists(p)))' \
-    | tar --null -T - -cf -) | tar -C "$dest" -xf -
+. "$here/scripts/collection-tree.sh"
+dest="$(kt_collection_tree "$tree")"
 cd "$dest"
 git init -q . && git add -A >/dev/null
 ansible-test sanity --venv --python "$pyver" --color no "$@"
