@@ -2,13 +2,18 @@
 # Two commands do all set-up on a fresh Debian machine (as root):
 #   make demo   read-only audit and TIME_WAIT/CLOSE_WAIT diagnosis of this machine
 #   make test   the whole test suite; its last line is "N passed, N failed"
-.PHONY: demo test sanity lint unit bench
+#   make test-all   the same with every scenario on all three Debian releases (slow)
+.PHONY: demo test test-all sanity lint unit bench
 
 demo:
 	bash scripts/demo.sh
 
 test:
 	bash scripts/test.sh
+
+# Longer than CI allows: every molecule scenario on all three Debian releases.
+test-all:
+	KT_ALL_RELEASES=1 bash scripts/test.sh
 
 unit:
 	KT_STAGES=unit bash scripts/test.sh

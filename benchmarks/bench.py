@@ -330,8 +330,15 @@ def main():
                    sys.argv[1:]), "rows": rows, "reading": reading(rows)}
     with open(a.out, "w") as f:
         json.dump(results, f, indent=2)
+    # Keep the fleet section benchmarks/bench_fleet.py writes into the same page.
+    kept = ""
+    if os.path.exists(a.doc):
+        with open(a.doc) as f:
+            old = f.read()
+        if "<!-- fleet:begin -->" in old:
+            kept = "\n" + old[old.index("<!-- fleet:begin -->"):]
     with open(a.doc, "w") as f:
-        f.write(render(results))
+        f.write(render(results) + kept)
     print(render(results))
 
 

@@ -14,3 +14,4 @@ python benchmarks/bench.py "$@"
 # The fleet: 10 and 50 hosts, forks 25, the audit against Ansible's ping floor,
 # the ansible.posix.sysctl loop and the diagnosis, stock and under Mitogen.
 python benchmarks/bench_fleet.py
+python benchmarks/bench_sockets.py

@@ -36,9 +36,10 @@ def child(mode, arg):
     else:
         sel = tcpreset.Selector([], [tcpreset.parse_spec("remote", "127.0.0.1:%s" % arg)], "ipv4", None)
         sockdiag.dump(sel, sockdiag.state_mask(["time_wait"]), families=sel.families)
-        destroyed, failed = sockdiag.destroy(sel.matched)
+        sel.finish()
+        res = sockdiag.destroy(sel.matched)
         n = len(sel.matched)
-        extra = {"destroyed": destroyed, "failed": len(failed)}
+        extra = {"destroyed": res.destroyed, "failed": len(res.failed), "error": res.error}
     dt = time.perf_counter() - t
     print(json.dumps(dict(seconds=dt, sockets=n, **extra)))
 

@@ -7,6 +7,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 mode="${1:-demo}"
 venv="${KT_VENV:-$here/.venv}"
+# The controller matrix (scripts/test.sh stage "controllers") sets these three.
+reqs="${KT_REQUIREMENTS:-$here/requirements.txt}"
+collections="${KT_COLLECTIONS:-$here/.cache/collections}"
 
 apt_install() {
     local missing=()
@@ -20,7 +23,7 @@ apt_install() {
 }
 
 if [ "$mode" = test ]; then
-    apt_install podman runc debootstrap iproute2 python3-venv
+    apt_install podman runc debootstrap iproute2 python3-venv chromium chromium-driver
 else
     apt_install python3-venv iproute2
 fi
@@ -28,17 +31,17 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 if [ "$mode" = test ]; then
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"
 else
-    "$venv/bin/pip" install -q --disable-pip-version-check "$(grep '^ansible-core==' "$here/requirements.txt")"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$(grep '^ansible-core==' "$reqs")"
 fi
 # Install the collection from this checkout (a built tarball, as a user gets it).
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
 if ! { "$venv/bin/ansible-galaxy" collection build --force --output-path "$build" "$here" &&
-       "$venv/bin/ansible-galaxy" collection install --force -p "$here/.cache/collections" \
+       "$venv/bin/ansible-galaxy" collection install --force -p "$collections" \
            "$build"/kerneltune-tcp-*.tar.gz; } >"$build/log" 2>&1; then
     cat "$build/log" >&2
     exit 1
 fi
-echo "collection installed in $here/.cache/collections" >&2
+echo "collection installed in $collections" >&2

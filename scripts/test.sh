@@ -7,10 +7,13 @@
 #   KT_SCENARIOS="default nat" scripts/test.sh   only these molecule scenarios
 #   KT_STAGES="unit sanity lint molecule"        only these stages
 #   KT_RELEASES="bookworm"                       only these Debian releases
+#   KT_ALL_RELEASES=1                            every scenario on all three releases (make test-all)
+#   KT_CONTROLLERS="2.17 2.18"                   the older ansible-core releases the
+#                                                "controllers" stage tests (2.19 is .venv)
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
-stages="${KT_STAGES:-build unit sanity lint molecule}"
+stages="${KT_STAGES:-build unit ee sanity lint molecule controllers}"
 log_dir="$here/tests/output/logs"
 mkdir -p "$log_dir"
 
@@ -68,6 +71,10 @@ PY
     fi
     if [ "$rc" -ne 0 ] && [ ! -f "$junit" ]; then record unit 1 "$log_dir/unit.log"; fi
     ;;
+ee)
+    # ansible-builder renders the execution environment context (no registry).
+    run_step "execution-environment" python -m pytest -q -p no:cacheprovider tests/ee
+    ;;
 sanity)
     run_step "ansible-test-sanity" bash scripts/sanity.sh
     ;;
@@ -86,12 +93,39 @@ molecule)
         [ -f "molecule/$s/molecule.yml" ] || continue
         rels="$(awk '/^# kt-releases:/ {sub(/^# kt-releases:[ ]*/, ""); print; exit}' "molecule/$s/molecule.yml")"
         rels="${rels:-bookworm}"
+        # make test-all: every scenario on every release, whatever its line says.
+        [ "${KT_ALL_RELEASES:-0}" = 1 ] && rels="bullseye bookworm trixie"
         for r in $rels; do
             case " $wanted " in *" $r "*) ;; *) continue ;; esac
             echo "molecule test -s $s ($r)"
             KT_IMAGE="localhost/kerneltune-debian:$r" KT_RELEASE="$r" \
                 run_step "molecule-$s@$r" molecule test -s "$s"
         done
+    done
+    ;;
+controllers)
+    # ansible-core 2.17 and 2.18 (Python 3.11), each in its own virtualenv from
+    # requirements-<version>.txt with its own collection install: unit tests,
+    # ansible-test sanity (tests/sanity/ignore-<version>.txt, empty) and one
+    # profile scenario, on the oldest and the newest target release.
+    . scripts/podman-env.sh
+    kt_podman_configure || record "podman-runtime" 1
+    for v in ${KT_CONTROLLERS:-2.17 2.18}; do
+        cv="$here/.venv-$v"
+        run_step "controller-$v-setup" env KT_VENV="$cv" KT_REQUIREMENTS="$here/requirements-$v.txt" \
+            KT_COLLECTIONS="$here/.cache/collections-$v" bash scripts/setup.sh test
+        [ -x "$cv/bin/ansible" ] || continue
+        case "$v" in 2.17) rel=bullseye ;; *) rel=trixie ;; esac
+        case " ${KT_RELEASES:-$rel} " in *" $rel "*) ;; *) rel=bookworm ;; esac
+        bash scripts/build-image.sh "$rel" >/dev/null || record "test-images" 1
+        saved_path="$PATH"
+        export PATH="$cv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections-$v"
+        run_step "controller-$v-unit" python -m pytest -q -p no:cacheprovider tests/unit
+        run_step "controller-$v-sanity" bash scripts/sanity.sh
+        KT_IMAGE="localhost/kerneltune-debian:$rel" KT_RELEASE="$rel" \
+            run_step "controller-$v-molecule-profile_web_frontend@$rel" \
+                molecule -c .config/molecule/config.yml test -s profile_web_frontend
+        export PATH="$saved_path" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
     done
     ;;
 esac

@@ -3,63 +3,118 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Render and write the audit or diagnose fleet reports on the controller,
-in one task: no module run, no copy per file."""
+in one task: no module run, no copy per file. The options are validated here,
+from ARGUMENT_SPEC, the one spec (plugins/modules/fleet_report.py only
+documents them)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import files
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
-KINDS = reports.REPORT_KINDS
-
-# The one argument spec (plugins/modules/fleet_report.py documents it; a unit
-# test keeps the two in step). Validation converts types as modules do:
-# hosts: "web1" is ["web1"], fail_on_drift: "false" is False.
 ARGUMENT_SPEC = dict(
-    kind=dict(type="str", choices=sorted(KINDS), required=True),
-    records=dict(type="dict", required=True),
-    hosts=dict(type="list", elements="str", required=True),
-    paths=dict(type="dict", required=True, options=dict(
-        json=dict(type="path"), junit=dict(type="path"), markdown=dict(type="path"), html=dict(type="path"))),
+    kind=dict(type="str", choices=["audit", "diagnose"], required=True),
+    records=dict(type="dict", default={}),
+    hosts=dict(type="list", elements="str", default=[]),
+    report_dir=dict(type="path"),
+    paths=dict(type="dict", default={}),
     fail_on_drift=dict(type="bool", default=True),
+    fail_on=dict(type="str", choices=["any", "new"], default="any"),
+    baseline=dict(type="path"),
+    merge=dict(type="list", elements="path", default=[]),
 )
+
+
+def _write(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kt-report-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def report_paths(kind, report_dir, paths):
+    """Every report's path: paths[k] if given, else report_dir (default: the
+    controller process's working directory + /kerneltune-reports) + file name."""
+    unknown = sorted(set(paths) - set(reports.REPORT_KINDS[kind]))
+    if unknown:
+        raise reports.ReportError("paths: unknown report %s for kind %s (known: %s)" % (
+            ", ".join(unknown), kind, ", ".join(reports.REPORT_KINDS[kind])))
+    base = report_dir or os.path.join(os.getcwd(), "kerneltune-reports")
+    return dict((k, os.path.abspath(os.path.expanduser(paths.get(k) or os.path.join(
+        base, reports.REPORT_FILES[kind][k])))) for k in reports.REPORT_KINDS[kind])
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
+        _v, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        kind = args["kind"]
+        records = dict(args["records"])
+        hosts = list(args["hosts"])
         try:
-            args = self.validate_argument_spec(ARGUMENT_SPEC)[1]
-        except AnsibleActionFail as e:
-            return dict(result, failed=True, msg=e.message)
-        kind, records, hosts, paths = args["kind"], args["records"], args["hosts"], args["paths"]
-        paths = dict((k, v) for k, v in paths.items() if v)
-        missing = [k for k in KINDS[kind] if k not in paths]
-        if missing:
-            return dict(result, failed=True, msg="paths: missing %s" % ", ".join(missing))
-        out = reports.audit_reports(records, hosts) if kind == "audit" else reports.diagnose_reports(records, hosts)
+            paths = report_paths(kind, args["report_dir"], args["paths"])
+            if args["merge"]:
+                if kind != "audit":
+                    raise reports.ReportError("merge: only audit reports can be merged")
+                m_records, m_hosts = reports.merge_audits(args["merge"])
+                twice = sorted(set(hosts) & set(m_hosts))
+                if twice:
+                    raise reports.ReportError("merge: host %s is both in hosts and in a merged file" % twice[0])
+                records.update(m_records)
+                hosts += m_hosts
+            if not hosts:
+                raise reports.ReportError("hosts: no host was targeted, so nothing was checked")
+            if kind == "audit":
+                baseline = reports.load_audit(args["baseline"]) if args["baseline"] else None
+                if args["fail_on"] == "new" and baseline is None:
+                    raise reports.ReportError("fail_on: new needs a baseline (a previous audit.json)")
+                out = reports.audit_reports(records, hosts, baseline, args["fail_on"])
+            else:
+                if args["baseline"]:
+                    raise reports.ReportError("baseline: only audits compare with a baseline")
+                out = reports.diagnose_reports(records, hosts)
+        except reports.ReportError as e:
+            return dict(result, failed=True, msg=str(e))
         try:
-            for k in KINDS[kind]:
-                files.write_atomically(paths[k], out[k])
+            for k in reports.REPORT_KINDS[kind]:
+                _write(paths[k], out[k])
         except OSError as e:
             return dict(result, failed=True, msg="could not write %s: %s" % (e.filename, e.strerror))
-        result.update(changed=True, paths=dict((k, paths[k]) for k in KINDS[kind]), markdown=out["markdown"])
+        result.update(changed=True, paths=paths, report_dir=os.path.dirname(paths["json"]),
+                      markdown=out["markdown"])
         if kind == "audit":
             s = out["summary"]
-            result["summary"] = {"totals": s["totals"], "passed": s["passed"]}
-            if args["fail_on_drift"] and not s["passed"]:
-                t = s["totals"]
-                result.update(failed=True, msg="audit failed: %d of %d hosts are not compliant (reports in %s)" % (
-                    t["hosts"] - t["compliant"], t["hosts"], os.path.dirname(os.path.abspath(paths["json"]))))
+            t = s["totals"]
+            result["summary"] = {"totals": t, "status": s["status"], "passed": s["passed"], "changes": s["changes"],
+                                 "fail_on": s["fail_on"],
+                                 "unreachable": [h["host"] for h in s["hosts"] if h["status"] == "unreachable"],
+                                 "errors": [h["host"] for h in s["hosts"] if h["status"] == "error"],
+                                 "drift": [h["host"] for h in s["hosts"] if h["status"] in ("drift", "overridden")]}
+            if not s["passed"]:
+                if s["fail_on"] == "new" and s["changes"] is not None:
+                    msg = ("audit failed: %d new drift since the baseline, %d hosts with errors, %d unreachable "
+                           "(reports in %s)" % (s["changes"]["new"], t["errors"], t["unreachable"],
+                                                result["report_dir"]))
+                else:
+                    msg = "audit failed: %d of %d hosts are not compliant (reports in %s)" % (
+                        t["hosts"] - t["compliant"], t["hosts"], result["report_dir"])
+                result["gate_msg"] = msg
+                if args["fail_on_drift"]:
+                    result.update(failed=True, msg=msg)
         else:
-            result.update(order=out["order"], unreachable=out["unreachable"])
+            result.update(order=out["order"], errors=out["errors"], unreachable=out["unreachable"])
         return result

@@ -13,10 +13,10 @@ the fallback where netlink sock_diag is unavailable.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import socket
 import struct
+import sys
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -36,9 +36,16 @@ STATE_IDS = {
     "established": (1,), "syn_sent": (2,), "syn_recv": (3, 12), "fin_wait1": (4,), "fin_wait2": (5,),
     "time_wait": (6,), "close": (7,), "close_wait": (8,), "last_ack": (9,), "listen": (10,), "closing": (11,),
 }
-# Every TCP state ss -tan shows (1..12). Bit 13 (bound but inactive, Linux
-# 6.7+) is left out: ss does not show those sockets, and they have no peer.
-ALL_STATES = sum(1 << sid for sid in STATES)
+# The states `ss -tan` shows: 1..12. Bit 13 (TCP_BOUND_INACTIVE, Linux 6.7) asks
+# for bound-but-unconnected sockets, which are no connections at all.
+ALL_STATES = sum(1 << i for i in range(1, 13))
+CAP_NET_ADMIN = 12
+SOL_NETLINK = 270
+NETLINK_CAP_ACK = 10
+# What one acknowledgement costs in the receive buffer: the kernel charges an
+# skb's truesize (about 700 bytes were seen per ack), not its 36 bytes of data.
+ACK_COST = 1024
+MAX_BATCH = 512
 
 NLMSGHDR = struct.Struct("=IHHII")
 # inet_diag_req_v2: family, protocol, ext, pad, states; then inet_diag_sockid.
@@ -93,6 +100,14 @@ class Sock(object):
         self.uid = uid
         self.sockid = sockid
 
+    @property
+    def local(self):
+        return addr_text(self.family, self.src)
+
+    @property
+    def remote(self):
+        return addr_text(self.family, self.dst)
+
     def tuple_text(self):
         return "%s -> %s" % (endpoint(self.family, self.src, self.sport), endpoint(self.family, self.dst, self.dport))
 
@@ -108,27 +123,14 @@ def endpoint(family, raw, port):
     return ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (a, port)
 
 
-def unmapped(family, raw):
-    """The address as an ipaddress object, an IPv4-mapped IPv6 address as IPv4."""
-    if family == socket.AF_INET:
-        return ipaddress.IPv4Address(raw[:4])
-    a = ipaddress.IPv6Address(raw[:16])
-    return a.ipv4_mapped or a
-
-
-def nlmsg_error(buf, off):
-    """The positive errno of the NLMSG_ERROR message at ``off`` (0: an acknowledgement)."""
-    return -NLMSGERR.unpack_from(buf, off + 16)[0]
-
-
-def parse_messages(buf, handler):
-    """Parse a buffer of netlink messages; call handler(Sock) for each socket.
+def parse_messages(buf, handler, end=None):
+    """Parse a buffer of netlink messages (up to ``end``); call handler(Sock) for each socket.
 
     Returns True when NLMSG_DONE was seen. Raises DiagError on NLMSG_ERROR.
     """
     view = memoryview(buf)
     off = 0
-    end = len(buf)
+    end = len(buf) if end is None else end
     unpack_hdr = NLMSGHDR.unpack_from
     unpack_head = MSG_HEAD.unpack_from
     unpack_ports = PORTS.unpack_from
@@ -140,7 +142,7 @@ def parse_messages(buf, handler):
         if mtype == NLMSG_DONE:
             return True
         if mtype == NLMSG_ERROR:
-            err = nlmsg_error(buf, off)
+            err = -NLMSGERR.unpack_from(buf, off + 16)[0]
             if err:
                 raise DiagError(os.strerror(err), err)
         elif mtype == SOCK_DIAG_BY_FAMILY and length >= 16 + MSG_LEN:
@@ -193,16 +195,49 @@ def dump_raw(consumer, states, families=(socket.AF_INET, socket.AF_INET6), sock=
             s.close()
 
 
-def destroy(socks, sock=None, batch=512):
-    """SOCK_DESTROY each socket; returns (destroyed, failed) where failed is
-    a list of (Sock, errno, text). Requests are sent in batches and their
-    acknowledgements read back, so 50,000 sockets take few system calls."""
+def batch_size(sock):
+    """How many destroy requests fit in one batch: every acknowledgement must
+    fit in the receive buffer at once, or the kernel drops them (ENOBUFS)
+    after it destroyed the sockets. SO_RCVBUF reads back the doubled value the
+    kernel accounts against; half of it is kept free."""
+    rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    return max(1, min(MAX_BATCH, rcvbuf // 2 // ACK_COST))
+
+
+class DestroyResult(object):
+    """What a destroy run did: counts are exact up to ``error``, when the run
+    stopped; ``unconfirmed`` requests were sent but their answer was lost."""
+
+    __slots__ = ("destroyed", "failed", "unconfirmed", "error", "batch")
+
+    def __init__(self):
+        self.destroyed = 0
+        self.failed = []
+        self.unconfirmed = 0
+        self.error = None
+        self.batch = 0
+
+
+def destroy(socks, sock=None, batch=None):
+    """SOCK_DESTROY each socket; returns a DestroyResult (failed: a list of
+    (Sock, errno, text)). Requests go in batches sized from the receive
+    buffer, with NETLINK_CAP_ACK so acknowledgements do not carry the request
+    back; any error stops the run and leaves the counts of what was done."""
     own = sock is None
-    s = sock or open_socket()
-    destroyed = 0
-    failed = []
-    buf = bytearray(1 << 20)
+    res = DestroyResult()
     try:
+        s = sock or open_socket()
+    except DiagError as e:
+        res.error = e.message
+        return res
+    buf = bytearray(1 << 20)
+    pending = 0
+    try:
+        try:
+            s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        except OSError:
+            pass
+        res.batch = batch = batch or batch_size(s)
         for start in range(0, len(socks), batch):
             chunk = socks[start:start + batch]
             msgs = b"".join(build_destroy(k.family, k.sockid, start + i + 1) for i, k in enumerate(chunk))
@@ -213,18 +248,26 @@ def destroy(socks, sock=None, batch=512):
                 off = 0
                 while off + 20 <= n and pending:
                     length, mtype, _f, seq, _pid = NLMSGHDR.unpack_from(buf, off)
+                    if length < 16:
+                        raise DiagError("malformed netlink message (length %d)" % length)
                     if mtype == NLMSG_ERROR:
-                        err = nlmsg_error(buf, off)
+                        err = -NLMSGERR.unpack_from(buf, off + 16)[0]
                         pending -= 1
                         if err == 0:
-                            destroyed += 1
+                            res.destroyed += 1
                         else:
-                            failed.append((chunk[seq - start - 1], err, os.strerror(err)))
+                            res.failed.append((chunk[seq - start - 1], err, os.strerror(err)))
                     off += (length + 3) & ~3
+    except OSError as e:
+        res.error = os.strerror(e.errno) if e.errno else str(e)
+        res.unconfirmed = pending
+    except DiagError as e:
+        res.error = e.message
+        res.unconfirmed = pending
     finally:
         if own:
             s.close()
-    return destroyed, failed
+    return res
 
 
 def time_wait_destroyable(release):
@@ -236,10 +279,30 @@ def time_wait_destroyable(release):
     return version >= (6, 0)
 
 
-def probe_destroy():
-    """Can this kernel and process destroy sockets? Sends SOCK_DESTROY for an
+def has_cap(bit, proc_root="/proc"):
+    """Is capability ``bit`` in this process's effective set (CapEff)?
+    None when /proc/self/status cannot be read."""
+    try:
+        with open(os.path.join(proc_root, "self", "status")) as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> bit & 1)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+NO_CAP = "this process lacks CAP_NET_ADMIN (CapEff bit 12 is clear in /proc/self/status); run it as root (become: true)"
+
+
+def probe_destroy(proc_root="/proc"):
+    """Can this kernel and process destroy sockets? First CapEff: the kernel
+    looks the socket up before it checks CAP_NET_ADMIN, so a probe alone
+    answers ENOENT to an unprivileged process. Then SOCK_DESTROY for an
     all-zero socket id, which matches no socket: ENOENT means supported,
     EOPNOTSUPP no CONFIG_INET_DIAG_DESTROY, EPERM no CAP_NET_ADMIN."""
+    if has_cap(CAP_NET_ADMIN, proc_root) is False:
+        return {"supported": False, "reason": NO_CAP}
     try:
         s = open_socket()
     except DiagError as e:
@@ -249,7 +312,7 @@ def probe_destroy():
         data = s.recv(65536)
     finally:
         s.close()
-    err = nlmsg_error(data, 0) if len(data) >= 20 else 0
+    err = -NLMSGERR.unpack_from(data, 16)[0] if len(data) >= 20 else 0
     if err in (errno.ENOENT, 0):
         return {"supported": True, "reason": None}
     if err == errno.EOPNOTSUPP:
@@ -263,21 +326,22 @@ def probe_destroy():
 # /proc/net/tcp fallback
 # --------------------------------------------------------------------------
 
-def _proc_addr(text, family):
-    raw = bytes.fromhex(text)
-    if family == socket.AF_INET:
-        return raw[::-1] + b"\0" * 12
-    # Four 32-bit words, each in host (little-endian) order.
-    return b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+def _proc_addr(text, family, byteorder=sys.byteorder):
+    """/proc/net/tcp prints each 32-bit word of the address (network order in
+    memory) as a host-order integer in hex (net/ipv4/tcp_ipv4.c get_tcp4_sock,
+    "%08X" of a __be32): pack each word back in host order."""
+    words = [int(text[i:i + 8], 16).to_bytes(4, byteorder) for i in range(0, len(text), 8)]
+    raw = b"".join(words)
+    return raw + b"\0" * 12 if family == socket.AF_INET else raw
 
 
-def parse_proc_line(line, family):
+def parse_proc_line(line, family, byteorder=sys.byteorder):
     f = line.split()
     if len(f) < 10 or ":" not in f[1]:
         return None
     la, lp = f[1].split(":")
     ra, rp = f[2].split(":")
-    return Sock(family, int(f[3], 16), int(lp, 16), int(rp, 16), _proc_addr(la, family), _proc_addr(ra, family),
+    return Sock(family, int(f[3], 16), int(lp, 16), int(rp, 16), _proc_addr(la, family, byteorder), _proc_addr(ra, family, byteorder),
                 int(f[9]), int(f[7]), None)
 
 
@@ -300,12 +364,15 @@ def dump_proc(handler, states, proc_root="/proc"):
 # --------------------------------------------------------------------------
 
 def owners(inodes, proc_root="/proc"):
-    """{inode: (pid, comm, cmdline)} for the given socket inodes, one /proc scan."""
+    """{inode: (pid, comm, cmdline)} for the given socket inodes, one /proc
+    scan that stops once every wanted inode is found."""
     want = set("socket:[%d]" % i for i in inodes if i)
     found = {}
     if not want:
         return found
     for pid in os.listdir(proc_root):
+        if len(found) == len(want):
+            break
         if not pid.isdigit():
             continue
         fd_dir = os.path.join(proc_root, pid, "fd")
@@ -323,9 +390,45 @@ def owners(inodes, proc_root="/proc"):
                 if inode not in found:
                     found[inode] = (int(pid), _read(proc_root, pid, "comm").strip(),
                                     _read(proc_root, pid, "cmdline").replace("\0", " ").strip())
-                    if len(found) == len(want):
-                        return found  # every wanted inode found: stop scanning
     return found
+
+
+def held_by(pids, proc_root="/proc"):
+    """The socket inodes held open by the given processes."""
+    out = set()
+    for pid in pids:
+        fd_dir = os.path.join(proc_root, str(pid), "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    return out
+
+
+def ancestors(pid=None, proc_root="/proc"):
+    """[(pid, comm)] from the parent of ``pid`` (default: this process) up to pid 1."""
+    out = []
+    pid = pid or os.getpid()
+    seen = set()
+    while pid and pid not in seen:
+        seen.add(pid)
+        ppid = None
+        for line in _read(proc_root, str(pid), "status").splitlines():
+            if line.startswith("PPid:"):
+                ppid = int(line.split()[1])
+                break
+        if not ppid:
+            break
+        out.append((ppid, _read(proc_root, str(ppid), "comm").strip()))
+        pid = ppid
+    return out
 
 
 def _read(proc_root, pid, name):

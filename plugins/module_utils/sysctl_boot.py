@@ -2,26 +2,40 @@
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Model of the boot-time sysctl appliers: which file wins for a key.
+"""Model of the boot-time sysctl appliers: what each sets for a key.
 
-Two appliers exist and they read the same files differently:
+Two appliers exist and they read the same files differently. What follows was
+read in systemd's src/sysctl/sysctl.c (v247, v252, v257) and procps-ng's
+sysctl.c (3.3.17, 4.0.2, 4.0.4) and checked against the Debian binaries of
+bullseye, bookworm and trixie in fresh network namespaces
+(molecule/sysctl_precedence):
 
 * systemd-sysctl reads ``sysctl.d/*.conf`` from /etc, /run, /usr/local/lib and
-  /usr/lib. A file name in an earlier directory masks the same name in later
-  ones; a mask that is empty or a symlink to /dev/null disables the name. The
-  remaining files are applied in file-name order and, for a repeated key, the
-  last assignment wins. It does not read /etc/sysctl.conf (Debian ships the
-  symlink /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf for that).
-* procps ``sysctl --system`` reads the same directories plus /lib/sysctl.d,
-  keeps the first file of each name, applies them in name order, then applies
-  /etc/sysctl.conf last, over everything.
+  /usr/lib (and /lib when built with split-usr, before v255). Hidden files are
+  skipped. A file name in an earlier directory masks the same name in later
+  ones (a symlink to /dev/null disables the name). All lines go into one
+  ordered table keyed by the key or glob: a later assignment replaces the entry
+  and moves it to the end, an identical repeat keeps its place. ``-key`` without
+  ``=`` is an entry with no value: the key is not set at all. A value the kernel
+  refuses leaves the key as it was (the table holds one value per key). A glob
+  writes every matching key that has no entry of its own in the table.
+  /etc/sysctl.conf is read only through a 99-sysctl.conf symlink.
+* procps ``sysctl --system`` reads the same directories plus /lib/sysctl.d
+  (before 3.3.17 /run/sysctl.d comes before /etc/sysctl.d), hidden files
+  included, keeps the first file of each name, applies them in name order, then
+  /etc/sysctl.conf last. It writes line by line, so a refused value leaves the
+  earlier one in place. From 4.0 a glob writes every matching key that is not
+  named explicitly anywhere (``-key`` without ``=`` names a key only to keep it
+  out of globs); 3.3.x ignores globs and ``-key`` lines.
 
 Stdlib only: this runs on the managed host.
 """
-
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
+import subprocess
 
 SYSTEMD_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d")
 PROCPS_DIRS = SYSTEMD_DIRS + ("/lib/sysctl.d",)
@@ -53,13 +67,18 @@ def canonical_key(parts):
     return ".".join(parts)
 
 
-def parse_conf(text):
+def is_glob(parts):
+    return any(c in p for p in parts for c in "*?[")
+
+
+def parse_conf(text, name="<string>"):
     """Parse one sysctl.d file.
 
     Returns a list of (parts, value, ignore_failure, lineno) in file order.
-    Comments start with '#' or ';'; a leading '-' on the key means failures to
-    set it are ignored. Lines that are not assignments are skipped, as both
-    appliers skip them (with a log message).
+    value is None for a ``-key`` line without ``=`` (systemd: do not set the
+    key; procps 4: keep it out of globs). Comments start with '#' or ';'.
+    Other lines that are not assignments are skipped, as both appliers skip
+    them (with a log message).
     """
     out = []
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -67,6 +86,8 @@ def parse_conf(text):
         if not line or line[0] in "#;":
             continue
         if "=" not in line:
+            if line.startswith("-") and line[1:].strip():
+                out.append((key_to_path_parts(line[1:].strip()), None, True, lineno))
             continue
         key, value = line.split("=", 1)
         key = key.strip()
@@ -95,7 +116,38 @@ def _is_null_or_empty(path):
     return os.path.isfile(path) and st.st_size == 0
 
 
-def list_files(applier, root="", overlay=None):
+def parse_version(text):
+    """(major, minor, ...) from `systemd-sysctl --version` or `sysctl --version` output, or None."""
+    m = re.search(r"procps-ng\)?\s+(?:version\s+)?(\d+(?:\.\d+)*)", text or "") or \
+        re.search(r"systemd\s+(\d+)", text or "")
+    if not m:
+        return None
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+# What the model assumes when the applier's binary cannot be asked.
+DEFAULT_VERSION = {SYSTEMD: (257,), PROCPS: (4, 0, 4)}
+
+
+def version_text(applier, version):
+    return "%s %s" % (applier, ".".join(str(v) for v in version)) if version else applier
+
+
+def directories(applier, version=None, root=""):
+    """The directories an applier reads, in priority order."""
+    version = tuple(version or DEFAULT_VERSION[applier])
+    if applier == SYSTEMD:
+        dirs = list(SYSTEMD_DIRS)
+        # split-usr builds before v255 also read /lib; on a merged /usr it is /usr/lib.
+        if version < (255,) and os.path.isdir(root + "/lib/sysctl.d") and not os.path.islink(root + "/lib"):
+            dirs.append("/lib/sysctl.d")
+        return tuple(dirs)
+    if version < (3, 3, 17):
+        return ("/run/sysctl.d", "/etc/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+    return PROCPS_DIRS
+
+
+def list_files(applier, root="", overlay=None, version=None):
     """The files an applier reads, in the order it applies them.
 
     root: prefix for every directory (tests use a temporary tree).
@@ -106,7 +158,7 @@ def list_files(applier, root="", overlay=None):
     files; masked entries are returned too so callers can explain them.
     """
     overlay = overlay or {}
-    dirs = SYSTEMD_DIRS if applier == SYSTEMD else PROCPS_DIRS
+    dirs = directories(applier, version, root)
     by_name = {}
     masked = []
     for d in dirs:
@@ -121,6 +173,8 @@ def list_files(applier, root="", overlay=None):
                 else:
                     names.add(os.path.basename(p))
         for n in sorted(names):
+            if applier == SYSTEMD and n.startswith("."):
+                continue  # systemd skips hidden files; procps reads them
             path = d + "/" + n
             if path in overlay and overlay[path] is None:
                 continue
@@ -158,33 +212,99 @@ def file_text(path, root="", overlay=None):
         return ""
 
 
-def effective(applier, root="", overlay=None):
-    """What the applier would set: {parts: (value, source_path, lineno)}."""
-    final = {}
-    for path, masked_by in list_files(applier, root, overlay):
-        if masked_by is not None:
+def glob_matches(pattern, parts):
+    """glob(3) on /proc/sys: each path component matched on its own."""
+    return len(pattern) == len(parts) and all(fnmatch.fnmatchcase(k, p) for p, k in zip(pattern, parts))
+
+
+def _accept(valid, parts, value):
+    if value is None:
+        return None
+    if valid is None:
+        return value if value.strip() else None
+    return valid(parts, value)
+
+
+def effective(applier, root="", overlay=None, version=None, keys=(), valid=None):
+    """What the applier would set: {parts: (value, source_path, lineno)}.
+
+    keys: the keys (parts) that globs are evaluated for (globs only reach keys
+    that exist; the caller names the ones it cares about).
+    valid(parts, value): the value as the kernel would store it, or None when
+    the kernel refuses it. Without it, any non-empty value is accepted.
+
+    value is None in the result when the last word of the applier on the key
+    leaves the running value alone (systemd: a ``-key`` line or a refused value);
+    the source then names the file that did it.
+    Also returns, per key, every assignment in order: {parts: [(value, path, lineno)]}.
+    """
+    version = tuple(version or DEFAULT_VERSION[applier])
+    entries = []  # (parts, value, ignore, path, lineno), in application order
+    history = {}
+    for path, masked_by_ in list_files(applier, root, overlay, version):
+        if masked_by_ is not None:
             continue
-        for parts, value, _ignore, lineno in parse_conf(file_text(path, root, overlay)):
-            if any(c in "".join(parts) for c in "*?["):
-                continue  # globs never apply to keys assigned explicitly
-            final[parts] = (value, path, lineno)
-    return final
+        for parts, value, ignore, lineno in parse_conf(file_text(path, root, overlay), path):
+            entries.append((parts, value, ignore, path, lineno))
+            if not is_glob(parts):
+                history.setdefault(parts, []).append((value, path, lineno))
+    keys = set(keys)
+    final = {}
+    if applier == SYSTEMD:
+        table = {}  # insertion-ordered in Python >= 3.7
+        for parts, value, ignore, path, lineno in entries:
+            old = table.get(parts)
+            if old is not None and old[0] == value:
+                continue
+            table.pop(parts, None)
+            table[parts] = (value, path, lineno)
+        for parts, (value, path, lineno) in table.items():
+            if not is_glob(parts):
+                ok = _accept(valid, parts, value)
+                final[parts] = (ok, path, lineno)
+                continue
+            if value is None:
+                continue
+            for k in keys:
+                if k in table or not glob_matches(parts, k):
+                    continue
+                ok = _accept(valid, k, value)
+                if ok is not None:
+                    final[k] = (ok, path, lineno)
+        return final, history
+    globs_work = version >= (4,)
+    explicit = set(p for p, _v, _i, _pa, _l in entries if not is_glob(p))
+    for parts, value, ignore, path, lineno in entries:
+        if value is None:
+            continue  # procps: "-key" only keeps the key out of globs
+        if is_glob(parts):
+            if not globs_work:
+                continue
+            targets = [k for k in keys if k not in explicit and glob_matches(parts, k)]
+        else:
+            targets = [parts]
+        for k in targets:
+            ok = _accept(valid, k, value)
+            if ok is not None:
+                final[k] = (ok, path, lineno)
+    return final, history
 
 
-def masked_by(applier, path, root="", overlay=None):
+def masked_by(applier, path, root="", overlay=None, version=None):
     """The file that masks ``path`` for this applier, or None."""
-    for p, m in list_files(applier, root, overlay):
+    for p, m in list_files(applier, root, overlay, version):
         if p == path:
             return m
     return None
 
 
-def reads_directory(applier, path):
+def reads_directory(applier, path, version=None, root=""):
     d = os.path.dirname(path)
     if applier == PROCPS and path == PROCPS_CONF:
         return True
-    dirs = SYSTEMD_DIRS if applier == SYSTEMD else PROCPS_DIRS
-    return d in dirs and path.endswith(".conf")
+    if applier == SYSTEMD and os.path.basename(path).startswith("."):
+        return False
+    return d in directories(applier, version, root) and path.endswith(".conf")
 
 
 def detect_applier(root=""):
@@ -192,3 +312,27 @@ def detect_applier(root=""):
     if os.path.isdir(root + "/run/systemd/system"):
         return SYSTEMD
     return PROCPS
+
+
+APPLIER_COMMANDS = {
+    SYSTEMD: (("/usr/lib/systemd/systemd-sysctl", "--version"), ("/lib/systemd/systemd-sysctl", "--version")),
+    PROCPS: (("/usr/sbin/sysctl", "--version"), ("/sbin/sysctl", "--version")),
+}
+
+
+def detect_version(applier, root="", timeout=5):
+    """The version of the applier's binary on this host, or None (then DEFAULT_VERSION is modelled)."""
+    if root:
+        return None
+    for argv in APPLIER_COMMANDS[applier]:
+        if not os.path.exists(argv[0]):
+            continue
+        try:
+            p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False,
+                               env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        except (OSError, subprocess.SubprocessError):
+            continue
+        v = parse_version(p.stdout.decode("utf-8", "replace"))
+        if v:
+            return v
+    return None

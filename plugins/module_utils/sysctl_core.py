@@ -18,6 +18,7 @@ import difflib
 import errno
 import os
 import re
+import time
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_boot as boot
@@ -35,9 +36,17 @@ RULES = frozenset((
 ))
 
 INT_MAX = 2147483647
-# Inclusive ranges for keys that hold one integer. Sources: the kernel's
-# sysctl tables (extra1/extra2 bounds) and, for keepalive, the limits the
-# kernel applies to the same values set with setsockopt().
+UINT_MAX = 4294967295
+U8_MAX = 255
+# INT_MAX / HZ for the largest CONFIG_HZ (1000): proc_dointvec_jiffies refuses
+# more than INT_MAX / HZ, and HZ is not visible from user space, so this is the
+# bound every kernel accepts.
+JIFFIES_MAX = INT_MAX // 1000
+# Inclusive ranges the module accepts for keys that hold one integer. Each is
+# the kernel's own limit (its proc handler and extra1/extra2 in
+# net/ipv4/sysctl_net_ipv4.c, net/core/sysctl_net_core.c; see docs/rules.md),
+# narrowed only where the kernel takes values with no meaning (a zero or
+# negative time or count), and checked on 6.18 in a network namespace.
 INT_RANGES = {
     "net.ipv4.tcp_tw_reuse": (0, 2),
     "net.ipv4.tcp_tw_reuse_delay": (1, 60000),
@@ -50,19 +59,95 @@ INT_RANGES = {
     "net.ipv4.tcp_window_scaling": (0, 1),
     "net.ipv4.tcp_mtu_probing": (0, 2),
     "net.ipv4.ip_forward": (0, 1),
-    "net.ipv4.tcp_fin_timeout": (1, INT_MAX),
-    "net.ipv4.tcp_keepalive_time": (1, 32767),
-    "net.ipv4.tcp_keepalive_intvl": (1, 32767),
-    "net.ipv4.tcp_keepalive_probes": (1, 127),
+    "net.ipv4.tcp_fin_timeout": (1, JIFFIES_MAX),
+    "net.ipv4.tcp_keepalive_time": (1, JIFFIES_MAX),
+    "net.ipv4.tcp_keepalive_intvl": (1, JIFFIES_MAX),
+    "net.ipv4.tcp_keepalive_probes": (1, U8_MAX),
     "net.ipv4.tcp_syn_retries": (1, 127),
-    "net.ipv4.tcp_synack_retries": (0, 255),
+    "net.ipv4.tcp_synack_retries": (0, U8_MAX),
     "net.ipv4.tcp_max_syn_backlog": (1, INT_MAX),
     "net.ipv4.tcp_max_tw_buckets": (0, INT_MAX),
-    "net.ipv4.tcp_notsent_lowat": (1, 4294967295),
+    "net.ipv4.tcp_notsent_lowat": (0, UINT_MAX),
     "net.ipv4.ip_unprivileged_port_start": (0, 65535),
     "net.core.somaxconn": (1, INT_MAX),
     "net.core.netdev_max_backlog": (1, INT_MAX),
 }
+# What the kernel itself accepts (EINVAL outside), seen on 6.18; the boot model
+# uses it to tell which foreign values an applier's write would lose.
+KERNEL_LIMITS = {
+    "net.ipv4.tcp_tw_reuse": (0, 2),
+    "net.ipv4.tcp_tw_reuse_delay": (1, 60000),
+    "net.ipv4.tcp_timestamps": (0, U8_MAX),
+    "net.ipv4.tcp_syncookies": (0, U8_MAX),
+    "net.ipv4.tcp_slow_start_after_idle": (0, U8_MAX),
+    "net.ipv4.tcp_rfc1337": (0, U8_MAX),
+    "net.ipv4.tcp_sack": (0, U8_MAX),
+    "net.ipv4.tcp_window_scaling": (0, U8_MAX),
+    "net.ipv4.tcp_mtu_probing": (0, U8_MAX),
+    "net.ipv4.tcp_keepalive_probes": (0, U8_MAX),
+    "net.ipv4.tcp_syn_retries": (1, 127),
+    "net.ipv4.tcp_synack_retries": (0, U8_MAX),
+    "net.ipv4.tcp_fin_timeout": (-JIFFIES_MAX, JIFFIES_MAX),
+    "net.ipv4.tcp_keepalive_time": (-JIFFIES_MAX, JIFFIES_MAX),
+    "net.ipv4.tcp_keepalive_intvl": (-JIFFIES_MAX, JIFFIES_MAX),
+    "net.ipv4.tcp_notsent_lowat": (0, UINT_MAX),
+    "net.ipv4.ip_unprivileged_port_start": (0, 65535),
+    "net.core.somaxconn": (0, INT_MAX),
+}
+_KINT_RE = re.compile(r"^(-?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$")
+
+
+def parse_kint(token):
+    """An integer the way the kernel parses it (proc_get_long: strtoul, base 0), or None.
+
+    '010' is 8, '0x10' is 16, '08' and '+5' are refused.
+    """
+    m = _KINT_RE.match(token)
+    if not m:
+        return None
+    digits = m.group(2)
+    if digits[:2] in ("0x", "0X"):
+        v = int(digits[2:], 16)
+    elif digits.startswith("0") and len(digits) > 1:
+        v = int(digits[1:], 8)
+    else:
+        v = int(digits)
+    return -v if m.group(1) else v
+
+
+def kernel_value(key, text, runtime=None):
+    """The value the kernel would store for `key = text` from a file, or None if it refuses it.
+
+    runtime: the key's running value, to tell integer keys from string keys
+    when the key is not in the tables.
+    """
+    words = str(text).split()
+    if not words:
+        return None  # an empty value is EINVAL
+    ints = [parse_kint(w) for w in words]
+    if key in KERNEL_LIMITS or key in INT_RANGES:
+        lo, hi = KERNEL_LIMITS.get(key, (-INT_MAX - 1, INT_MAX))
+        if ints[0] is None or not lo <= ints[0] <= hi:
+            return None
+        return str(ints[0])  # a one-value handler stops after the first number
+    if key in TRIPLES or key == PORT_RANGE:
+        n = 3 if key in TRIPLES else 2
+        if len(ints) < n or any(v is None for v in ints[:n]):
+            return None
+        if key == PORT_RANGE and not (1 <= ints[0] <= ints[1] <= 65535):
+            return None
+        return " ".join(str(v) for v in ints[:n])
+    if key == RESERVED:
+        return normalize(key, text)
+    numeric_key = runtime is not None and all(parse_kint(w) is not None for w in str(runtime).split()) \
+        and str(runtime).split() != []
+    if numeric_key:
+        if any(v is None for v in ints):
+            return None
+        return " ".join(str(v) for v in ints)
+    return " ".join(words)
+
+
 # Keys that hold "min default max" in bytes.
 TRIPLES = ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem")
 # Keys that exist only in the initial network namespace.
@@ -92,18 +177,11 @@ HEADER = (
 class SysctlError(Exception):
     """A refusal or failure; the message is shown to the user as is."""
 
-    def __init__(self, message, findings=None):
+    def __init__(self, message, findings=None, settings=None):
         super(SysctlError, self).__init__(message)
         self.message = message
         self.findings = findings or []
-
-
-class KeyNameError(ValueError):
-    """A key that cannot be managed; ``rule`` says which rule refused it."""
-
-    def __init__(self, rule, message):
-        super(KeyNameError, self).__init__(message)
-        self.rule = rule
+        self.settings = settings or []
 
 
 # --------------------------------------------------------------------------
@@ -111,16 +189,15 @@ class KeyNameError(ValueError):
 # --------------------------------------------------------------------------
 
 def parse_key(key):
-    """Validate a key name and return (canonical_key, parts) or raise KeyNameError."""
+    """Validate a key name and return (canonical_key, parts) or raise ValueError."""
     if not isinstance(key, str) or not key or key != key.strip() or any(c.isspace() for c in key):
-        raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
+        raise ValueError("%s: not a valid sysctl key name" % _show(key))
     parts = boot.key_to_path_parts(key)
     for p in parts:
         if not p or p in (".", "..") or ".." in p or not _PART_RE.match(p):
-            raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
+            raise ValueError("%s: not a valid sysctl key name" % _show(key))
     if len(parts) < 3 or tuple(parts[:2]) not in SCOPES:
-        raise KeyNameError(
-            "scope",
+        raise ValueError(
             "%s: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* keys are managed" % key)
     return boot.canonical_key(parts), parts
 
@@ -177,7 +254,7 @@ def normalize(key, text):
             return _compact_ports(_expand_ports(text))
         except ValueError:
             return text
-    return " ".join(str(int(t)) if re.match(r"^-?\d+$", t) else t for t in text.split())
+    return " ".join(str(parse_kint(t)) if parse_kint(t) is not None else t for t in text.split())
 
 
 def reserved_ports(text):
@@ -286,10 +363,27 @@ def listening_ports(proc_root="/proc"):
 # Rendering
 # --------------------------------------------------------------------------
 
+# The kernel's boot-time defaults the appliers start from.
+DEFAULT_PORT_LOW = 32768
+
+
 def render(values):
-    """The managed file: header, then one `key = value` line per key, sorted."""
+    """The managed file: header, then one `key = value` line per key, sorted.
+
+    Both appliers write in file order, starting from the kernel's defaults
+    (ip_unprivileged_port_start 1024, ip_local_port_range 32768 60999), and the
+    kernel refuses a range whose low port is below ip_unprivileged_port_start.
+    So ip_unprivileged_port_start comes before ip_local_port_range unless it
+    rises above the default low port, in which case the range goes first.
+    """
+    keys = sorted(values)
+    if PORT_RANGE in keys and UNPRIV in keys:
+        keys.remove(UNPRIV)
+        start = parse_kint(str(values[UNPRIV]).strip())
+        at = keys.index(PORT_RANGE) + (1 if start is not None and start > DEFAULT_PORT_LOW else 0)
+        keys.insert(at, UNPRIV)
     lines = [HEADER]
-    for key in sorted(values):
+    for key in keys:
         lines.append("%s = %s\n" % (key, values[key]))
     return "".join(lines)
 
@@ -315,6 +409,62 @@ def write_order(changes, desired, runtime):
             ui = [i for i, c in enumerate(rest) if c[0] == UNPRIV][0]
             changes = rest[:ui + 1] + pr + rest[ui + 1:]
     return changes
+
+
+# Directories an administrator's file may go to: read by both appliers and not
+# the distribution's (/usr/lib/sysctl.d, /lib/sysctl.d belong to packages).
+WRITABLE_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d")
+DPKG_INFO = "/var/lib/dpkg/info"
+
+
+def _dpkg_owner(path, info_dir=DPKG_INFO, budget=2.0):
+    """The package whose file list names `path`, or None (bounded in time)."""
+    deadline = time.monotonic() + budget
+    try:
+        names = sorted(n for n in os.listdir(info_dir) if n.endswith(".list"))
+    except OSError:
+        return None
+    want = path + "\n"
+    for n in names:
+        if time.monotonic() > deadline:
+            return None
+        try:
+            with open(os.path.join(info_dir, n), "r", encoding="utf-8", errors="replace") as f:
+                if want in f.read():
+                    return n[:-len(".list")]
+        except OSError:
+            continue
+    return None
+
+
+def check_path(path, root="", info_dir=DPKG_INFO):
+    """The managed file's path, normalised; SysctlError naming the path and why when refused."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise SysctlError("path: %s must be an absolute path ending in .conf (the appliers read only *.conf)" % path)
+    if ".." in path.split("/"):
+        raise SysctlError("path: %s contains '..'; give the file's own path in %s" % (path, ", ".join(WRITABLE_DIRS)))
+    norm = os.path.normpath(path)
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
+    if not norm.endswith(".conf"):
+        raise SysctlError("path: %s must be an absolute path ending in .conf (the appliers read only *.conf)" % path)
+    d, name = os.path.split(norm)
+    if d not in WRITABLE_DIRS:
+        raise SysctlError("path: %s is not in a directory both appliers read and the distribution leaves to the "
+                          "administrator (%s)" % (path, ", ".join(WRITABLE_DIRS)))
+    if name.startswith("."):
+        raise SysctlError("path: %s is a hidden file; systemd-sysctl skips hidden files" % path)
+    for p in (d, norm):
+        if os.path.islink(root + p) or (p == d and os.path.exists(root + d)
+                                        and os.path.realpath(root + d) != os.path.abspath(root + d)):
+            raise SysctlError("path: %s is a symlink or lies behind one (%s); refusing to write through it"
+                              % (path, p))
+    if os.path.exists(root + norm) and not os.path.isfile(root + norm):
+        raise SysctlError("path: %s exists and is not a regular file" % path)
+    owner = _dpkg_owner(norm, root + info_dir)
+    if owner:
+        raise SysctlError("path: %s belongs to the package %s; write a file of your own instead" % (path, owner))
+    return norm
 
 
 # --------------------------------------------------------------------------
@@ -347,46 +497,56 @@ def validate_allow(allow):
 
 def _int_check(key, text, findings):
     lo, hi = INT_RANGES[key]
-    if not re.match(r"^-?\d+$", text):
+    v = parse_kint(text)
+    if v is None:
         return findings.add("range", "error", key, "%s: value %r is not an integer" % (key, text))
-    v = int(text)
     if v < lo or v > hi:
         return findings.add("range", "error", key, "%s: value %s is outside %d..%d" % (key, text, lo, hi))
     return None
 
 
 def _ints(text, n):
-    parts = text.split()
-    if len(parts) != n or not all(re.match(r"^\d+$", p) for p in parts):
+    parts = [parse_kint(p) for p in text.split()]
+    if len(parts) != n or any(p is None or p < 0 for p in parts):
         return None
-    return [int(p) for p in parts]
+    return parts
 
 
 def check_ranges(desired, runtime, findings):
-    """Range checks for known keys; each refusal is a `range` finding."""
+    """Range checks for known keys; returns the set of keys with errors."""
+    bad = set()
     for key, text in desired.items():
         if key in INT_RANGES:
-            _int_check(key, text, findings)
+            if _int_check(key, text, findings) == "error":
+                bad.add(key)
         elif key in TRIPLES:
             v = _ints(text, 3)
             if v is None:
-                findings.add("range", "error", key, "%s: value %r must be three integers: min default max" % (key, text))
+                sev = findings.add("range", "error", key,
+                                   "%s: value %r must be three integers: min default max" % (key, text))
             elif not (1 <= v[0] <= v[1] <= v[2] <= INT_MAX):
-                findings.add("range", "error", key, "%s: value %r must satisfy 1 <= min <= default <= max" % (key, text))
+                sev = findings.add("range", "error", key,
+                                   "%s: value %r must satisfy 1 <= min <= default <= max" % (key, text))
+            else:
+                sev = None
+            if sev == "error":
+                bad.add(key)
         elif key == RESERVED:
             try:
                 ports = _expand_ports(text)
                 if any(p < 1 or p > 65535 for p in ports):
                     raise ValueError
             except ValueError:
-                findings.add("range", "error", key,
-                             "%s: value %r must be a comma-separated list of ports and ranges in 1..65535" % (key, text))
+                if findings.add("range", "error", key,
+                                "%s: value %r must be a comma-separated list of ports and ranges in 1..65535"
+                                % (key, text)) == "error":
+                    bad.add(key)
     if PORT_RANGE in desired:
         text = desired[PORT_RANGE]
         v = _ints(text, 2)
         msg = None
         unpriv_text = desired.get(UNPRIV, runtime.get(UNPRIV))
-        unpriv = int(unpriv_text) if unpriv_text and re.match(r"^\d+$", unpriv_text) else None
+        unpriv = parse_kint(unpriv_text) if unpriv_text else None
         if v is None:
             msg = "%s: value %r must be two integers: low high" % (PORT_RANGE, text)
         elif not (1 <= v[0] <= 65535 and 1 <= v[1] <= 65535):
@@ -395,8 +555,17 @@ def check_ranges(desired, runtime, findings):
             msg = "%s: value %r has low %d above high %d" % (PORT_RANGE, text, v[0], v[1])
         elif unpriv is not None and v[0] < unpriv:
             msg = "%s: low port %d is below %s (%d); the kernel refuses that" % (PORT_RANGE, v[0], UNPRIV, unpriv)
-        if msg:
-            findings.add("range", "error", PORT_RANGE, msg)
+        if msg and findings.add("range", "error", PORT_RANGE, msg) == "error":
+            bad.add(PORT_RANGE)
+    elif UNPRIV in desired and UNPRIV not in bad:
+        start = parse_kint(desired[UNPRIV])
+        rng = _ints(runtime.get(PORT_RANGE) or "", 2)
+        if start is not None and rng and start > rng[0]:
+            if findings.add("range", "error", UNPRIV,
+                            "%s: value %d is above the low port %d of the running %s; the kernel refuses that "
+                            "(set %s too)" % (UNPRIV, start, rng[0], PORT_RANGE, PORT_RANGE)) == "error":
+                bad.add(UNPRIV)
+    return bad
 
 
 def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
@@ -408,19 +577,39 @@ def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
     reserved = reserved_ports(desired.get(RESERVED, runtime.get(RESERVED)))
     listeners = listening_ports() if listeners is None else listeners
     inside = sorted(p for p in listeners if low <= p <= high and p not in reserved)
-    if inside:
-        # One /proc scan for the (at most five) listeners named.
-        found = (owners or sockdiag.owners)([listeners[p] for p in inside[:5]])
-        names = []
-        for p in inside[:5]:
-            who = found.get(listeners[p])
-            names.append("%d (%s, pid %d)" % (p, who[1], who[0]) if who else "%d" % p)
-        more = " and %d more" % (len(inside) - 5) if len(inside) > 5 else ""
-        findings.add(
-            "port_range_listener", "error", PORT_RANGE,
-            "%s: range %d-%d contains port %s%s that a local service listens on; outgoing connections could take "
-            "it while the service restarts. Choose a range without it or add it to %s"
-            % (PORT_RANGE, low, high, ", ".join(names), more, RESERVED))
+    # Only a change that newly exposes a listener is refused; one the running
+    # range already covers is warned about (an audit of a default host passes).
+    run_range = _ints(runtime.get(PORT_RANGE) or "", 2)
+    run_reserved = reserved_ports(runtime.get(RESERVED))
+    covered = set(p for p in inside if run_range and run_range[0] <= p <= run_range[1] and p not in run_reserved)
+    new = [p for p in inside if p not in covered]
+    old = [p for p in inside if p in covered]
+    if not inside:
+        pass
+    else:
+        # One /proc scan for the (at most five of each) listeners named.
+        found = (owners or sockdiag.owners)([listeners[p] for p in (new[:5] + old[:5])])
+
+        def named(ports):
+            names = []
+            for p in ports[:5]:
+                who = found.get(listeners[p])
+                names.append("%d (%s, pid %d)" % (p, who[1], who[0]) if who else "%d" % p)
+            more = " and %d more" % (len(ports) - 5) if len(ports) > 5 else ""
+            return ", ".join(names) + more
+
+        if new:
+            findings.add(
+                "port_range_listener", "error", PORT_RANGE,
+                "%s: range %d-%d contains port %s that a local service listens on; outgoing connections could take "
+                "it while the service restarts. Choose a range without it or add it to %s"
+                % (PORT_RANGE, low, high, named(new), RESERVED))
+        if old:
+            findings.add(
+                "port_range_listener", "warning", PORT_RANGE,
+                "%s: port %s that a local service listens on is already inside the running range; outgoing "
+                "connections could take it while the service restarts. Add it to %s"
+                % (PORT_RANGE, named(old), RESERVED))
     overlap = sorted(p for p in reserved if low <= p <= high)
     if overlap:
         findings.add(
@@ -435,99 +624,103 @@ def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
             % (PORT_RANGE, low, high))
 
 
-def parse_settings(settings, state, skip_missing, findings):
-    """Stage 1, names and values: refuse bad input before reading anything.
+def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
+         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
+         kernel_release=None, applier_versions=None, nat_detect=None):
+    """Everything a run would do. Raises SysctlError on a refusal.
 
-    Returns (desired, parts_of, skip): canonical key -> value text (whitespace
-    folded), canonical key -> /proc/sys path parts, and the canonical keys of
-    skip_missing. Raises SysctlError on any refusal.
+    Returns a dict: entries (per key), findings, new_text, old_text,
+    file_changed, runtime_changes (ordered), nat, applier, kernel.
     """
+    validate_allow(allow)
+    findings = Findings(allow)
     skip = set()
     for k in skip_missing or ():
         try:
             skip.add(parse_key(k)[0])
-        except KeyNameError as e:
+        except ValueError as e:
             raise SysctlError("skip_missing: %s" % e)
+
+    # 1. Names and values: refuse bad input before reading anything else.
     desired = {}
     parts_of = {}
-    if state != "present":
-        return desired, parts_of, skip
-    if not settings:
-        raise SysctlError("settings: at least one key is required when state=present")
-    for raw_key in settings:
-        try:
-            key, parts = parse_key(raw_key)
-        except KeyNameError as e:
-            findings.add(e.rule, "error", str(raw_key), str(e))
-            continue
-        if key in desired:
-            raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
-        text = value_to_text(settings[raw_key])
-        try:
-            check_value_chars(key, text)
-        except ValueError as e:
-            findings.add("value_chars", "error", key, str(e))
-            continue
-        desired[key] = " ".join(text.split())
-        parts_of[key] = parts
-    if findings.errors():
-        raise SysctlError(_error_summary(findings), findings.items)
-    return desired, parts_of, skip
+    if state == "present":
+        if not settings:
+            raise SysctlError("settings: at least one key is required when state=present")
+        for raw_key in settings:
+            try:
+                key, parts = parse_key(raw_key)
+            except ValueError as e:
+                rule = "scope" if "out of scope" in str(e) else "key_name"
+                findings.add(rule, "error", str(raw_key), str(e))
+                continue
+            if key in desired:
+                raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
+            text = value_to_text(settings[raw_key])
+            try:
+                check_value_chars(key, text)
+            except ValueError as e:
+                findings.add("value_chars", "error", key, str(e))
+                continue
+            if not text.strip():
+                findings.add("range", "error", key, "%s: value is empty; the kernel refuses an empty value" % key)
+                continue
+            # Integers as the kernel reads them (base 0: "015" is 13), so the
+            # file, the running value and the next run agree.
+            desired[key] = " ".join(text.split()) if key == RESERVED else normalize(key, text)
+            parts_of[key] = parts
+        if findings.errors():
+            raise SysctlError(_error_summary(findings), findings.items)
 
-
-def read_state(parts_of, proc_root="/proc/sys"):
-    """Stage 2, the running kernel: (runtime, presence) for the managed keys
-    and for the keys the rules consult (unprivileged port start, reserved
-    ports, timestamps)."""
+    # 2. The running kernel.
     runtime = {}
     presence = {}
     for key, parts in parts_of.items():
         runtime[key], presence[key] = read_runtime(parts, proc_root)
-    for key in (UNPRIV, RESERVED, TIMESTAMPS):
+    for key in (UNPRIV, RESERVED, TIMESTAMPS, PORT_RANGE):
         if key not in runtime:
             runtime[key] = read_runtime(boot.key_to_path_parts(key), proc_root)[0]
-    return runtime, presence
 
-
-def check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findings, proc_root="/proc/sys",
-                kernel_release=None, listeners=None, owners=None):
-    """Stage 3, the safety rules: keys the kernel lacks, tcp_tw_recycle and
-    NAT, read-only keys, ranges, the port range. Returns (active, skipped):
-    the keys that go to the file, and why others do not. Raises SysctlError
-    when a rule refuses."""
+    if nat_result is None and nat_detect is not None:
+        nat_result = nat_detect()  # only once the names and values are valid
+    nat_info = nat_result if nat_result is not None else {}
+    nat_info = dict(nat_info, declared={"present": True, "absent": False}.get(nat))
     nat_active = bool(nat_info.get("detected")) or nat == "present"
+
+    # 3. Keys the kernel lacks, tcp_tw_recycle, read-only keys.
     skipped = {}
     candidates = None
     for key in sorted(desired):
-        if key == RECYCLE and desired[key] != "0" and nat_active:
-            why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
-            if nat_info.get("detected") and nat == "present":
-                why = "NAT is declared (nat: present) and was detected on this host"
-            findings.add("tw_recycle_nat", "error", key,
-                         "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
-                         "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
-            continue
+        if key == RECYCLE and desired[key] != "0":
+            if nat_active:
+                why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
+                if nat_info.get("detected") and nat == "present":
+                    why = "NAT is declared (nat: present) and was detected on this host"
+                findings.add("tw_recycle_nat", "error", key,
+                             "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
+                             "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
+                continue
         if presence[key] == "missing":
             if key == RECYCLE:
-                findings.add(
+                sev = findings.add(
                     "tw_recycle_removed", "error", key,
                     "%s: removed in Linux 4.12 and absent on this kernel (%s); it broke clients behind NAT. "
                     "Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, kernel_release or "?"))
             elif key in skip:
-                findings.add("missing_key", "info", key,
-                             "%s: not available on this kernel (%s); skipped as listed in skip_missing"
-                             % (key, kernel_release or "?"))
+                sev = findings.add("missing_key", "info", key,
+                                   "%s: not available on this kernel (%s); skipped as listed in skip_missing"
+                                   % (key, kernel_release or "?"))
             elif key in GLOBAL_ONLY:
-                findings.add("global_key", "error", key,
-                             "%s: not available in this network namespace: it is a global key, settable only "
-                             "from the host's initial network namespace" % key)
+                sev = findings.add("global_key", "error", key,
+                                   "%s: not available in this network namespace: it is a global key, settable only "
+                                   "from the host's initial network namespace" % key)
             else:
                 if candidates is None:
                     candidates = known_keys(proc_root)
                 hint = suggest(key, candidates)
-                findings.add("unknown_key", "error", key,
-                             "%s: no such key on this kernel (%s)%s" % (
-                                 key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
+                sev = findings.add("unknown_key", "error", key,
+                                   "%s: no such key on this kernel (%s)%s" % (
+                                       key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
             skipped[key] = "unsupported"
             continue
         if presence[key] == "unreadable" or not writable(parts_of[key], proc_root):
@@ -542,7 +735,7 @@ def check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findi
                          "tcp_tw_recycle will drop their SYNs" % key)
 
     active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
-    check_ranges(active, runtime, findings)
+    bad = check_ranges(active, runtime, findings)
     port_range_rules(active, runtime, findings, listeners, owners)
     reuse = active.get(REUSE)
     ts = active.get(TIMESTAMPS, runtime.get(TIMESTAMPS))
@@ -557,66 +750,74 @@ def check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findi
                      "at 60 s in the kernel" % FIN_TIMEOUT)
     if findings.errors():
         raise SysctlError(_error_summary(findings), findings.items)
-    return active, skipped
 
-
-def render_file(active, path, state, boot_root=""):
-    """Stage 4, the file: (old_text, new_text). Values are already
-    whitespace-normalised; numbers are written as the kernel shows them; the
-    reserved-ports list is kept as the user wrote it."""
-    file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()}
+    # 4. The file and the boot-time model.
+    # Values are already whitespace-normalised; numbers are written as the
+    # kernel shows them. The reserved-ports list is kept as the user wrote it.
+    # A key allowed to stay read-only (allow: [read_only]) stays out of the file too.
+    file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()
+                   if skipped.get(k) != "read_only"}
     try:
         with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
             old_text = f.read()
     except OSError:
         old_text = None
-    return old_text, render(file_values) if state == "present" else None
+    new_text = render(file_values) if state == "present" else None
+    file_changed = old_text != new_text
 
-
-def model_boot(path, new_text, state, findings, applier=None, boot_root=""):
-    """Stage 5, the boot-time model: what the host's applier (and the other
-    one) sets from the files before and after this run, and whether our file
-    is read at all."""
     which = applier or boot.detect_applier(boot_root)
     other = boot.PROCPS if which == boot.SYSTEMD else boot.SYSTEMD
-    model = {
-        "which": which,
-        "other": other,
-        "before": boot.effective(which, boot_root),
-        "after": boot.effective(which, boot_root, {path: new_text}),
-        "after_other": boot.effective(other, boot_root, {path: new_text}),
-        "mask": boot.masked_by(which, path, boot_root, {path: new_text}),
-        "in_dirs": boot.reads_directory(which, path),
-    }
+    versions = dict(applier_versions) if applier_versions is not None else {
+        a: boot.detect_version(a, boot_root) for a in (boot.SYSTEMD, boot.PROCPS)}
+    versions = {a: tuple(versions.get(a) or boot.DEFAULT_VERSION[a]) for a in (boot.SYSTEMD, boot.PROCPS)}
+    wanted = set(parts_of.values())
+    key_of = {p: k for k, p in parts_of.items()}
+
+    def valid(parts, value):
+        key = key_of.get(parts) or boot.canonical_key(parts)
+        return kernel_value(key, value, runtime.get(key))
+
+    def model(app, overlay=None):
+        return boot.effective(app, boot_root, overlay, versions[app], wanted, valid)[0]
+
+    before = model(which)
+    after = model(which, {path: new_text})
+    after_other = model(other, {path: new_text})
+    mask = boot.masked_by(which, path, boot_root, {path: new_text}, versions[which])
+    in_dirs = boot.reads_directory(which, path, versions[which], boot_root)
+    in_dirs_other = boot.reads_directory(other, path, versions[other], boot_root)
     if state == "present":
-        if not model["in_dirs"]:
+        if not in_dirs:
             findings.add("not_persistent", "warning", None,
                          "%s is not read by %s at boot: these settings will not survive a reboot" % (path, which))
-        elif model["mask"]:
+        elif mask:
             findings.add("masked", "warning", None,
-                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, model["mask"], which))
-    return model
+                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, mask, which))
 
-
-def plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings):
-    """Stage 6, per key: status, drift, overrides; and the runtime writes, in
-    the order the kernel accepts them. Returns (entries, runtime_changes)."""
-    which, other, mask, in_dirs = model["which"], model["other"], model["mask"], model["in_dirs"]
+    # 5. Per key.
     entries = []
     runtime_changes = []
     for key in sorted(desired):
         parts = parts_of[key]
         want = desired[key]
         cur = runtime.get(key)
-        e_after = model["after"].get(parts)
-        e_before = model["before"].get(parts)
-        e_other = model["after_other"].get(parts)
+        e_after = after.get(parts)
+        e_before = before.get(parts)
+        e_other = after_other.get(parts)
         status = skipped.get(key)
+        # As the kernel would show it once applied (base-0 integers, whitespace).
+        # A value of None with a source: that file makes the applier leave the
+        # key alone (systemd: a "-key" line or a value the kernel refuses).
+        persisted = e_after[0] if e_after else None
+        source = e_after[1] if e_after else None
         runtime_drift = cur is None or normalize(key, cur) != normalize(key, want)
-        persisted_drift = e_before is None or normalize(key, e_before[0]) != normalize(key, want)
+        persisted_drift = e_before is None or e_before[0] is None or e_before[0] != normalize(key, want)
         overridden_by = None
-        if status != "unsupported" and state == "present" and e_after and (e_after[1] != path or mask) \
-                and normalize(key, e_after[0]) != normalize(key, want):
+        if status != "unsupported" and state == "present" and e_after and e_after[1] != path \
+                and e_after[0] != normalize(key, want):
+            overridden_by = e_after[1]
+        elif status != "unsupported" and state == "present" and mask and e_after \
+                and e_after[0] != normalize(key, want):
             overridden_by = e_after[1]
         if status is None:
             if overridden_by:
@@ -625,62 +826,62 @@ def plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, fi
                 status = "drift"
             else:
                 status = "ok"
-        if overridden_by:
+        if overridden_by and e_after[0] is None:
+            findings.add("overridden", "warning", key,
+                         "%s: %s makes %s leave the key unset at boot after %s (%s); the running value is left "
+                         "alone" % (key, overridden_by, which, path, want))
+        elif overridden_by:
             findings.add("overridden", "warning", key,
                          "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone"
                          % (key, overridden_by, e_after[0], path, want))
-        if status not in ("unsupported", "read_only") and e_after and e_other and in_dirs \
-                and normalize(key, e_after[0]) != normalize(key, e_other[0]):
+        mine = e_after[0] if e_after else None
+        theirs = e_other[0] if e_other else None
+        if status not in ("unsupported", "read_only") and state == "present" and (in_dirs or in_dirs_other) \
+                and mine != theirs:
             findings.add("applier_disagree", "warning", key,
-                         "%s: %s would set %s (from %s) but %s would set %s (from %s)"
-                         % (key, which, e_after[0], e_after[1], other, e_other[0], e_other[1]))
+                         "%s: %s would %s but %s would %s"
+                         % (key, version_name(which, versions), _sets(e_after), version_name(other, versions),
+                            _sets(e_other)))
         if apply and state == "present" and status == "drift" and runtime_drift:
             runtime_changes.append((key, parts, cur, want))
         entries.append({
             "key": key,
             "desired": want,
             "runtime": cur,
-            # As the kernel would show it once applied (whitespace, leading zeros).
-            "persisted": normalize(key, e_after[0]) if e_after else None,
-            "source": e_after[1] if e_after else None,
-            "persisted_before": normalize(key, e_before[0]) if e_before else None,
+            "persisted": persisted,
+            "source": source,
+            "persisted_before": e_before[0] if e_before else None,
             "source_before": e_before[1] if e_before else None,
             "runtime_drift": runtime_drift,
             "persisted_drift": persisted_drift,
             "overridden_by": overridden_by,
             "status": status,
         })
-    return entries, write_order(runtime_changes, desired, runtime)
-
-
-def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
-         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
-         kernel_release=None):
-    """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
-
-    Returns a dict: entries (per key), findings, old_text, new_text,
-    file_changed, runtime_changes (ordered), nat, applier.
-    """
-    validate_allow(allow)
-    findings = Findings(allow)
-    desired, parts_of, skip = parse_settings(settings, state, skip_missing, findings)
-    runtime, presence = read_state(parts_of, proc_root)
-    nat_info = dict(nat_result or {}, declared={"present": True, "absent": False}.get(nat))
-    active, skipped = check_rules(desired, parts_of, runtime, presence, skip, nat, nat_info, findings, proc_root,
-                                  kernel_release, listeners, owners)
-    old_text, new_text = render_file(active, path, state, boot_root)
-    model = model_boot(path, new_text, state, findings, applier, boot_root)
-    entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings)
+    runtime_changes = write_order(runtime_changes, desired, runtime)
     return {
         "entries": entries,
         "findings": findings.items,
         "old_text": old_text,
         "new_text": new_text,
-        "file_changed": old_text != new_text,
+        "file_changed": file_changed,
         "runtime_changes": runtime_changes,
         "nat": nat_info,
-        "applier": model["which"],
+        "applier": version_name(which, versions),
+        "applier_name": which,
+        "applier_version": ".".join(str(v) for v in versions[which]),
     }
+
+
+def version_name(applier, versions):
+    return boot.version_text(applier, versions.get(applier))
+
+
+def _sets(entry):
+    if not entry:
+        return "not set it"
+    if entry[0] is None:
+        return "leave it unset (%s)" % entry[1]
+    return "set %s (from %s)" % (entry[0], entry[1])
 
 
 def _error_summary(findings):

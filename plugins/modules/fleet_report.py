@@ -4,6 +4,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# Documentation only: fleet_report is an action plugin (plugins/action/fleet_report.py), which validates its
+# options from its one argument spec.
+
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -14,26 +17,24 @@ version_added: 0.1.0
 description:
   - Renders the records that the C(kerneltune.tcp.audit) or C(kerneltune.tcp.diagnose) playbook collected and
     writes every report in one task, on the controller (an action plugin; nothing runs on the hosts).
-  - Audit reports are JSON, JUnit XML, Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
-  - Hosts in O(hosts) without a record are reported as unreachable, never as passing.
+  - Audit reports are JSON (schema in C(meta/schemas/audit.schema.json)), JUnit XML (a C(testsuites) root, one
+    C(testsuite) per host), Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
+  - Hosts in O(hosts) without a record, or whose record says unreachable, are reported as unreachable; a host
+    with no profile is an error; neither ever passes. No host at all is an error.
   - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
-  - This file holds the documentation only; the action plugin of the same name runs the task and validates its
-    arguments (with type conversion) against these options.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
-extends_documentation_fragment:
-  - kerneltune.tcp.attributes
 attributes:
   check_mode:
     support: full
-    details: Writes the reports in check mode too.
+    description: Writes the reports in check mode too.
   diff_mode:
     support: none
+    description: No diff.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
-    details: Runs on the controller (an action plugin); nothing runs on the hosts.
+    description: Runs on the controller.
 options:
   kind:
     description: Which reports.
@@ -41,71 +42,103 @@ options:
     choices: [audit, diagnose]
     required: true
   records:
-    description: Host name to record (audit) or to C(kerneltune.tcp.tcp_info) result (diagnose).
+    description:
+      - Host name to record (audit) or to the registered C(kerneltune.tcp.tcp_info) result (diagnose).
+      - An audit record is C({profiles, unreachable}); a diagnose result with C(unreachable) is an unreachable
+        host, one with C(failed) an error.
     type: dict
-    required: true
+    default: {}
   hosts:
-    description: Every host that was targeted.
+    description: Every host that was targeted. A string is one host.
     type: list
     elements: str
-    required: true
+    default: []
+  report_dir:
+    description: Directory for the reports; default C(kerneltune-reports) in the controller process's working
+      directory (not C($PWD) from the environment).
+    type: path
   paths:
     description:
-      - Where to write each report, by kind. Directories are created.
+      - Overrides of single report paths, by kind, C(json), C(markdown), C(html), and for audits C(junit).
+        Directories are created.
     type: dict
-    required: true
-    suboptions:
-      json:
-        description: The JSON report.
-        type: path
-      junit:
-        description: The JUnit XML report (audits only, required for them).
-        type: path
-      markdown:
-        description: The Markdown report.
-        type: path
-      html:
-        description: The HTML report.
-        type: path
+    default: {}
   fail_on_drift:
-    description: For audits, fail (after writing the reports) unless every host complies.
+    description: For audits, fail (after writing the reports) unless the gate passes. With V(false) the verdict
+      is returned in RV(summary) and RV(gate_msg).
     type: bool
     default: true
+  fail_on:
+    description:
+      - V(any) fails on any drift, error or unreachable host. V(new) needs O(baseline) and fails on drift that is
+        new since the baseline, on errors and on unreachable hosts; drift still present from the baseline passes.
+    type: str
+    choices: [any, new]
+    default: any
+  baseline:
+    description: A previous C(audit.json); every drift is marked new, still (present) or resolved since it.
+    type: path
+  merge:
+    description:
+      - C(audit.json) files written by earlier audits (for example one per job slice) whose hosts and records
+        are merged with O(records) and O(hosts) into one set of reports. A host in two files is an error.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
-- name: Write the audit reports
+- name: Write the audit reports in ./kerneltune-reports
   kerneltune.tcp.fleet_report:
     kind: audit
     records: "{{ records }}"
     hosts: "{{ targets }}"
-    paths:
-      json: reports/audit.json
-      junit: reports/audit-junit.xml
-      markdown: reports/audit.md
-      html: reports/audit.html
+
+- name: Merge the reports of three sliced audit jobs, failing only on new drift
+  kerneltune.tcp.fleet_report:
+    kind: audit
+    merge: [slice0/audit.json, slice1/audit.json, slice2/audit.json]
+    baseline: last-week/audit.json
+    fail_on: new
+    report_dir: merged
 """
 
 RETURN = r"""
 paths:
-  description: The reports written, by kind.
+  description: The reports written, by kind (absolute paths).
   returned: success
   type: dict
-  sample: {json: reports/audit.json, markdown: reports/audit.md}
+  sample: {json: /ci/kerneltune-reports/audit.json, markdown: /ci/kerneltune-reports/audit.md}
+report_dir:
+  description: The directory of the JSON report.
+  returned: success
+  type: str
 markdown:
   description: The Markdown summary.
   returned: success
   type: str
 summary:
-  description: Audit totals and verdict.
+  description: Audit totals, hosts by status, baseline changes and verdict.
   returned: kind is audit
   type: dict
-  sample: {passed: false, totals: {hosts: 4, compliant: 1, unreachable: 1}}
+  sample: {passed: false, fail_on: any, changes: null, unreachable: [db3], errors: [], drift: [web2],
+           status: {compliant: 1, drift: 1, overridden: 0, error: 0, unreachable: 1},
+           totals: {hosts: 3, compliant: 1, unreachable: 1, runtime_drift: 1, boot_drift: 0, overridden: 0,
+                    errors: 0}}
+gate_msg:
+  description: Why the audit gate failed.
+  returned: kind is audit and the gate failed
+  type: str
+  sample: "audit failed: 2 of 3 hosts are not compliant (reports in /ci/kerneltune-reports)"
 order:
   description: Diagnosed hosts, worst first.
   returned: kind is diagnose
   type: list
   elements: str
+errors:
+  description: Hosts whose probe failed, with the message.
+  returned: kind is diagnose
+  type: dict
 unreachable:
   description: Targeted hosts without a result.
   returned: kind is diagnose

@@ -103,19 +103,26 @@ time_wait:
   sample: {total: 41000, outbound: 41000, inbound: 0, top_remote: [{address: 10.0.0.5, port: 5432, count: 41000}],
            top_local_ports: [{port: 40001, count: 1}]}
 close_wait:
-  description: CLOSE_WAIT sockets per owning process, with a sample of tuples.
+  description:
+    - CLOSE_WAIT sockets per owning process, with a sample of tuples (at most 5 each).
+    - C(accept_queue) holds those never accepted (no owner fd), per listener, with the listener's owner.
   returned: always
   type: dict
-  sample: {total: 1, processes: [{pid: 4242, command: java, cmdline: "java -jar app.jar", count: 1,
-           sample: ["10.0.0.2:8080 -> 10.0.0.9:51234"]}]}
+  sample: {total: 6, processes: [{pid: 4242, command: java, cmdline: "java -jar app.jar", count: 1,
+           sample: ["10.0.0.2:8080 -> 10.0.0.9:51234"]}],
+           accept_queue: [{listener: "0.0.0.0:8080", count: 5, pid: 4242, command: java, cmdline: "java -jar app.jar",
+                           sample: ["10.0.0.2:8080 -> 10.0.0.9:51240"]}]}
 ephemeral_ports:
   description:
-    - The range, its size, reserved ports, and the busiest destination with the local ports tied up towards it
-      and their share of the usable range.
+    - The range, its size, reserved ports, and the busiest (source, destination, port) with the local ports taken
+      towards it and their share of the usable range. Ports run out per source address, destination and port.
+    - TIME_WAIT ports that connect() can reuse (tcp_tw_reuse 1, or 2 on loopback, with timestamps on) are counted
+      in C(time_wait_reusable), not in C(local_ports_used).
   returned: always
   type: dict
   sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232,
-           busiest_destination: {address: 10.0.0.5, port: 5432, local_ports_used: 20000, share: 0.7084}}
+           busiest_destination: {source: 10.0.0.2, address: 10.0.0.5, port: 5432, local_ports_used: 20000,
+                                 time_wait: 20000, time_wait_reusable: 0, share: 0.7084}}
 listeners:
   description: Local TCP ports in LISTEN.
   returned: always
@@ -136,8 +143,8 @@ kernel:
   description: The release and what it supports.
   returned: always
   type: dict
-  sample: {release: 6.1.0-26-amd64, tcp_tw_recycle: false, tcp_tw_reuse_delay: false, sock_destroy: true,
-           sock_destroy_reason: null, time_wait_destroyable: true}
+  sample: {release: 6.1.0-26-amd64, tcp_tw_recycle: false, tcp_tw_reuse_delay: false, cap_net_admin: true,
+           sock_destroy: true, sock_destroy_reason: null, time_wait_destroyable: true}
 nat:
   description: NAT detection, shared with tcp_sysctl.
   returned: always
@@ -179,7 +186,7 @@ def main():
     sysctls = tcpinfo.read_sysctls()
     try:
         result = tcpinfo.collect(
-            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None, module),
+            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None),
             kernel=tcpinfo.kernel_support(sysctls),
             thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
                         "close_wait_min": p["close_wait_min"]})

@@ -15,7 +15,13 @@ description:
   - Destroys the TCP sockets that match the filters through netlink SOCK_DESTROY, what C(ss -K) does. Connected
     sockets are aborted (the owner sees C(ECONNABORTED), the peer gets a RST); TIME_WAIT sockets are removed
     (Linux 6.0 and later).
-  - Never destroys a LISTEN socket, nor the connection Ansible itself arrives on (the C(SSH_CONNECTION) four-tuple).
+  - Never destroys a LISTEN socket, nor the connection Ansible itself arrives on. That connection is found by the
+    sockets the module's ancestor processes hold (the sshd session), and by C(SSH_CONNECTION) read from the module's
+    environment or, under C(become) where sudo drops it, from its ancestors' environments; the mirror
+    four-tuple (the client end, when the controller shares the host or network namespace) is protected too.
+  - When the run is remote (C(SSH_CONNECTION) or an sshd ancestor) but no socket of the control connection is found,
+    refuses to touch ESTABLISHED sockets unless O(allow_unprotected=true).
+  - Checks CAP_NET_ADMIN in C(CapEff) of C(/proc/self/status) before anything else.
   - Refuses, destroying nothing, when more sockets match than O(max_sockets).
   - Never forges packets. Where the kernel cannot destroy sockets it fails and says what to do instead.
 author:
@@ -73,6 +79,12 @@ options:
     description: How many matched sockets to list in the result.
     type: int
     default: 10
+  allow_unprotected:
+    description:
+      - Go on with O(states) including V(established) on a remote run whose control connection could not be
+        identified. The task may then cut the connection it runs on.
+    type: bool
+    default: false
 notes:
   - Acts on the network namespace the module runs in.
 seealso:
@@ -118,17 +130,30 @@ gone:
   returned: always
   type: int
   sample: 2
-failed:
-  description: Sockets the kernel refused to destroy, with its error text.
+refused:
+  description: Sockets the kernel refused to destroy, with its error text (called C(failed) before 0.2.0, a name
+    Ansible's own C(failed) overwrote).
   returned: always
   type: list
   elements: dict
   sample: [{tuple: "10.0.0.2:8080 -> 10.0.0.9:51234", state: close_wait, error: Operation not permitted}]
 protected:
-  description: Sockets left alone because they carry this Ansible connection.
+  description: Sockets left alone because they carry this Ansible connection (both ends when both are local).
   returned: always
   type: int
-  sample: 1
+  sample: 2
+protected_sockets:
+  description: The protected sockets, as C(local -> remote) with their state.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{tuple: "127.0.0.1:22 -> 127.0.0.1:40112", state: established}]
+unconfirmed:
+  description: Destroy requests sent whose answer was lost when the run stopped on an error (their sockets may or
+    may not be gone).
+  returned: always
+  type: int
+  sample: 0
 sample:
   description: Some matched sockets, as C(local -> remote) with their state.
   returned: always
@@ -143,7 +168,6 @@ kernel:
 """
 
 import errno
-import os
 import platform
 
 from ansible.module_utils.basic import AnsibleModule
@@ -164,12 +188,14 @@ def main():
             all=dict(type="bool", default=False),
             max_sockets=dict(type="int", default=1000),
             sample=dict(type="int", default=10),
+            allow_unprotected=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
     release = platform.release()
-    out = dict(changed=False, matched=0, destroyed=0, gone=0, failed=[], protected=0, sample=[],
+    out = dict(changed=False, matched=0, destroyed=0, gone=0, refused=[], unconfirmed=0, protected=0,
+               protected_sockets=[], sample=[],
                kernel={"release": release, "sock_destroy": None, "reason": None})
     states = [s.lower() for s in p["states"]]
     try:
@@ -187,12 +213,19 @@ def main():
     if refusal:
         module.fail_json(msg=refusal, **out)
 
-    sel = tcpreset.Selector(local, remote, p["family"], tcpreset.ssh_tuple(os.environ.get("SSH_CONNECTION")))
+    control = tcpreset.Control.discover()
+    sel = tcpreset.Selector(local, remote, p["family"], control)
     try:
-        fams = sel.families
-        sockdiag.dump(sel, sockdiag.state_mask(states), families=fams)
+        sockdiag.dump(sel, sockdiag.state_mask(states), families=sel.families)
     except sockdiag.DiagError as e:
         module.fail_json(msg="netlink sock_diag dump failed: %s" % e.message, **out)
+    sel.finish()
+    out["protected"] = len(sel.protected)
+    out["protected_sockets"] = [{"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state))}
+                                for s in sel.protected]
+    refusal = tcpreset.unprotected_refusal(states, control, p["allow_unprotected"])
+    if refusal:
+        module.fail_json(msg=refusal, **out)
     matched = sel.matched
     owners = {}
     if p["pid"] or p["process"]:
@@ -200,7 +233,6 @@ def main():
     elif any(s.state != 6 for s in matched[:p["sample"]]):
         owners = sockdiag.owners([s.inode for s in matched[:p["sample"]]])
     out["matched"] = len(matched)
-    out["protected"] = len(sel.protected)
     for s in matched[:p["sample"]]:
         entry = {"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state))}
         if s.inode in owners:
@@ -213,15 +245,18 @@ def main():
     if module.check_mode or not matched:
         module.exit_json(**out)
 
-    destroyed, failed = sockdiag.destroy(matched)
-    out["destroyed"] = destroyed
-    out["gone"] = len([f for f in failed if f[1] == errno.ENOENT])
-    out["failed"] = [{"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state)), "error": text}
-                     for s, err, text in failed if err != errno.ENOENT]
-    out["changed"] = destroyed > 0
-    if out["failed"]:
+    res = sockdiag.destroy(matched)
+    out["destroyed"] = res.destroyed
+    out["unconfirmed"] = res.unconfirmed
+    out["gone"] = len([f for f in res.failed if f[1] == errno.ENOENT])
+    out["refused"] = [{"tuple": s.tuple_text(), "state": sockdiag.STATES.get(s.state, str(s.state)), "error": text}
+                      for s, err, text in res.failed if err != errno.ENOENT]
+    out["changed"] = res.destroyed > 0 or res.unconfirmed > 0
+    if res.error:
+        module.fail_json(msg=tcpreset.stopped_message(len(matched), res), **out)
+    if out["refused"]:
         module.fail_json(msg="the kernel refused to destroy %d of %d sockets: %s"
-                             % (len(out["failed"]), len(matched), out["failed"][0]["error"]), **out)
+                             % (len(out["refused"]), len(matched), out["refused"][0]["error"]), **out)
     module.exit_json(**out)
 
 

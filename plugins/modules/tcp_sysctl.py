@@ -22,18 +22,17 @@ description:
     C(docs/rules.md) with the reason and the source of each.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
-extends_documentation_fragment:
-  - kerneltune.tcp.attributes
-  - kerneltune.tcp.attributes.platform
 attributes:
   check_mode:
     support: full
-    details: Writes nothing anywhere and reports exactly what a real run would.
+    description: Writes nothing anywhere and reports exactly what a real run would.
   diff_mode:
     support: full
-    details: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
+    description: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
   platform:
-    details: Linux hosts with /proc/sys; Python 3 standard library only.
+    support: full
+    platforms: posix
+    description: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
   settings:
     description:
@@ -47,6 +46,10 @@ options:
       - The one file this task owns. Other files are read, never written.
       - The default sorts after most distribution files (C(50-*), C(60-*)) and before the local catch-all
         C(99-sysctl.conf), so local overrides still win and are reported.
+      - Must be a C(.conf) file directly in C(/etc/sysctl.d), C(/run/sysctl.d) or C(/usr/local/lib/sysctl.d). The
+        path is normalised; C(..), hidden names, symlinks (the file or its directory), non-regular files and files
+        a package owns are refused before anything is read or written.
+      - The file is written 0644 root:root on every run that writes it.
     type: path
     default: /etc/sysctl.d/90-kerneltune-tcp.conf
   state:
@@ -225,10 +228,23 @@ kernel:
   type: str
   sample: 6.1.0-26-amd64
 applier:
-  description: The boot-time applier modelled for C(persisted).
-  returned: always
+  description:
+    - The boot-time applier modelled for C(persisted) and the version of it that was modelled (the version of
+      its binary on the host, C(systemd-sysctl --version) or C(sysctl --version); the newest known behaviour
+      when the binary is missing).
+  returned: when the arguments are valid
+  type: str
+  sample: systemd-sysctl 252
+applier_name:
+  description: The applier modelled, without its version.
+  returned: when the arguments are valid
   type: str
   sample: systemd-sysctl
+applier_version:
+  description: The applier version modelled.
+  returned: when the arguments are valid
+  type: str
+  sample: "252"
 path:
   description: The managed file.
   returned: always
@@ -243,10 +259,12 @@ backup_file:
 
 import os
 import platform
+import shutil
+import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import files
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
 
@@ -268,15 +286,35 @@ def _diff(path, result):
     return [file_diff, runtime_diff]
 
 
-def _roll_back(changes):
-    """Undo runtime writes; the words say what really happened."""
-    if not changes:
-        return "no running value had been changed"
+def _write_file(module, path, text):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".kerneltune-", suffix=".tmp", dir=directory)
     try:
-        core.apply_runtime([(k, parts, new, old) for k, parts, old, new in reversed(changes)])
-    except core.SysctlError as e:
-        return "restoring the running values failed too: %s" % e.message
-    return "running values restored"
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+        # atomic_move keeps an old file's mode or applies the umask: 0644 root:root every time.
+        _fix_perms(path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _fix_perms(path):
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o644)
+
+
+def _backup(module, path):
+    """module.backup_local, but an error is raised instead of failing the module, so the caller can roll back."""
+    backup = "%s.%s~" % (path, time.strftime("%Y-%m-%d@%H:%M:%S"))
+    shutil.copy2(path, backup)
+    return backup
 
 
 def _perms_wrong(path):
@@ -307,21 +345,26 @@ def main():
     path = p["path"]
     kernel = platform.release()
     base = dict(changed=False, path=path, kernel=kernel, settings=[], findings=[], runtime_changes=[])
-    if not path.endswith(".conf") or not os.path.isabs(path):
-        module.fail_json(msg="path: %s must be an absolute path ending in .conf (the appliers read only *.conf)"
-                         % path, **base)
+    try:
+        path = core.check_path(path)
+    except core.SysctlError as e:
+        module.fail_json(msg=e.message, **base)
+    base["path"] = path
 
     declared = {"present": True, "absent": False}.get(p["nat"])
-    nat_info = nat_lib.detect(declared, module) if p["state"] == "present" else {
-        "detected": False, "declared": declared, "evidence": [], "hints": [], "sources": []}
+
+    def detect_nat():
+        # Only after the arguments are valid; reads only, never loads a module.
+        return nat_lib.detect(declared)
+
     try:
         result = core.plan(
             p["settings"] or {}, path, state=p["state"], apply=p["apply"], nat=p["nat"],
             skip_missing=p["skip_missing"], allow=p["allow"],
             applier=None if p["applier"] == "auto" else p["applier"],
-            nat_result=nat_info, kernel_release=kernel)
+            nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel)
     except core.SysctlError as e:
-        base.update(findings=e.findings, nat=nat_info)
+        base.update(findings=e.findings)
         module.fail_json(msg=e.message, **base)
 
     for f in result["findings"]:
@@ -339,46 +382,50 @@ def main():
         runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in changes],
         nat=result["nat"],
         applier=result["applier"],
+        applier_name=result["applier_name"],
+        applier_version=result["applier_version"],
     )
     if module._diff:
         out["diff"] = _diff(path, result)
 
+    unchanged = dict(out)
+    unchanged["changed"] = False
     if changed and not module.check_mode:
-        # Everything that can fail before the first change: the backup, and
-        # the new file complete beside the old one (mode, owner, SELinux label).
-        if p["backup"] and (result["file_changed"] or perms) and os.path.exists(path):
-            out["backup_file"] = module.backup_local(path)
-        unchanged = dict(out)
-        unchanged["changed"] = False
-        tmp = None
-        if p["state"] == "present" and result["file_changed"]:
-            try:
-                tmp = files.prepare(path, result["new_text"], 0o644, (0, 0) if os.geteuid() == 0 else None)
-            except (IOError, OSError) as e:
-                module.fail_json(msg="%s: could not write the file: %s; nothing was changed" % (path, e.strerror or e),
-                                 **unchanged)
-            if module.selinux_enabled():
-                module.set_context_if_different(tmp, module.selinux_default_context(path), False)
         try:
             core.apply_runtime(changes)
         except core.SysctlError as e:
-            if tmp:
-                files.discard(tmp)
             module.fail_json(msg=e.message, **unchanged)
-        # The one step left that can fail: rename, unlink or permissions.
-        try:
-            if p["state"] == "absent" and result["file_changed"]:
-                os.unlink(path)
-            elif tmp:
-                files.commit(tmp, path)
-            elif perms:
-                os.chown(path, 0, 0)
-                os.chmod(path, 0o644)
-        except (IOError, OSError) as e:
-            # Keep all or nothing: put the running values back, and say whether that worked.
-            module.fail_json(msg="%s: could not %s the file: %s; %s" % (
-                path, "remove" if p["state"] == "absent" else "write", e.strerror or e, _roll_back(changes)),
-                **unchanged)
+
+        def fail_after_runtime(what, err):
+            # All or nothing: put the running values back, and say whether that worked.
+            rollback = [(k, parts, new, old) for k, parts, old, new in reversed(changes)]
+            if not rollback:
+                module.fail_json(msg="%s: %s: %s" % (path, what, err), **unchanged)
+            try:
+                core.apply_runtime(rollback)
+            except core.SysctlError as e2:
+                failed = dict(unchanged)
+                failed["changed"] = True
+                module.fail_json(msg="%s: %s: %s; restoring the running values failed too: %s"
+                                 % (path, what, err, e2.message), **failed)
+            module.fail_json(msg="%s: %s: %s; running values restored" % (path, what, err), **unchanged)
+
+        if result["file_changed"] or perms:
+            if p["backup"] and os.path.exists(path):
+                try:
+                    out["backup_file"] = _backup(module, path)
+                except (IOError, OSError) as e:
+                    fail_after_runtime("could not back up the file", e.strerror or e)
+            try:
+                if p["state"] == "absent":
+                    os.unlink(path)
+                elif result["file_changed"]:
+                    _write_file(module, path, result["new_text"])
+                else:
+                    _fix_perms(path)
+            except (IOError, OSError) as e:
+                what = {"absent": "could not remove the file"}.get(p["state"], "could not write the file")
+                fail_after_runtime(what, e.strerror or e)
     module.exit_json(**out)
 
 

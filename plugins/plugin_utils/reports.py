@@ -5,47 +5,113 @@
 """Fleet reports for the audit and diagnose playbooks (controller side).
 
 Pure functions: host records in, report texts out. The fleet_report action
-(plugins/action/fleet_report.py) writes what audit_reports() and
-diagnose_reports() return; the audit_entry filter (plugins/filter/reports.py)
-turns one looped tcp_sysctl result into an audit record.
+plugin calls them; the HTML pages are Jinja2 templates (autoescaped) in
+templates/ next to this file.
 """
 
 from __future__ import annotations
 
-import html
+import datetime
 import json
+import os
+import re
 from xml.etree import ElementTree as ET
+
+REPORT_KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html")}
+REPORT_FILES = {
+    "audit": {"json": "audit.json", "junit": "audit-junit.xml", "markdown": "audit.md", "html": "audit.html"},
+    "diagnose": {"json": "diagnose.json", "markdown": "diagnose.md", "html": "diagnose.html"},
+}
+STATUSES = ("compliant", "drift", "overridden", "error", "unreachable")
+SCHEMA_VERSION = 1
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+
+# Characters XML 1.0 does not allow (C0 controls but tab, LF, CR; surrogates; U+FFFE, U+FFFF).
+_XML_FORBIDDEN = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Markdown: characters with a meaning in inline Markdown or in a table, and HTML.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+
+
+class ReportError(Exception):
+    """A bad input file or record: the message names it."""
+
+
+def xml_text(value):
+    """A string XML 1.0 can carry: forbidden characters removed."""
+    return _XML_FORBIDDEN.sub("", u"%s" % (value,))
+
+
+def md(value):
+    """A host-derived string made inert in Markdown (and in a table cell)."""
+    text = _XML_FORBIDDEN.sub("", u"%s" % (value,))
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _env():
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["clean"] = lambda v: _XML_FORBIDDEN.sub("", u"%s" % (v,))
+    env.filters["tojson_compact"] = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))
+    return env
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
 # --------------------------------------------------------------------------
 # Audit
 # --------------------------------------------------------------------------
 
-REPORT_KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html")}
-
-
 def audit_entry(item):
     """One profile's audit from a looped tcp_sysctl result (item = profile name)."""
     result = {k: v for k, v in item.items() if k not in ("item", "ansible_loop_var", "invocation")}
     entry = {"profile": item.get("item"), "result": result}
-    if item.get("failed"):
+    if item.get("unreachable"):
+        entry["unreachable"] = True
+        entry["error"] = item.get("msg") or "unreachable"
+    elif item.get("failed"):
         entry["error"] = item.get("msg") or "failed"
     return entry
 
 
-def audit_summary(records, hosts):
+def _drift_id(host, kind, e):
+    return "%s|%s|%s|%s" % (host, e.get("profile"), kind, e.get("key"))
+
+
+def _previous_drift(baseline):
+    """{drift id: item} from a previous audit.json's summary."""
+    out = {}
+    for h in (baseline or {}).get("hosts", []):
+        for kind in ("runtime_drift", "boot_drift", "overridden"):
+            for e in h.get(kind, []):
+                out[_drift_id(h["host"], kind, e)] = dict(e, host=h["host"], kind=kind)
+    return out
+
+
+def audit_summary(records, hosts, baseline=None, fail_on="any"):
     """Per-host verdicts from the audit records.
 
-    records: {host: {"status": "ok"|"error", "profiles": [{profile, result}], "error": msg}}
-    hosts: every host the audit was meant to reach (unreachable ones have no record).
+    records: {host: {"profiles": [{profile, result, error?, unreachable?}], "unreachable": bool?}}
+    hosts: every host the audit was meant to reach (hosts without a record are unreachable).
+    baseline: a previous audit.json (dict): every drift is marked new, still or resolved.
+    fail_on: "any" (every drift fails) or "new" (drift already in the baseline does not).
     """
+    before = _previous_drift(baseline) if baseline is not None else None
+    seen = set()
     out = []
-    for host in sorted(hosts):
+    for host in sorted(set(hosts)):
         rec = records.get(host)
-        h = {"host": host, "reachable": rec is not None, "profiles": [], "runtime_drift": [], "boot_drift": [],
-             "overridden": [], "errors": [], "unsupported": []}
-        if rec is None:
-            h["errors"].append("unreachable")
+        h = {"host": host, "reachable": True, "profiles": [], "runtime_drift": [], "boot_drift": [],
+             "overridden": [], "errors": [], "unsupported": [], "resolved": []}
+        if rec is None or rec.get("unreachable") or any(p.get("unreachable") for p in rec.get("profiles", [])):
+            h["reachable"] = False
+            why = [p.get("error") for p in (rec or {}).get("profiles", []) if p.get("unreachable")]
+            h["errors"].append("unreachable" + (": %s" % why[0] if why and why[0] != "unreachable" else ""))
+        elif not rec.get("profiles"):
+            h["errors"].append("no profile: the host is in no group mapped to a profile")
         else:
             for prof in rec.get("profiles", []):
                 name = prof["profile"]
@@ -64,12 +130,39 @@ def audit_summary(records, hosts):
                         h["unsupported"].append(item)
                     elif e["status"] in ("drift", "read_only"):
                         if e.get("runtime_drift"):
-                            h["runtime_drift"].append(item)
+                            h["runtime_drift"].append(dict(item))
                         if e.get("persisted_drift"):
-                            h["boot_drift"].append(item)
+                            h["boot_drift"].append(dict(item))
+        if before is not None:
+            for kind in ("runtime_drift", "boot_drift", "overridden"):
+                for e in h[kind]:
+                    i = _drift_id(host, kind, e)
+                    seen.add(i)
+                    e["change"] = "still" if i in before else "new"
         h["compliant"] = h["reachable"] and not (h["runtime_drift"] or h["boot_drift"] or h["overridden"]
                                                  or h["errors"])
+        if not h["reachable"]:
+            h["status"] = "unreachable"
+        elif h["errors"]:
+            h["status"] = "error"
+        elif h["runtime_drift"] or h["boot_drift"]:
+            h["status"] = "drift"
+        elif h["overridden"]:
+            h["status"] = "overridden"
+        else:
+            h["status"] = "compliant"
         out.append(h)
+    by_host = {h["host"]: h for h in out}
+    resolved = []
+    if before is not None:
+        for i, e in sorted(before.items()):
+            # Resolved only when the host was audited now and the drift is gone.
+            h = by_host.get(e["host"])
+            if i not in seen and h is not None and h["reachable"]:
+                item = {k: v for k, v in e.items() if k not in ("change", "host")}
+                item["change"] = "resolved"
+                h["resolved"].append(item)
+                resolved.append(dict(item, host=e["host"]))
     totals = {
         "hosts": len(out),
         "compliant": sum(1 for h in out if h["compliant"]),
@@ -79,69 +172,129 @@ def audit_summary(records, hosts):
         "overridden": sum(1 for h in out if h["overridden"]),
         "errors": sum(1 for h in out if h["errors"] and h["reachable"]),
     }
-    return {"hosts": out, "totals": totals, "passed": totals["compliant"] == totals["hosts"]}
+    status = dict((s, sum(1 for h in out if h["status"] == s)) for s in STATUSES)
+    keys = {}
+    for h in out:
+        for k in set(e["key"] for kind in ("runtime_drift", "boot_drift", "overridden") for e in h[kind]):
+            keys[k] = keys.get(k, 0) + 1
+    drifted_keys = [{"key": k, "hosts": n} for k, n in sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))]
+    changes = None
+    if before is not None:
+        allitems = [e for h in out for kind in ("runtime_drift", "boot_drift", "overridden") for e in h[kind]]
+        changes = {"new": sum(1 for e in allitems if e["change"] == "new"),
+                   "still": sum(1 for e in allitems if e["change"] == "still"),
+                   "resolved": len(resolved)}
+    hard = totals["unreachable"] + totals["errors"]
+    if fail_on == "new" and changes is not None:
+        passed = hard == 0 and changes["new"] == 0
+    else:
+        passed = totals["compliant"] == totals["hosts"]
+    if not out:
+        passed = False
+    return {"hosts": out, "totals": totals, "status": status, "drifted_keys": drifted_keys, "changes": changes,
+            "passed": passed, "fail_on": fail_on}
 
 
 def _boot(e):
     """What the host boots with today, for a key with boot-time drift."""
     if e.get("source_before"):
         return "%s: boots with %s from %s, wants %s" % (
-            e["key"], e["persisted_before"], e["source_before"], e["desired"])
-    return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], e["desired"])
+            e["key"], e.get("persisted_before"), e["source_before"], e.get("desired"))
+    return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], e.get("desired"))
 
 
 def _detail(e):
     return ("desired=%s runtime=%s persisted=%s source=%s persisted_before=%s source_before=%s overridden_by=%s"
-            % (e["desired"], e["runtime"], e["persisted"], e["source"], e.get("persisted_before"),
-               e.get("source_before"), e["overridden_by"]))
+            % (e.get("desired"), e.get("runtime"), e.get("persisted"), e.get("source"), e.get("persisted_before"),
+               e.get("source_before"), e.get("overridden_by")))
 
 
-def audit_junit(summary, records):
-    suite = ET.Element("testsuite", name="kerneltune.tcp audit")
-    tests = failures = errors = 0
-    for h in summary["hosts"]:
+def _change(e):
+    return " [%s]" % e["change"] if e.get("change") else ""
+
+
+def _sub(parent, tag, **attrs):
+    return ET.SubElement(parent, tag, dict((k, xml_text(v)) for k, v in attrs.items()))
+
+
+def audit_junit(summary, records, timestamp=None, elapsed=None):
+    """JUnit XML: a testsuites root, one testsuite per host (Jenkins/Ant schema)."""
+    ts = (timestamp or _now()).strftime("%Y-%m-%dT%H:%M:%S")
+    # The Jenkins/Ant schema allows no attribute on testsuites: the totals are the suites' sums.
+    root = ET.Element("testsuites")
+    for n, h in enumerate(summary["hosts"]):
         host = h["host"]
+        suite = _sub(root, "testsuite", name=host or "-", package="kerneltune.tcp.audit", id=str(n),
+                     hostname=host or "-", timestamp=ts, time="%.3f" % ((elapsed or {}).get(host, 0.0)))
+        ET.SubElement(suite, "properties")
+        _sub(suite.find("properties"), "property", name="status", value=h["status"])
+        _sub(suite.find("properties"), "property", name="profiles", value=",".join(h["profiles"]))
+        tests = failures = errors = skipped = 0
+
+        def case(classname, name):
+            return _sub(suite, "testcase", classname=classname, name=name or "-", time="0")
+
         if not h["reachable"]:
-            tc = ET.SubElement(suite, "testcase", classname=host, name="reachable")
-            ET.SubElement(tc, "error", message="unreachable").text = "%s was unreachable; it is not compliant" % host
+            tc = case(host, "reachable")
+            _sub(tc, "error", message="unreachable", type="unreachable").text = xml_text(
+                "%s was unreachable; it is not compliant (%s)" % (host, h["errors"][0]))
             tests += 1
             errors += 1
-            continue
-        rec = records[host]
-        for prof in rec.get("profiles", []):
-            name = prof["profile"]
-            if prof.get("error"):
-                tc = ET.SubElement(suite, "testcase", classname="%s.%s" % (host, name), name="audit")
-                ET.SubElement(tc, "error", message="audit failed").text = prof["error"]
-                tests += 1
-                errors += 1
-            for f in (prof.get("result") or {}).get("findings", []):
-                if f.get("severity") == "error":
-                    tc = ET.SubElement(suite, "testcase", classname="%s.%s" % (host, name),
-                                       name="rule %s" % f["rule"])
-                    ET.SubElement(tc, "failure", message="refused: %s" % f["rule"]).text = f["message"]
+        elif not h["profiles"] and h["errors"]:
+            tc = case(host, "profile")
+            _sub(tc, "error", message="no profile", type="no_profile").text = xml_text(h["errors"][0])
+            tests += 1
+            errors += 1
+        else:
+            changes = {}
+            for kind in ("runtime_drift", "boot_drift", "overridden"):
+                for e in h[kind]:
+                    changes[(e["profile"], e["key"])] = e.get("change")
+            for prof in records[host].get("profiles", []):
+                name = prof["profile"]
+                cls = "%s.%s" % (host, name)
+                if prof.get("error"):
+                    tc = case(cls, "audit")
+                    _sub(tc, "error", message="audit failed", type="error").text = xml_text(prof["error"])
                     tests += 1
-                    failures += 1
-            for e in (prof.get("result") or {}).get("settings", []):
-                tc = ET.SubElement(suite, "testcase", classname="%s.%s" % (host, name), name=e["key"])
-                tests += 1
-                why = []
-                if e["status"] == "overridden":
-                    why.append("overridden by %s" % e["overridden_by"])
-                elif e["status"] in ("drift", "read_only"):
-                    if e.get("runtime_drift"):
-                        why.append("runtime drift")
-                    if e.get("persisted_drift"):
-                        why.append("boot-time drift")
-                elif e["status"] == "unsupported":
-                    ET.SubElement(tc, "skipped", message="not available on this kernel")
-                if why:
-                    ET.SubElement(tc, "failure", message=", ".join(why)).text = _detail(e)
-                    failures += 1
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+                    errors += 1
+                for f in (prof.get("result") or {}).get("findings", []):
+                    if f.get("severity") == "error":
+                        tc = case(cls, "rule %s" % f.get("rule"))
+                        _sub(tc, "failure", message="refused: %s" % f.get("rule"), type="refused").text = \
+                            xml_text(f.get("message"))
+                        tests += 1
+                        failures += 1
+                for e in (prof.get("result") or {}).get("settings", []):
+                    tc = case(cls, e["key"])
+                    tests += 1
+                    why = []
+                    if e["status"] == "overridden":
+                        why.append("overridden by %s" % e.get("overridden_by"))
+                    elif e["status"] in ("drift", "read_only"):
+                        if e.get("runtime_drift"):
+                            why.append("runtime drift")
+                        if e.get("persisted_drift"):
+                            why.append("boot-time drift")
+                    elif e["status"] == "unsupported":
+                        _sub(tc, "skipped", message="not available on this kernel")
+                        skipped += 1
+                    if why:
+                        change = changes.get((name, e["key"]))
+                        _sub(tc, "failure", message=", ".join(why) + (" [%s]" % change if change else ""),
+                             type="drift").text = xml_text(_detail(e))
+                        failures += 1
+        ET.SubElement(suite, "system-out").text = xml_text(
+            "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
+        ET.SubElement(suite, "system-err").text = xml_text("\n".join(h["errors"]))
+        for k, v in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", skipped)):
+            suite.set(k, str(v))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _verdict(h):
+    return {"compliant": "compliant", "unreachable": "unreachable", "error": "error",
+            "drift": "NOT compliant", "overridden": "NOT compliant"}[h["status"]]
 
 
 def audit_markdown(summary):
@@ -153,67 +306,114 @@ def audit_markdown(summary):
         "%d overridden, %d with errors." % ("PASS" if summary["passed"] else "FAIL", t["compliant"], t["hosts"],
                                             t["unreachable"], t["runtime_drift"], t["boot_drift"], t["overridden"],
                                             t["errors"]),
+    ]
+    if summary.get("changes") is not None:
+        c = summary["changes"]
+        lines += ["", "Since the baseline: %d new, %d still present, %d resolved." % (
+            c["new"], c["still"], c["resolved"])]
+    lines += [
         "",
         "| host | verdict | profiles | runtime drift | boot-time drift | overridden | errors |",
         "|---|---|---|---|---|---|---|",
     ]
     for h in summary["hosts"]:
-        verdict = "compliant" if h["compliant"] else ("unreachable" if not h["reachable"] else "NOT compliant")
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            h["host"], verdict, ", ".join(h["profiles"]) or "-",
-            "<br>".join("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"]) for e in h["runtime_drift"]) or "-",
-            "<br>".join(_boot(e) for e in h["boot_drift"]) or "-",
-            "<br>".join("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"]) for e in h["overridden"])
-            or "-",
-            "<br>".join(x.replace("|", "\\|") for x in h["errors"]) or "-"))
+            md(h["host"]), _verdict(h), md(", ".join(h["profiles"])) or "-",
+            "<br>".join(md("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"])) + _change(e)
+                        for e in h["runtime_drift"]) or "-",
+            "<br>".join(md(_boot(e)) + _change(e) for e in h["boot_drift"]) or "-",
+            "<br>".join(md("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"])) + _change(e)
+                        for e in h["overridden"]) or "-",
+            "<br>".join(md(x) for x in h["errors"]) or "-"))
+    resolved = [(h["host"], e) for h in summary["hosts"] for e in h["resolved"]]
+    if resolved:
+        lines += ["", "Resolved since the baseline:", ""]
+        lines += ["- %s: %s (%s)" % (md(host), md(e["key"]), e["kind"].replace("_", " ")) for host, e in resolved]
     return "\n".join(lines) + "\n"
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
-        ".ok{background:#e6f4ea}.bad{background:#fce8e6}.unr{background:#eee}h1{font-size:1.4em}")
-
-
-def audit_html(summary):
-    t = summary["totals"]
-    rows = []
+def audit_html(summary, generated=None):
+    hosts = []
     for h in summary["hosts"]:
-        cls = "ok" if h["compliant"] else ("unr" if not h["reachable"] else "bad")
-        verdict = "compliant" if h["compliant"] else ("unreachable" if not h["reachable"] else "NOT compliant")
-        cells = [
-            h["host"], verdict, ", ".join(h["profiles"]),
-            "<br>".join(html.escape("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"])) for e in h["runtime_drift"]),
-            "<br>".join(html.escape(_boot(e)) for e in h["boot_drift"]),
-            "<br>".join(html.escape("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"]))
-                        for e in h["overridden"]),
-            "<br>".join(html.escape(x) for x in h["errors"]),
-        ]
-        rows.append('<tr class="%s">%s</tr>' % (cls, "".join(
-            "<td>%s</td>" % (c if i >= 3 else html.escape(c)) for i, c in enumerate(cells))))
-    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>kerneltune.tcp audit</title><style>%s</style>"
-            "</head><body><h1>kerneltune.tcp audit: %s</h1><p>%d of %d hosts compliant; %d unreachable.</p>"
-            "<table><tr><th>host</th><th>verdict</th><th>profiles</th><th>runtime drift</th><th>boot-time drift</th>"
-            "<th>overridden</th><th>errors</th></tr>%s</table></body></html>\n"
-            % (_CSS, "PASS" if summary["passed"] else "FAIL", t["compliant"], t["hosts"], t["unreachable"],
-               "".join(rows)))
+        hosts.append(dict(h, verdict=_verdict(h),
+                          runtime_text=[("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"]), e.get("change"))
+                                        for e in h["runtime_drift"]],
+                          boot_text=[(_boot(e), e.get("change")) for e in h["boot_drift"]],
+                          over_text=[("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"]),
+                                      e.get("change")) for e in h["overridden"]]))
+    return _env().get_template("audit.html.j2").render(
+        summary=summary, hosts=hosts, statuses=STATUSES, generated=(generated or _now()).isoformat())
 
 
-def audit_reports(records, hosts):
-    summary = audit_summary(records, hosts)
+def audit_json(summary, records, generated=None):
+    data = {"schema_version": SCHEMA_VERSION, "kind": "audit", "generated": (generated or _now()).isoformat(),
+            "passed": summary["passed"], "fail_on": summary["fail_on"], "totals": summary["totals"],
+            "status": summary["status"], "drifted_keys": summary["drifted_keys"], "changes": summary["changes"],
+            "hosts": summary["hosts"], "records": records}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def audit_reports(records, hosts, baseline=None, fail_on="any", elapsed=None):
+    summary = audit_summary(records, hosts, baseline, fail_on)
+    now = _now()
     return {
         "summary": summary,
-        "json": json.dumps(dict(summary, records=records), indent=2, sort_keys=True) + "\n",
-        "junit": audit_junit(summary, records),
+        "json": audit_json(summary, records, now),
+        "junit": audit_junit(summary, records, now, elapsed),
         "markdown": audit_markdown(summary),
-        "html": audit_html(summary),
+        "html": audit_html(summary, now),
     }
+
+
+def load_audit(path):
+    """A previous audit.json, checked enough to use as baseline or merge input."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, IOError) as e:
+        raise ReportError("%s: cannot read: %s" % (path, e.strerror))
+    except ValueError as e:
+        raise ReportError("%s: not JSON: %s" % (path, e))
+    if not isinstance(data, dict) or data.get("kind") != "audit" or not isinstance(data.get("hosts"), list) \
+            or not isinstance(data.get("records"), dict):
+        raise ReportError("%s: not an audit.json written by kerneltune.tcp.fleet_report" % path)
+    return data
+
+
+def merge_audits(paths):
+    """(records, hosts) from several audit.json files, e.g. one per job slice."""
+    records, hosts, origin = {}, [], {}
+    for path in paths:
+        data = load_audit(path)
+        for h in data["hosts"]:
+            name = h["host"]
+            if name in origin:
+                raise ReportError("merge: host %s is in both %s and %s" % (name, origin[name], path))
+            origin[name] = path
+            hosts.append(name)
+            if name in data["records"]:
+                records[name] = data["records"][name]
+            if not h.get("reachable", True):
+                records[name] = dict(records.get(name) or {"profiles": []}, unreachable=True)
+    return records, hosts
 
 
 # --------------------------------------------------------------------------
 # Diagnose
 # --------------------------------------------------------------------------
 
-_SEV = {"error": 0, "warning": 1, "info": 2}
+def diagnose_split(records, hosts):
+    """(ok results, errors by host, unreachable hosts) from raw registered tcp_info results."""
+    ok, errors, unreachable = {}, {}, []
+    for h in sorted(set(hosts)):
+        r = records.get(h)
+        if r is None or r.get("unreachable"):
+            unreachable.append(h)
+        elif r.get("failed") or "time_wait" not in r:
+            errors[h] = r.get("msg") or "the probe failed"
+        else:
+            ok[h] = r
+    return ok, errors, unreachable
 
 
 def _score(info):
@@ -224,94 +424,93 @@ def _score(info):
 
 def diagnose_order(records, hosts):
     """Hosts worst first: errors, then warnings, then TIME_WAIT + CLOSE_WAIT."""
-    reachable = [h for h in hosts if h in records]
-    ranked = sorted(reachable, key=lambda h: tuple(-x for x in _score(records[h])) + (h,))
-    return ranked, sorted(h for h in hosts if h not in records)
+    ok, errors, unreachable = diagnose_split(records, hosts)
+    ranked = sorted(ok, key=lambda h: tuple(-x for x in _score(ok[h])) + (h,))
+    return ranked, unreachable
+
+
+def _busiest(r):
+    b = (r.get("ephemeral_ports") or {}).get("busiest_destination")
+    if not b:
+        return None
+    return "%s:%s, %d ports (%.1f%%)" % (b["address"], b["port"], b["local_ports_used"], b["share"] * 100)
 
 
 def diagnose_markdown(records, hosts):
-    ranked, unreachable = diagnose_order(records, hosts)
+    ok, errors, unreachable = diagnose_split(records, hosts)
+    ranked, _u = diagnose_order(records, hosts)
     lines = ["# kerneltune.tcp diagnosis", "",
-             "| host | TIME_WAIT (out/in) | CLOSE_WAIT | busiest destination | findings |", "|---|---|---|---|---|"]
+             "| host | TIME_WAIT (out/in) | CLOSE_WAIT | busiest destination (port use) | findings |",
+             "|---|---|---|---|---|"]
     for h in ranked:
-        r = records[h]
-        b = r["ephemeral_ports"]["busiest_destination"]
+        r = ok[h]
         lines.append("| %s | %d (%d/%d) | %d | %s | %s |" % (
-            h, r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
-            r["close_wait"]["total"],
-            "%s:%s, %d ports (%.1f%%)" % (b["address"], b["port"], b["local_ports_used"], b["share"] * 100) if b
-            else "-",
-            ", ".join("%s %s" % (f["severity"], f["id"]) for f in r["findings"]) or "none"))
+            md(h), r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
+            r["close_wait"]["total"], md(_busiest(r) or "none"),
+            ", ".join("%s %s" % (f["severity"], md(f["id"])) for f in r["findings"]) or "none"))
+    for h in sorted(errors):
+        lines.append("| %s | error | | | %s |" % (md(h), md(errors[h])))
     for h in unreachable:
-        lines.append("| %s | unreachable | | | |" % h)
+        lines.append("| %s | unreachable | | | |" % md(h))
     for h in ranked:
-        r = records[h]
+        r = ok[h]
+        lines += ["", "## %s" % md(h), ""]
         if not r["findings"]:
-            continue
-        lines += ["", "## %s" % h, ""]
+            lines.append("Findings: none")
         for f in r["findings"]:
-            lines.append("- **%s** `%s`: %s  \n  Remedy: %s" % (f["severity"], f["id"], f["message"], f["remedy"]))
-        if r["time_wait"]["top_remote"]:
-            lines.append("")
-            lines.append("Top TIME_WAIT remotes: " + ", ".join(
-                "%s%s (%d)" % (x["address"], ":%d" % x["port"] if "port" in x else "", x["count"])
-                for x in r["time_wait"]["top_remote"]))
-        for p in r["close_wait"]["processes"]:
-            lines.append("")
-            lines.append("CLOSE_WAIT held by %s (pid %s): %d, e.g. %s" % (p["command"], p["pid"], p["count"],
-                                                                          "; ".join(p["sample"][:3])))
+            lines.append("- **%s** `%s`: %s  \n  Remedy: %s" % (f["severity"], md(f["id"]).replace("`", ""),
+                                                                md(f["message"]), md(f["remedy"])))
+        procs = r["close_wait"].get("processes") or []
+        lines.append("")
+        held = "; ".join("held by %s (pid %s): %d, e.g. %s" % (
+            md(p["command"]), md(p["pid"]), p["count"], md("; ".join(p["sample"][:3]))) for p in procs)
+        lines.append("CLOSE_WAIT: %d; %s" % (r["close_wait"]["total"], held or "none"))
+        lines.append("")
+        lines.append("Port exhaustion: %s" % md(_busiest(r) or "none"))
     return "\n".join(lines) + "\n"
 
 
-def _bars(title, items, width=520):
-    """A horizontal bar chart as inline SVG: [(label, value)]."""
-    if not items:
-        return "<p>%s: nothing to show.</p>" % html.escape(title)
-    top = max(v for _l, v in items) or 1
-    row = 22
-    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" aria-label="%s">'
-           % (width + 260, row * len(items) + 10, html.escape(title))]
+def _bars(items, width=420):
+    """Rows for a horizontal SVG bar chart: label and value never cut (label column sized to the text)."""
+    top = max([v for _l, v in items] or [1]) or 1
+    label_w = max([len(u"%s" % l) for l, _v in items] or [4]) * 7 + 12
+    value_w = max([len(str(v)) for _l, v in items] or [1]) * 8 + 12
+    rows = []
     for i, (label, value) in enumerate(items):
-        w = int(width * value / top)
-        y = 5 + i * row
-        svg.append('<text x="0" y="%d" font-size="12">%s</text>' % (y + 14, html.escape(str(label))[:36]))
-        svg.append('<rect x="240" y="%d" width="%d" height="16" fill="#4a7bd0"/>' % (y, max(w, 1)))
-        svg.append('<text x="%d" y="%d" font-size="12">%d</text>' % (246 + w, y + 13, value))
-    svg.append("</svg>")
-    return "<h2>%s</h2>%s" % (html.escape(title), "".join(svg))
+        rows.append({"label": label, "value": value, "y": 5 + i * 22, "w": max(int(width * value / top), 1)})
+    return {"rows": rows, "label_w": label_w, "width": label_w + width + value_w + 10,
+            "height": 22 * len(items) + 10}
 
 
-def diagnose_html(records, hosts):
-    ranked, unreachable = diagnose_order(records, hosts)
-    tw = [(h, records[h]["time_wait"]["total"]) for h in ranked]
+def diagnose_html(records, hosts, generated=None):
+    ok, errors, unreachable = diagnose_split(records, hosts)
+    ranked, _u = diagnose_order(records, hosts)
     dests = {}
     for h in ranked:
-        for x in records[h]["time_wait"]["top_remote"]:
+        for x in ok[h]["time_wait"].get("top_remote", []):
             if "port" in x:
                 k = "%s:%d" % (x["address"], x["port"])
                 dests[k] = dests.get(k, 0) + x["count"]
-    top_dests = sorted(dests.items(), key=lambda kv: -kv[1])[:10]
-    findings = []
-    for h in ranked:
-        for f in records[h]["findings"]:
-            findings.append("<tr class=\"%s\"><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-                "bad" if f["severity"] != "info" else "ok", html.escape(h), html.escape(f["severity"]),
-                html.escape(f["message"]), html.escape(f["remedy"])))
-    unr = "<p>Unreachable: %s</p>" % html.escape(", ".join(unreachable)) if unreachable else ""
-    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>kerneltune.tcp diagnosis</title>"
-            "<style>%s</style></head><body><h1>kerneltune.tcp diagnosis</h1>%s%s%s<h2>Findings, worst host first</h2>"
-            "<table><tr><th>host</th><th>severity</th><th>finding</th><th>remedy</th></tr>%s</table></body></html>\n"
-            % (_CSS, unr, _bars("TIME_WAIT per host", tw), _bars("Top TIME_WAIT destinations (fleet)", top_dests),
-               "".join(findings)))
+    top_dests = sorted(dests.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    rows = [dict(host=h, r=ok[h], busiest=_busiest(ok[h])) for h in ranked]
+    return _env().get_template("diagnose.html.j2").render(
+        rows=rows, errors=errors, unreachable=unreachable,
+        tw=_bars([(h, ok[h]["time_wait"]["total"]) for h in ranked]),
+        cw=_bars([(h, ok[h]["close_wait"]["total"]) for h in ranked]),
+        dests=_bars(top_dests), generated=(generated or _now()).isoformat())
 
 
 def diagnose_reports(records, hosts):
-    ranked, unreachable = diagnose_order(records, hosts)
-    data = {"hosts": [dict(records[h], host=h) for h in ranked], "unreachable": unreachable}
+    ok, errors, unreachable = diagnose_split(records, hosts)
+    ranked, _u = diagnose_order(records, hosts)
+    data = {"schema_version": SCHEMA_VERSION, "kind": "diagnose",
+            "hosts": [dict(ok[h], host=h) for h in ranked],
+            "errors": [{"host": h, "error": errors[h]} for h in sorted(errors)], "unreachable": unreachable}
     return {
-        "json": json.dumps(data, indent=2, sort_keys=True) + "\n",
+        "json": json.dumps(data, indent=1, sort_keys=True) + "\n",
         "markdown": diagnose_markdown(records, hosts),
         "html": diagnose_html(records, hosts),
         "order": ranked,
+        "errors": dict(errors),
         "unreachable": unreachable,
     }

@@ -4,6 +4,15 @@
   make_sockets.py time_wait N PORT[:W] ...     N TIME_WAIT sockets (client closes
                                                first), spread over the ports (W: weight,
                                                default 1) and over source addresses 127.0.x.y
+  make_sockets.py established N PORT           N loopback connections held open (2N
+                                               ESTABLISHED sockets); prints "established N"
+                                               and waits until killed
+  make_sockets.py spread_tw N PORT             N TIME_WAIT sockets, each towards its own
+                                               destination address 127.1.0.1 + i
+  make_sockets.py spread_estab N PORT          N/2 connections held open (N ESTABLISHED
+                                               sockets), each client towards its own
+                                               destination, over worker processes (fd
+                                               limits); prints "spread_estab N", waits
   make_sockets.py close_wait PORT              a CLOSE_WAIT socket held open by this
                                                process (comm "kt-leaky"); prints its
                                                pid and tuple, then waits until its
@@ -66,6 +75,68 @@ def time_wait(n, specs):
     print("time_wait %d" % made, flush=True)
 
 
+def _dest(i):
+    return socket.inet_ntoa((0x7F010001 + i).to_bytes(4, "big"))
+
+
+def spread_tw(n, port, first=0):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(4096)
+    made = 0
+    while made < n:
+        batch = []
+        for _unused in range(min(2000, n - made)):
+            c = socket.socket()
+            c.connect((_dest(first + made + len(batch)), port))
+            a, _peer = srv.accept()
+            batch.append((c, a))
+        for c, _a in batch:
+            c.close()
+        for _c, a in batch:
+            a.close()
+        made += len(batch)
+    srv.close()
+    print("spread_tw %d" % made, flush=True)
+
+
+def _hold(first, count, port, ready):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(4096)
+    held = []
+    for i in range(count):
+        c = socket.socket()
+        c.connect((_dest(first + i), port))
+        a, _peer = srv.accept()
+        held.append((c, a))
+    srv.close()
+    os.write(ready, b"x")
+    while True:
+        time.sleep(3600)
+
+
+def spread_estab(n, port):
+    pairs = n // 2
+    per = 8000  # 16,000 fds per worker, under the containers' nofile limit
+    r, w = os.pipe()
+    workers = 0
+    for k, first in enumerate(range(0, pairs, per)):
+        if os.fork() == 0:
+            os.close(r)
+            _hold(first, min(per, pairs - first), port + k, w)
+            os._exit(0)
+        workers += 1
+    os.close(w)
+    for _unused in range(workers):
+        os.read(r, 1)
+    print("spread_estab %d" % (pairs * 2), flush=True)
+    while True:
+        time.sleep(3600)
+
+
 def close_wait(port):
     try:
         libc = ctypes.CDLL(None)
@@ -91,10 +162,30 @@ def close_wait(port):
             return
 
 
+def established(n, port):
+    srv = listener(port)
+    held = []
+    for _unused in range(n):
+        c = socket.socket()
+        c.connect(("127.0.0.1", port))
+        a, _peer = srv.accept()
+        held.append((c, a))
+    srv.close()  # no LISTEN socket left: only the pairs
+    print("established %d" % n, flush=True)
+    while True:
+        time.sleep(3600)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "time_wait":
         time_wait(int(sys.argv[2]), sys.argv[3:])
+    elif mode == "spread_tw":
+        spread_tw(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+    elif mode == "spread_estab":
+        spread_estab(int(sys.argv[2]), int(sys.argv[3]))
+    elif mode == "established":
+        established(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "close_wait":
         close_wait(int(sys.argv[2]))
     else:

@@ -123,28 +123,57 @@ def test_owners_scan(tmp_path):
     assert sockdiag.owners([587520, 0, 99], str(tmp_path)) == {587520: (42, "java", "java -jar app.jar")}
 
 
-def test_state_mask_is_what_ss_shows():
-    """States 1..12; not bit 0 and not bit 13 (bound but inactive, 6.7+), which ss -tan does not list."""
-    assert sockdiag.ALL_STATES == 0x1FFE
-    assert sockdiag.state_mask(["time_wait", "syn_recv"]) == (1 << 6) | (1 << 3) | (1 << 12)
+def test_proc_addresses_in_either_byte_order():
+    # What a big-endian host prints for 10.0.0.2:8080 -> 192.0.2.9:51000: the u32 as it sits in memory.
+    line = ("   0: 0A000002:1F90 C0000209:C738 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 "
+            "20 4 30 10 -1")
+    assert sockdiag.parse_proc_line(line, socket.AF_INET, "big").tuple_text() == "10.0.0.2:8080 -> 192.0.2.9:51000"
+    le = line.replace("0A000002", "0200000A").replace("C0000209", "090200C0")
+    assert sockdiag.parse_proc_line(le, socket.AF_INET, "little").tuple_text() == "10.0.0.2:8080 -> 192.0.2.9:51000"
+    v6 = ("   0: 20010DB8000000000000000000000001:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+          "00:00000000 00000000     0        0 1 1 0 100 0 0 10 0")
+    assert sockdiag.parse_proc_line(v6, socket.AF_INET6, "big").tuple_text() == "[2001:db8::1]:80 -> [::]:0"
 
 
-def test_owner_scan_stops_when_every_inode_is_found(tmp_path, monkeypatch):
-    """Two processes hold the same socket: the scan stops at the first (pids are listed in order here)."""
-    for pid in ("10", "20"):
-        os.makedirs(str(tmp_path / pid / "fd"))
+def test_has_cap(tmp_path):
+    (tmp_path / "self").mkdir()
+    (tmp_path / "self/status").write_text("CapEff:\t0000000000001000\n")
+    assert sockdiag.has_cap(12, str(tmp_path)) is True
+    (tmp_path / "self/status").write_text("CapEff:\t000001ffffffefff\n")
+    assert sockdiag.has_cap(12, str(tmp_path)) is False
+    assert sockdiag.probe_destroy(str(tmp_path)) == {
+        "supported": False, "reason": "this process lacks CAP_NET_ADMIN (CapEff bit 12 is clear in /proc/self/status); "
+                                      "run it as root (become: true)"}
+    assert sockdiag.has_cap(12, str(tmp_path / "nowhere")) is None
+
+
+def test_owner_scan_stops_when_all_found(tmp_path):
+    for pid in ("1", "2"):
+        (tmp_path / pid / "fd").mkdir(parents=True)
         (tmp_path / pid / "comm").write_text("p%s\n" % pid)
-        (tmp_path / pid / "cmdline").write_text("p%s\0--x\0" % pid)
-        os.symlink("socket:[777]", str(tmp_path / pid / "fd" / "3"))
+        (tmp_path / pid / "cmdline").write_text("p\0")
+    os.symlink("socket:[10]", str(tmp_path / "1" / "fd" / "3"))
+    os.symlink("socket:[10]", str(tmp_path / "2" / "fd" / "3"))
     seen = []
-    real_listdir = os.listdir
+    real = os.listdir
 
-    def listdir(path):
+    def spy(path):
         seen.append(path)
-        names = real_listdir(path)
-        return sorted(names) if path == str(tmp_path) else names
+        return real(path)
+    import unittest.mock
+    with unittest.mock.patch.object(sockdiag.os, "listdir", spy):
+        found = sockdiag.owners([10], str(tmp_path))
+    assert list(found) == [10]
+    assert len([p for p in seen if p.endswith("fd")]) == 1
 
-    monkeypatch.setattr(sockdiag.os, "listdir", listdir)
-    found = sockdiag.owners([777, 0], proc_root=str(tmp_path))
-    assert found == {777: (10, "p10", "p10 --x")}
-    assert str(tmp_path / "20" / "fd") not in seen
+
+def test_batch_size_from_rcvbuf():
+    class S(object):
+        def __init__(self, v):
+            self.v = v
+
+        def getsockopt(self, *a):
+            return self.v
+    assert sockdiag.batch_size(S(4608)) == 2
+    assert sockdiag.batch_size(S(100)) == 1
+    assert sockdiag.batch_size(S(8 << 20)) == 512

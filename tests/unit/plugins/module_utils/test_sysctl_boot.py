@@ -26,7 +26,7 @@ def root(tmp_path):
 
 
 def value(applier, root, overlay=None, key=K):
-    return boot.effective(applier, root, overlay).get(key)
+    return boot.effective(applier, root, overlay)[0].get(key)
 
 
 @pytest.mark.parametrize("key,parts", [
@@ -120,17 +120,10 @@ def test_only_conf_files_are_read(root):
     assert value(boot.SYSTEMD, root) is None
 
 
-@pytest.mark.parametrize("applier", [boot.SYSTEMD, boot.PROCPS])
-@pytest.mark.parametrize("first,last", [
-    ("Z.conf", "a.conf"),          # a case-insensitive sort would put Z.conf last
-    ("10-x.conf", "9-x.conf"),     # a natural (numeric) sort would put 10-x.conf last
-    ("50-a.conf", "50_a.conf"),    # '-' (0x2d) sorts before '_' (0x5f)
-])
-def test_names_sort_bytewise(root, applier, first, last):
-    # Written in the reverse order, so directory order cannot make it pass.
-    write(root, "/etc/sysctl.d/" + last, "net.ipv4.tcp_fin_timeout = 2\n")
-    write(root, "/etc/sysctl.d/" + first, "net.ipv4.tcp_fin_timeout = 1\n")
-    assert value(applier, root) == ("2", "/etc/sysctl.d/" + last, 1)
+def test_names_sort_bytewise(root):
+    write(root, "/etc/sysctl.d/Z.conf", "net.ipv4.tcp_fin_timeout = 1\n")
+    write(root, "/etc/sysctl.d/a.conf", "net.ipv4.tcp_fin_timeout = 2\n")
+    assert value(boot.SYSTEMD, root)[0] == "2"
 
 
 def test_globs_do_not_touch_explicit_keys(root):
@@ -139,10 +132,11 @@ def test_globs_do_not_touch_explicit_keys(root):
     assert value(boot.SYSTEMD, root)[0] == "20"
 
 
-def test_later_file_wins_with_its_source(root):
+def test_history_lists_every_assignment(root):
     write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\n")
     write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_fin_timeout = 30\n")
-    assert value(boot.SYSTEMD, root) == ("30", "/etc/sysctl.d/20-b.conf", 1)
+    hist = boot.effective(boot.SYSTEMD, root)[1]
+    assert hist[K] == [("20", "/etc/sysctl.d/10-a.conf", 1), ("30", "/etc/sysctl.d/20-b.conf", 1)]
 
 
 def test_detect_applier(root):
@@ -161,3 +155,131 @@ def test_detect_applier(root):
 ])
 def test_reads_directory(applier, path, expected):
     assert boot.reads_directory(applier, path) is expected
+
+
+# ------------------------------------------------------------ what the real appliers do
+# Each case below was seen with the Debian binaries (systemd 247/252/257, procps
+# 3.3.17/4.0.2/4.0.4) in molecule/sysctl_precedence; the model must say the same.
+
+P = ("net", "ipv4", "tcp_keepalive_probes")
+T = ("net", "ipv4", "tcp_keepalive_time")
+KEYS = {K, P, T}
+U8 = {P: 255}
+
+
+def kernel(parts, value):
+    """A stand-in for sysctl_core.kernel_value: base-0 integers, u8 for probes."""
+    from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core
+    return sysctl_core.kernel_value(boot.canonical_key(parts), value)
+
+
+def model(applier, root, version, key=K):
+    return boot.effective(applier, root, None, version, KEYS, kernel)[0].get(key)
+
+
+V = {boot.SYSTEMD: [(247,), (252,), (257,)], boot.PROCPS: [(3, 3, 17), (4, 0, 2), (4, 0, 4)]}
+ALL = [(a, v) for a in V for v in V[a]]
+
+
+def test_parse_dash_key_without_value():
+    assert boot.parse_conf("-net.ipv4.tcp_fin_timeout\nnet.ipv4.x\n") == [(K, None, True, 1)]
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_dash_key_after_a_value(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\n")
+    write(root, "/etc/sysctl.d/20-b.conf", "-net.ipv4.tcp_fin_timeout\n")
+    expected = (None, "/etc/sysctl.d/20-b.conf", 1) if applier == boot.SYSTEMD else \
+        ("20", "/etc/sysctl.d/10-a.conf", 1)
+    assert model(applier, root, version) == expected
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_later_value_the_kernel_refuses(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\nnet.ipv4.tcp_keepalive_probes = 5\n")
+    write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_fin_timeout = abc\nnet.ipv4.tcp_keepalive_probes = 300\n")
+    if applier == boot.SYSTEMD:
+        # One table entry per key: the refused value took the key's place.
+        assert model(applier, root, version) == (None, "/etc/sysctl.d/20-b.conf", 1)
+        assert model(applier, root, version, P) == (None, "/etc/sysctl.d/20-b.conf", 2)
+    else:
+        # Line by line: the earlier value stays.
+        assert model(applier, root, version) == ("20", "/etc/sysctl.d/10-a.conf", 1)
+        assert model(applier, root, version, P) == ("5", "/etc/sysctl.d/10-a.conf", 2)
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_hidden_files(root, applier, version):
+    write(root, "/etc/sysctl.d/.h.conf", "net.ipv4.tcp_fin_timeout = 21\n")
+    expected = None if applier == boot.SYSTEMD else ("21", "/etc/sysctl.d/.h.conf", 1)
+    assert model(applier, root, version) == expected
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_base_zero_integers(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 0100\nnet.ipv4.tcp_keepalive_probes = 0x10\n"
+                                           "net.ipv4.tcp_keepalive_time = 08\n")
+    assert model(applier, root, version)[0] == "64"
+    assert model(applier, root, version, P)[0] == "16"
+    assert (model(applier, root, version, T) or (None,))[0] is None
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_globs_and_explicit_exclusion(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_keepalive_probes = 5\n-net.ipv4.tcp_fin_timeout\n")
+    write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_* = 77\n")
+    if applier == boot.PROCPS and version < (4,):
+        assert model(applier, root, version, T) is None  # 3.3.x has no globs
+    else:
+        assert model(applier, root, version, T) == ("77", "/etc/sysctl.d/20-b.conf", 1)
+    assert model(applier, root, version, P) == ("5", "/etc/sysctl.d/10-a.conf", 1)
+    # "-key" keeps the key out of globs (systemd: and does not set it).
+    assert (model(applier, root, version) or (None,))[0] is None
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_repeated_glob_keeps_its_place_in_systemd(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_keepalive_* = 77\n")
+    write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_keepalive_[pi]* = 66\n")
+    write(root, "/etc/sysctl.d/30-c.conf", "net.ipv4.tcp_keepalive_* = 77\n")
+    got = model(applier, root, version, P)
+    if applier == boot.SYSTEMD:
+        assert got == ("66", "/etc/sysctl.d/20-b.conf", 1)
+    elif version >= (4,):
+        assert got == ("77", "/etc/sysctl.d/30-c.conf", 1)
+    else:
+        assert got is None
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_dash_glob(root, applier, version):
+    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_keepalive_* = 77\n")
+    write(root, "/etc/sysctl.d/20-b.conf", "-net.ipv4.tcp_keepalive_*\n")
+    expected = ("77", "/etc/sysctl.d/10-a.conf", 1) if applier == boot.PROCPS and version >= (4,) else None
+    assert model(applier, root, version, T) == expected
+
+
+def test_old_procps_reads_run_before_etc(root):
+    write(root, "/etc/sysctl.d/50-s.conf", "net.ipv4.tcp_fin_timeout = 22\n")
+    write(root, "/run/sysctl.d/50-s.conf", "net.ipv4.tcp_fin_timeout = 23\n")
+    assert model(boot.PROCPS, root, (3, 3, 16))[0] == "23"
+    assert model(boot.PROCPS, root, (3, 3, 17))[0] == "22"
+    assert model(boot.SYSTEMD, root, (247,))[0] == "22"
+
+
+def test_split_usr_systemd_before_255_reads_lib(root):
+    write(root, "/lib/sysctl.d/70-old.conf", "net.ipv4.tcp_fin_timeout = 33\n")
+    assert model(boot.SYSTEMD, root, (252,)) == ("33", "/lib/sysctl.d/70-old.conf", 1)
+    assert model(boot.SYSTEMD, root, (255,)) is None
+
+
+@pytest.mark.parametrize("text,version", [
+    ("systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT", (252,)),
+    ("systemd 257 (257.13-1~deb13u1)", (257,)),
+    ("sysctl from procps-ng 3.3.17\n", (3, 3, 17)),
+    ("sysctl from procps-ng 4.0.4\n", (4, 0, 4)),
+    ("sysctl (procps-ng) 4.0.5\n", (4, 0, 5)),
+    ("nonsense", None),
+])
+def test_parse_version(text, version):
+    assert boot.parse_version(text) == version

@@ -135,7 +135,9 @@ def test_value_to_text(value, text):
 
 @pytest.mark.parametrize("key,a,b", [
     ("net.ipv4.ip_local_port_range", "10240\t65535", "10240   65535"),
-    ("net.ipv4.tcp_fin_timeout", "015", "15"),
+    ("net.ipv4.tcp_fin_timeout", "015", "13"),
+    ("net.ipv4.tcp_fin_timeout", "0x10", "16"),
+    ("net.ipv4.tcp_fin_timeout", "0", "0"),
     ("net.ipv4.ip_local_reserved_ports", "8080,8081, 9000", "8080-8081,9000"),
     ("net.ipv4.tcp_congestion_control", " bbr ", "bbr"),
 ])
@@ -184,7 +186,14 @@ def test_settings_required(env):
     ({"net.ipv4.tcp_tw_reuse_delay": 0}, "net.ipv4.tcp_tw_reuse_delay: value 0 is outside 1..60000"),
     ({"net.ipv4.tcp_tw_reuse_delay": 60001}, "net.ipv4.tcp_tw_reuse_delay: value 60001 is outside 1..60000"),
     ({"net.ipv4.tcp_syncookies": "yes"}, "net.ipv4.tcp_syncookies: value 'yes' is not an integer"),
-    ({"net.ipv4.tcp_keepalive_probes": 128}, "net.ipv4.tcp_keepalive_probes: value 128 is outside 1..127"),
+    ({"net.ipv4.tcp_keepalive_probes": 256}, "net.ipv4.tcp_keepalive_probes: value 256 is outside 1..255"),
+    ({"net.ipv4.tcp_keepalive_probes": 0}, "net.ipv4.tcp_keepalive_probes: value 0 is outside 1..255"),
+    ({"net.ipv4.tcp_keepalive_time": 2147484}, "net.ipv4.tcp_keepalive_time: value 2147484 is outside 1..2147483"),
+    ({"net.ipv4.tcp_fin_timeout": "08"}, "net.ipv4.tcp_fin_timeout: value '08' is not an integer"),
+    ({"net.ipv4.tcp_fin_timeout": "+5"}, "net.ipv4.tcp_fin_timeout: value '+5' is not an integer"),
+    ({"net.ipv4.tcp_fin_timeout": ""}, "net.ipv4.tcp_fin_timeout: value is empty; the kernel refuses an empty value"),
+    ({"net.ipv4.tcp_fin_timeout": "  "},
+     "net.ipv4.tcp_fin_timeout: value is empty; the kernel refuses an empty value"),
     ({"net.core.somaxconn": 0}, "net.core.somaxconn: value 0 is outside 1..2147483647"),
     ({"net.ipv4.tcp_rmem": "4096 131072"},
      "net.ipv4.tcp_rmem: value '4096 131072' must be three integers: min default max"),
@@ -237,13 +246,25 @@ def test_raising_unprivileged_start_writes_range_first(env):
 # ---------------------------------------------------------------- port range rules
 
 def test_port_range_refuses_listener(env):
+    # 20000 is newly covered (running range 32768-60999): refused.
     e = refused(env, {"net.ipv4.ip_local_port_range": "10240 65535"},
-                listeners={8080: 111, 22: 112, 40000: 113},
+                listeners={8080: 111, 22: 112, 20000: 113},
                 owners=lambda inodes: {111: (4242, "nginx", "nginx: master")})
     assert e.message == (
-        "net.ipv4.ip_local_port_range: range 10240-65535 contains port 40000 that a local service listens on; "
+        "net.ipv4.ip_local_port_range: range 10240-65535 contains port 20000 that a local service listens on; "
         "outgoing connections could take it while the service restarts. Choose a range without it or add it to "
         "net.ipv4.ip_local_reserved_ports")
+
+
+def test_port_range_listener_already_covered_is_a_warning(env):
+    # 45123 is inside the running range 32768-60999 already: the change exposes nothing new.
+    r = env.plan({"net.ipv4.ip_local_port_range": "32768 60999"}, listeners={45123: 113},
+                 owners=lambda inodes: {113: (77, "python3", "python3 -m http.server")})
+    assert [f for f in r["findings"] if f["rule"] == "port_range_listener"] == [{
+        "rule": "port_range_listener", "severity": "warning", "key": "net.ipv4.ip_local_port_range",
+        "message": "net.ipv4.ip_local_port_range: port 45123 (python3, pid 77) that a local service listens on is "
+                   "already inside the running range; outgoing connections could take it while the service "
+                   "restarts. Add it to net.ipv4.ip_local_reserved_ports"}]
 
 
 def test_port_range_names_listener_owner(env):
@@ -461,8 +482,8 @@ def test_appliers_disagree(env):
     r = env.plan({"net.ipv4.tcp_fin_timeout": 15}, applier="systemd-sysctl")
     assert by_key(r)["net.ipv4.tcp_fin_timeout"]["status"] == "drift"
     msg = [f["message"] for f in r["findings"] if f["rule"] == "applier_disagree"][0]
-    assert msg == ("net.ipv4.tcp_fin_timeout: systemd-sysctl would set 15 (from /etc/sysctl.d/90-kerneltune-tcp.conf) "
-                   "but procps would set 44 (from /etc/sysctl.conf)")
+    assert msg == ("net.ipv4.tcp_fin_timeout: systemd-sysctl 257 would set 15 (from "
+                   "/etc/sysctl.d/90-kerneltune-tcp.conf) but procps 4.0.4 would set 44 (from /etc/sysctl.conf)")
     r = env.plan({"net.ipv4.tcp_fin_timeout": 15}, applier="procps")
     assert by_key(r)["net.ipv4.tcp_fin_timeout"]["overridden_by"] == "/etc/sysctl.conf"
 
@@ -547,105 +568,44 @@ def test_skip_missing_names_are_validated(env):
                          "net.netfilter.* keys are managed")
 
 
-# ---------------------------------------------------------------------------
-# plan()'s stages, each on its own
-# ---------------------------------------------------------------------------
+# ---------------------------------------------------------------- issue 11: numbers and order
 
-def test_stage_parse_settings_canonical_keys_and_values():
-    findings = core.Findings(())
-    desired, parts_of, skip = core.parse_settings(
-        {"net/ipv4/tcp_fin_timeout": 15, "net.ipv4.ip_local_port_range": [10240, 65535],
-         "net.ipv4.tcp_timestamps": True}, "present", ["net/ipv4/tcp_tw_reuse_delay"], findings)
-    assert desired == {"net.ipv4.tcp_fin_timeout": "15", "net.ipv4.ip_local_port_range": "10240 65535",
-                       "net.ipv4.tcp_timestamps": "1"}
-    assert parts_of["net.ipv4.tcp_fin_timeout"] == ("net", "ipv4", "tcp_fin_timeout")
-    assert skip == {"net.ipv4.tcp_tw_reuse_delay"}
-    assert findings.items == []
+@pytest.mark.parametrize("start,first", [(800, "net.ipv4.ip_unprivileged_port_start"),
+                                         (40000, "net.ipv4.ip_local_port_range")])
+def test_render_orders_unprivileged_start_for_boot(start, first):
+    # At boot both appliers write in file order from the kernel defaults (1024, 32768 60999).
+    text = core.render({"net.ipv4.ip_local_port_range": "40000 65001", "net.ipv4.ip_unprivileged_port_start": start,
+                        "net.ipv4.tcp_fin_timeout": "15"})
+    keys = [line.split(" = ")[0] for line in text.splitlines() if " = " in line and not line.startswith("#")]
+    assert keys[keys.index(first) + 1] in ("net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range")
+    assert keys.index(first) < keys.index(({"net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range"}
+                                           - {first}).pop())
 
 
-def test_stage_parse_settings_carries_the_rule_of_each_refused_key():
-    findings = core.Findings(())
-    with pytest.raises(core.SysctlError) as e:
-        core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", (), findings)
-    assert [(f["rule"], f["key"]) for f in e.value.findings] == [
-        ("scope", "kernel.panic"), ("key_name", "net.ipv4.bad key")]
-    assert e.value.message == (
-        "2 settings refused: kernel.panic: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* "
-        "keys are managed; 'net.ipv4.bad key': not a valid sysctl key name")
+def test_unprivileged_start_alone_is_checked_against_the_running_range(env):
+    e = refused(env, {"net.ipv4.ip_unprivileged_port_start": 40000})
+    assert e.message == ("net.ipv4.ip_unprivileged_port_start: value 40000 is above the low port 32768 of the "
+                         "running net.ipv4.ip_local_port_range; the kernel refuses that (set "
+                         "net.ipv4.ip_local_port_range too)")
 
 
-def test_stage_parse_settings_absent_needs_no_settings():
-    assert core.parse_settings(None, "absent", (), core.Findings(())) == ({}, {}, set())
+def test_quoted_octal_is_written_as_the_kernel_reads_it(env):
+    r = env.plan({"net.ipv4.tcp_fin_timeout": "015"})
+    assert "net.ipv4.tcp_fin_timeout = 13\n" in r["new_text"]
+    assert by_key(r)["net.ipv4.tcp_fin_timeout"]["desired"] == "13"
 
 
-def test_stage_read_state_reads_the_keys_the_rules_consult(tmp_path):
-    env = Env(tmp_path)
-    runtime, presence = core.read_state({"net.core.somaxconn": ("net", "core", "somaxconn"),
-                                         "net.ipv4.nope": ("net", "ipv4", "nope")}, env.proc)
-    assert runtime["net.core.somaxconn"] == "4096" and presence["net.core.somaxconn"] == "present"
-    assert presence["net.ipv4.nope"] == "missing"
-    assert runtime[core.UNPRIV] == "1024" and runtime[core.TIMESTAMPS] == "1" and runtime[core.RESERVED] == ""
-    assert set(presence) == {"net.core.somaxconn", "net.ipv4.nope"}
+@pytest.mark.parametrize("text,value", [
+    ("010", "8"), ("0x10", "16"), ("0X1f", "31"), ("0", "0"), ("-5", "-5"), ("08", None), ("+5", None),
+    ("", None), ("abc", None), ("2 3", "2"),
+])
+def test_kernel_value_base_zero(text, value):
+    assert core.kernel_value("net.ipv4.tcp_fin_timeout", text) == value
 
 
-def test_stage_check_rules_skips_listed_missing_keys_and_refuses_ranges(tmp_path):
-    env = Env(tmp_path)
-    findings = core.Findings(())
-    desired, parts_of, skip = core.parse_settings(
-        {"net.ipv4.tcp_fin_timeout": 15, "net.ipv4.tcp_new_thing": 1}, "present", ["net.ipv4.tcp_new_thing"], findings)
-    runtime, presence = core.read_state(parts_of, env.proc)
-    active, skipped = core.check_rules(desired, parts_of, runtime, presence, skip, "auto", {}, findings, env.proc,
-                                       KERNEL, listeners={})
-    assert active == {"net.ipv4.tcp_fin_timeout": "15"}
-    assert skipped == {"net.ipv4.tcp_new_thing": "unsupported"}
-    assert [f["rule"] for f in findings.items] == ["missing_key", "fin_timeout_scope"]
-    findings = core.Findings(())
-    with pytest.raises(core.SysctlError) as e:
-        core.check_rules({"net.ipv4.tcp_tw_reuse": "3"}, {"net.ipv4.tcp_tw_reuse": ("net", "ipv4", "tcp_tw_reuse")},
-                         dict(runtime, **{"net.ipv4.tcp_tw_reuse": "2"}), {"net.ipv4.tcp_tw_reuse": "present"},
-                         set(), "auto", {}, findings, env.proc, KERNEL, listeners={})
-    assert e.value.message == "net.ipv4.tcp_tw_reuse: value 3 is outside 0..2"
-
-
-def test_stage_render_file_reads_the_old_file(tmp_path):
-    env = Env(tmp_path)
-    env.conf(PATH, "old\n")
-    old, new = core.render_file({"net.core.somaxconn": "8192"}, PATH, "present", env.root)
-    assert old == "old\n"
-    assert new == core.HEADER + "net.core.somaxconn = 8192\n"
-    assert core.render_file({}, PATH, "absent", env.root) == ("old\n", None)
-
-
-def test_stage_model_boot_before_and_after_our_file(tmp_path):
-    env = Env(tmp_path)
-    env.conf("/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 1024\n")
-    findings = core.Findings(())
-    new = core.HEADER + "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 15\n"
-    m = core.model_boot(PATH, new, "present", findings, core.boot.SYSTEMD, env.root)
-    key, fin = ("net", "core", "somaxconn"), ("net", "ipv4", "tcp_fin_timeout")
-    assert m["before"] == {key: ("1024", "/etc/sysctl.d/99-local.conf", 1)}
-    assert m["after"][key][1] == "/etc/sysctl.d/99-local.conf" and m["after"][fin] == ("15", PATH, 5)
-    assert m["which"] == core.boot.SYSTEMD and m["other"] == core.boot.PROCPS and m["in_dirs"] and not m["mask"]
-    assert findings.items == []
-    core.model_boot("/etc/other/x.conf", new, "present", findings, core.boot.SYSTEMD, env.root)
-    assert findings.items[0]["message"] == ("/etc/other/x.conf is not read by systemd-sysctl at boot: these settings "
-                                            "will not survive a reboot")
-
-
-def test_stage_plan_keys_statuses_and_write_order(tmp_path):
-    env = Env(tmp_path)
-    env.conf("/etc/sysctl.d/99-local.conf", "net.core.somaxconn = 1024\n")
-    findings = core.Findings(())
-    desired = {"net.core.somaxconn": "8192", "net.ipv4.ip_local_port_range": "1000 2000",
-               "net.ipv4.ip_unprivileged_port_start": "900"}
-    parts_of = {k: tuple(k.split(".")) for k in desired}
-    runtime, _presence = core.read_state(parts_of, env.proc)
-    new = core.render(desired)
-    m = core.model_boot(PATH, new, "present", findings, core.boot.SYSTEMD, env.root)
-    entries, changes = core.plan_keys(desired, parts_of, runtime, {}, m, PATH, "present", True, findings)
-    by_key = dict((e["key"], e) for e in entries)
-    assert by_key["net.core.somaxconn"]["status"] == "overridden"
-    assert by_key["net.core.somaxconn"]["overridden_by"] == "/etc/sysctl.d/99-local.conf"
-    assert by_key["net.ipv4.ip_local_port_range"]["status"] == "drift"
-    # Lowering the unprivileged start comes before a range that needs it.
-    assert [c[0] for c in changes] == ["net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range"]
+def test_kernel_value_limits():
+    assert core.kernel_value("net.ipv4.tcp_keepalive_probes", "255") == "255"
+    assert core.kernel_value("net.ipv4.tcp_keepalive_probes", "256") is None
+    assert core.kernel_value("net.ipv4.ip_local_port_range", "020000 0xffff") == "8192 65535"
+    assert core.kernel_value("net.ipv4.tcp_congestion_control", "bbr", "cubic") == "bbr"
+    assert core.kernel_value("net.ipv4.tcp_ecn", "x", "2") is None

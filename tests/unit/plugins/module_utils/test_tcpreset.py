@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """tcp_reset's filters, refusals and protections; every message word for word."""
+import os
 import socket
 
 import pytest
@@ -128,9 +129,92 @@ def test_kernel_refusals():
         "packets")
 
 
-def test_mapped_addresses_match_ipv4_and_ipv6_filters():
-    mapped = socket.inet_pton(socket.AF_INET6, "::ffff:10.0.0.5")
-    assert tcpreset.parse_spec("remote", "10.0.0.0/8").matches(socket.AF_INET6, mapped, 80)
-    assert tcpreset.parse_spec("remote", "::ffff:10.0.0.5").matches(socket.AF_INET6, mapped, 80)
-    assert not tcpreset.parse_spec("remote", "::ffff:10.0.0.6").matches(socket.AF_INET6, mapped, 80)
-    assert not tcpreset.parse_spec("remote", "::ffff:10.0.0.5").matches(socket.AF_INET, socket.inet_aton("10.0.0.5"), 80)
+def test_ssh_tuple_strips_scope_and_maps_v4():
+    t = tcpreset.ssh_tuple("fe80::1%eth0 51000 fe80::2%eth0 22")
+    assert (str(t[0]), t[1], str(t[2]), t[3]) == ("fe80::2", 22, "fe80::1", 51000)
+    t = tcpreset.ssh_tuple("::ffff:192.0.2.9 51000 ::ffff:10.0.0.2 22")
+    assert (str(t[0]), str(t[2])) == ("10.0.0.2", "192.0.2.9")
+
+
+def test_link_local_control_connection_is_protected():
+    sel = tcpreset.Selector([], [], "both", tcpreset.ssh_tuple("fe80::1%eth0 51000 fe80::2%eth0 22"))
+    sel(sock(1, "fe80::2", 22, "fe80::1", 51000, socket.AF_INET6))
+    sel(sock(1, "fe80::2", 22, "fe80::1", 51001, socket.AF_INET6))
+    sel.finish()
+    assert [s.tuple_text() for s in sel.protected] == ["[fe80::2]:22 -> [fe80::1]:51000"]
+    assert len(sel.matched) == 1
+
+
+def fake_proc(tmp_path, chain):
+    """chain: [(pid, ppid, comm, environ dict, socket inodes)]"""
+    for pid, ppid, comm, env, inodes in chain:
+        d = tmp_path / str(pid)
+        (d / "fd").mkdir(parents=True)
+        (d / "status").write_text("Name:\t%s\nPPid:\t%d\n" % (comm, ppid))
+        (d / "comm").write_text(comm + "\n")
+        (d / "environ").write_bytes(b"".join(("%s=%s\0" % kv).encode() for kv in env.items()))
+        for n, inode in enumerate(inodes):
+            os.symlink("socket:[%d]" % inode, str(d / "fd" / str(n + 3)))
+
+
+def test_control_found_by_ancestor_inode_and_mirror_under_become(tmp_path):
+    # python3 (module, sudo dropped SSH_CONNECTION) <- sudo <- sshd: kt@notty (holds the socket)
+    fake_proc(tmp_path, [(300, 200, "python3", {"PATH": "/usr/bin"}, []),
+                         (200, 100, "sudo", {}, []),
+                         (100, 1, "sshd", {"SSH_CONNECTION": "127.0.0.1 40112 127.0.0.1 22"}, [555])])
+    control = tcpreset.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    assert control.remote and control.inodes == {555}
+    assert control.evidence == ["SSH_CONNECTION in the environment of sshd (pid 100)", "ancestor sshd (pid 100)"]
+    sel = tcpreset.Selector([], [], "both", control)
+    client = sock(1, "127.0.0.1", 40112, "127.0.0.1", 22)   # the controller's end, held by no process we see
+    server = sock(1, "127.0.0.1", 22, "127.0.0.1", 40112)
+    server.inode = 555
+    other = sock(1, "127.0.0.1", 9000, "127.0.0.1", 40200)
+    for s in (client, other, server):
+        sel(s)
+    sel.finish()
+    assert sorted(s.tuple_text() for s in sel.protected) == ["127.0.0.1:22 -> 127.0.0.1:40112",
+                                                             "127.0.0.1:40112 -> 127.0.0.1:22"]
+    assert sel.matched == [other]
+    assert tcpreset.unprotected_refusal(["established"], control, False) is None
+
+
+def test_control_by_inode_alone_protects_the_mirror(tmp_path):
+    # No SSH_CONNECTION anywhere: the inode finds the server end, its mirror the client end.
+    fake_proc(tmp_path, [(300, 100, "python3", {}, []), (100, 1, "sshd-session", {}, [555])])
+    control = tcpreset.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    sel = tcpreset.Selector([], [], "both", control)
+    client = sock(1, "127.0.0.1", 40112, "127.0.0.1", 22)
+    server = sock(1, "127.0.0.1", 22, "127.0.0.1", 40112)
+    server.inode = 555
+    sel(client)
+    sel(server)
+    sel.finish()
+    assert len(sel.protected) == 2 and sel.matched == []
+
+
+def test_remote_run_without_control_socket_is_refused(tmp_path):
+    fake_proc(tmp_path, [(300, 100, "python3", {}, []),
+                         (100, 1, "sshd", {"SSH_CONNECTION": "192.0.2.9 51000 10.0.0.2 22"}, [])])
+    control = tcpreset.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    sel = tcpreset.Selector([], [], "both", control)
+    sel(sock(1, "10.0.0.2", 8080, "10.0.0.9", 1))
+    sel.finish()
+    assert tcpreset.unprotected_refusal(["established"], control, False) == (
+        "this run is remote (SSH_CONNECTION in the environment of sshd (pid 100); ancestor sshd (pid 100)) but no "
+        "socket of its control connection was found in this network namespace, so it cannot be protected; refusing "
+        "to touch ESTABLISHED sockets. Set allow_unprotected: true to go on anyway (the task may cut its own "
+        "connection)")
+    assert tcpreset.unprotected_refusal(["established"], control, True) is None
+    assert tcpreset.unprotected_refusal(["close_wait"], control, False) is None
+    local = tcpreset.Control.discover(environ={}, proc_root=str(tmp_path), pid=100)
+    assert not local.remote and tcpreset.unprotected_refusal(["established"], local, False) is None
+
+
+def test_stopped_message_gives_partial_counts():
+    res = sockdiag.DestroyResult()
+    res.destroyed, res.unconfirmed, res.error = 700, 12, "No buffer space available"
+    res.failed = [(None, 2, "No such file or directory"), (None, 1, "Operation not permitted")]
+    assert tcpreset.stopped_message(1000, res) == (
+        "destroying stopped on an error after 714 of 1000 sockets: No buffer space available; 700 destroyed, 1 already "
+        "gone, 1 refused, 12 sent without an answer (they may be gone), 286 not tried")

@@ -9,7 +9,23 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core 2.17 and 2.18 have no testing helper: the same, by hand
+    import contextlib
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info, tcp_reset, tcp_sysctl
 
@@ -21,8 +37,9 @@ def run(module, args, capsys):
     return json.loads(capsys.readouterr().out)
 
 
-def test_tcp_sysctl_check_mode_writes_nothing(tmp_path, capsys):
-    path = str(tmp_path / "90-test.conf")
+def test_tcp_sysctl_check_mode_writes_nothing(capsys):
+    path = "/run/sysctl.d/90-kerneltune-unit-test.conf"
+    assert not os.path.exists(path)
     with open("/proc/sys/net/ipv4/tcp_fin_timeout") as f:
         running = f.read().strip()
     want = "17" if running != "17" else "18"
@@ -32,7 +49,7 @@ def test_tcp_sysctl_check_mode_writes_nothing(tmp_path, capsys):
     assert r["runtime_changes"] == ["net.ipv4.tcp_fin_timeout: %s -> %s" % (running, want)]
     assert r["settings"][0]["status"] == "drift"
     assert r["diff"][0]["after"].endswith("net.ipv4.tcp_fin_timeout = %s\n" % want)
-    assert [f["rule"] for f in r["findings"]] == ["fin_timeout_scope", "not_persistent"]
+    assert [f["rule"] for f in r["findings"]] == ["fin_timeout_scope"]
     assert not os.path.exists(path)
     with open("/proc/sys/net/ipv4/tcp_fin_timeout") as f:
         assert f.read().strip() == running
@@ -46,12 +63,35 @@ def test_tcp_sysctl_path_must_be_conf(capsys):
                         "(the appliers read only *.conf)")
 
 
-def test_tcp_sysctl_refusal_carries_findings(tmp_path, capsys):
-    r = run(tcp_sysctl, {"settings": {"vm.swappiness": 1}, "path": str(tmp_path / "x.conf")}, capsys)
+def test_tcp_sysctl_refusal_carries_findings(capsys):
+    path = "/run/sysctl.d/90-kerneltune-unit-test.conf"
+    r = run(tcp_sysctl, {"settings": {"vm.swappiness": 1}, "path": path}, capsys)
     assert r["failed"] is True
     assert r["findings"][0]["rule"] == "scope"
     assert r["changed"] is False
-    assert not os.path.exists(str(tmp_path / "x.conf"))
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("path,msg", [
+    ("/etc/resolv.conf", "path: /etc/resolv.conf is not in a directory both appliers read and the distribution "
+                         "leaves to the administrator (/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d)"),
+    ("/etc/sysctl.conf", "path: /etc/sysctl.conf is not in a directory both appliers read and the distribution "
+                         "leaves to the administrator (/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d)"),
+    ("/usr/lib/sysctl.d/50-pid-max.conf",
+     "path: /usr/lib/sysctl.d/50-pid-max.conf is not in a directory both appliers read and the distribution "
+     "leaves to the administrator (/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d)"),
+    ("/etc/sysctl.d/../ld.so.conf", "path: /etc/sysctl.d/../ld.so.conf contains '..'; give the file's own path in "
+                                    "/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d"),
+    ("/etc/sysctl.d/.hidden.conf", "path: /etc/sysctl.d/.hidden.conf is a hidden file; systemd-sysctl skips hidden "
+                                   "files"),
+])
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_tcp_sysctl_path_confined(path, msg, state, capsys):
+    before = os.path.exists(path) and open(path, "rb").read()
+    r = run(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": 15}, "path": path, "state": state}, capsys)
+    assert r["failed"] is True and r["changed"] is False
+    assert r["msg"] == msg
+    assert (os.path.exists(path) and open(path, "rb").read()) == before
 
 
 def test_tcp_sysctl_settings_required(capsys):

@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The boot model (sysctl_core.plan) against the real appliers, on many layouts.
+
+Runs inside the test container. For each layout it writes the files, asks the
+model for `persisted_before` (our file absent) and `persisted` (our file
+present) for both appliers, then runs `sysctl --system` and systemd-sysctl,
+each in a fresh network namespace, with and without our file, and compares key
+by key. A key the model says is left unset must show the kernel's default.
+
+The caller keeps /proc/sys/{kernel,fs,vm} read-only, so only net.* can be
+written, and only in the namespaces this script makes and deletes.
+
+Usage: precedence.py MODULE_UTILS_DIR SEED COUNT  (prints a JSON summary)
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+
+OUR = "/etc/sysctl.d/60-kt.conf"
+SETTINGS = {
+    "net.ipv4.tcp_fin_timeout": "15",
+    "net.ipv4.tcp_keepalive_time": "600",
+    "net.ipv4.tcp_keepalive_intvl": "30",
+    "net.ipv4.tcp_keepalive_probes": "4",
+    "net.core.somaxconn": "3000",
+    "net.ipv4.ip_local_port_range": "10240 65535",
+}
+KEYS = list(SETTINGS)
+APPLIERS = {"procps": ["sysctl", "--system"], "systemd-sysctl": ["/lib/systemd/systemd-sysctl"]}
+
+# Every layout feature, one family each (names say what they show).
+FAMILIES = [
+    ("a later file wins", {"/etc/sysctl.d/99-local.conf": "net.ipv4.tcp_fin_timeout = 30\n"}),
+    ("sysctl.conf last for procps, 99-zz after the 99-sysctl.conf symlink for systemd",
+     {"/etc/sysctl.conf": "net.ipv4.tcp_keepalive_time = 700\n",
+      "/etc/sysctl.d/99-zz.conf": "net.ipv4.tcp_keepalive_time = 800\n"}),
+    ("masking by name across directories",
+     {"/usr/lib/sysctl.d/70-vendor.conf": "net.ipv4.tcp_keepalive_intvl = 40\n",
+      "/etc/sysctl.d/70-vendor.conf": "@null",
+      "/run/sysctl.d/80-run.conf": "net.core.somaxconn = 1000\n",
+      "/usr/lib/sysctl.d/80-run.conf": "net.core.somaxconn = 2000\n",
+      "/usr/local/lib/sysctl.d/75-local.conf": "net.ipv4.tcp_fin_timeout = 20\n",
+      "/usr/lib/sysctl.d/90-empty.conf": "net.ipv4.tcp_fin_timeout = 21\n",
+      "/etc/sysctl.d/90-empty.conf": ""}),
+    ("/run masks the same name in /usr/lib, /etc masks /run",
+     {"/run/sysctl.d/60-kt.conf": "net.ipv4.tcp_fin_timeout = 23\n",
+      "/run/sysctl.d/70-r.conf": "net.ipv4.tcp_fin_timeout = 24\n",
+      "/etc/sysctl.d/70-r.conf": "net.ipv4.tcp_keepalive_probes = 6\n"}),
+    ("comments, dash prefix, slash keys, duplicates, tabs",
+     {"/etc/sysctl.d/85-syntax.conf": "; a comment\n# another\n-net.ipv4.tcp_keepalive_time = 650\n"
+                                      "net/ipv4/tcp_keepalive_intvl=45\nnet.ipv4.tcp_keepalive_intvl = 46\n"
+                                      " net.ipv4.ip_local_port_range =\t20000   60001\n-net.ipv4.does_not_exist = 1\n"}),
+    ("-key without = after our file",
+     {"/etc/sysctl.d/70-dash.conf": "-net.ipv4.tcp_fin_timeout\n"}),
+    ("-key without = before our file", {"/etc/sysctl.d/10-dash.conf": "-net.ipv4.tcp_fin_timeout\n"}),
+    ("a glob after our file", {"/etc/sysctl.d/70-glob.conf": "net.ipv4.tcp_keepalive_* = 77\n"}),
+    ("a glob with an explicit exclusion",
+     {"/etc/sysctl.d/70-glob.conf": "net.ipv4.tcp_keepalive_* = 77\n-net.ipv4.tcp_keepalive_intvl\n",
+      "/etc/sysctl.d/10-base.conf": "net.core.somaxconn = 0x200\n"}),
+    ("a glob removed by -glob", {"/etc/sysctl.d/10-glob.conf": "net.ipv4.tcp_keepalive_* = 77\n",
+                                 "/etc/sysctl.d/20-glob.conf": "-net.ipv4.tcp_keepalive_*\n"}),
+    ("globs in order, a repeated glob keeps its place in systemd",
+     {"/etc/sysctl.d/10-g.conf": "net.ipv4.tcp_keepalive_* = 77\n", "/etc/sysctl.d/20-g.conf":
+      "net.ipv4.tcp_keepalive_[pi]* = 66\n", "/etc/sysctl.d/70-g.conf": "net.ipv4.tcp_keepalive_* = 77\n"}),
+    ("a later value the kernel refuses",
+     {"/etc/sysctl.d/70-bad.conf": "net.ipv4.tcp_fin_timeout = abc\nnet.ipv4.tcp_keepalive_probes = 300\n"
+                                   "net.core.somaxconn =\n"}),
+    ("a refused value before a good one in the same file",
+     {"/etc/sysctl.d/70-bad.conf": "net.ipv4.tcp_fin_timeout = abc\nnet.ipv4.tcp_fin_timeout = 25\n"}),
+    ("a hidden file", {"/etc/sysctl.d/.hidden.conf": "net.ipv4.tcp_fin_timeout = 21\n"}),
+    ("base-0 integers",
+     {"/etc/sysctl.d/70-oct.conf": "net.ipv4.tcp_fin_timeout = 0100\nnet.ipv4.tcp_keepalive_probes = 0x10\n"
+                                   "net.ipv4.tcp_keepalive_time = 08\n"}),
+    ("a file not ending in .conf", {"/etc/sysctl.d/70-x": "net.ipv4.tcp_fin_timeout = 33\n"}),
+]
+
+DIRS = ["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d"]
+NAMES = ["10-a.conf", "60-kt.conf", "70-b.conf", "99-z.conf", ".h.conf", "99-sysctl.conf"]
+VALUES = ["20", "7", "010", "0x1f", "abc", "", "300", "1000", "08"]
+LINE_KEYS = KEYS[:-1] + ["net.ipv4.tcp_keepalive_*", "net.ipv4.tcp_keepalive_[pi]*", "net/ipv4/tcp_fin_timeout"]
+
+
+def random_layout(rng, i):
+    files = {}
+    for _file in range(rng.randint(1, 5)):
+        if rng.random() < 0.15:
+            path = "/etc/sysctl.conf"
+        else:
+            path = rng.choice(DIRS) + "/" + rng.choice(NAMES)
+        if path == OUR:
+            continue
+        if rng.random() < 0.1:
+            files[path] = rng.choice(["@null", ""])
+            continue
+        lines = []
+        for _line in range(rng.randint(1, 4)):
+            key = rng.choice(LINE_KEYS)
+            kind = rng.random()
+            if kind < 0.15:
+                lines.append("-%s" % key)
+            elif kind < 0.25:
+                lines.append("-%s = %s" % (key, rng.choice(VALUES)))
+            else:
+                lines.append("%s = %s" % (key, rng.choice(VALUES)))
+        files[path] = "\n".join(lines) + "\n"
+    return ("random %d" % i, files)
+
+
+def put(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.lexists(path):
+        os.unlink(path)
+    if text == "@null":
+        os.symlink("/dev/null", path)
+    elif text.startswith("@link:"):
+        os.symlink(text[len("@link:"):], path)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+
+
+def sh(argv, check=True):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
+                          check=check)
+
+
+def real(argv):
+    """Values of KEYS in a fresh namespace after running argv there (None: nothing run)."""
+    ns = "kt-precedence"
+    sh(["ip", "netns", "del", ns], check=False)
+    sh(["ip", "netns", "add", ns])
+    try:
+        if argv:
+            sh(["ip", "netns", "exec", ns] + argv, check=False)
+        out = sh(["ip", "netns", "exec", ns, "sysctl", "-n"] + KEYS).stdout.splitlines()
+    finally:
+        sh(["ip", "netns", "del", ns])
+    return {k: " ".join(v.split()) for k, v in zip(KEYS, out)}
+
+
+def import_library(src):
+    """Make the module_utils files in src importable under their collection name."""
+    import shutil
+    import tempfile
+    top = tempfile.mkdtemp(prefix="kt-lib-")
+    pkg = top
+    for part in ("ansible_collections", "kerneltune", "tcp", "plugins", "module_utils"):
+        pkg = os.path.join(pkg, part)
+        os.mkdir(pkg)
+        open(os.path.join(pkg, "__init__.py"), "w").close()
+    for name in os.listdir(src):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(src, name), pkg)
+    sys.path.insert(0, top)
+
+
+def main():
+    import_library(sys.argv[1])
+    from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
+
+    seed, count = int(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(seed)
+    layouts = FAMILIES + [random_layout(rng, i) for i in range(count)]
+    defaults = real(None)
+    mismatches = []
+    appliers = {}
+    stash = {}
+    for name, files in layouts:
+        for path, text in files.items():
+            if os.path.lexists(path) and path not in stash:
+                stash[path] = ("@link:" + os.readlink(path)) if os.path.islink(path) else open(path).read()
+            put(path, text)
+        try:
+            reality = {}
+            for with_ours in (False, True):
+                if with_ours:
+                    put(OUR, core.render(SETTINGS))
+                elif os.path.lexists(OUR):
+                    os.unlink(OUR)
+                for applier, argv in APPLIERS.items():
+                    reality[(applier, with_ours)] = real(argv)
+            os.unlink(OUR)
+            for applier in APPLIERS:
+                r = core.plan(SETTINGS, OUR, apply=False, applier=applier, nat_result={}, listeners=[], owners={})
+                appliers[applier] = r["applier"]
+                for e in r["entries"]:
+                    for field, with_ours in (("persisted_before", False), ("persisted", True)):
+                        want = reality[(applier, with_ours)][e["key"]]
+                        got = e[field] if e[field] is not None else defaults[e["key"]]
+                        if got != want:
+                            mismatches.append({"layout": name, "files": files, "applier": r["applier"],
+                                               "key": e["key"], "field": field, "model": e[field], "real": want})
+                if applier == "procps":
+                    said = sorted(f["key"] for f in r["findings"] if f["rule"] == "applier_disagree")
+                    seen = sorted(k for k in KEYS
+                                  if reality[("procps", True)][k] != reality[("systemd-sysctl", True)][k])
+                    if said != seen:
+                        mismatches.append({"layout": name, "files": files, "field": "applier_disagree",
+                                           "model": said, "real": seen})
+        finally:
+            for path in files:
+                if os.path.lexists(path):
+                    os.unlink(path)
+                if path in stash:
+                    put(path, stash.pop(path))
+    print(json.dumps({"seed": seed, "layouts": len(layouts), "appliers": appliers,
+                      "checks": len(layouts) * len(APPLIERS) * len(KEYS) * 2,
+                      "mismatches": mismatches[:20], "mismatch_count": len(mismatches)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

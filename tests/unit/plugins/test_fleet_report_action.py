@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet_report action through a real ansible-playbook run on the controller (local, no host):
+its one argument spec converts and refuses, word for word."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        records: {web1: {profiles: []}}
+        hosts: web1
+        fail_on_drift: "false"
+        report_dir: "{{ d }}/one"
+      register: one
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        hosts: [web1]
+        fail_on_drift: "maybe"
+        report_dir: "{{ d }}/two"
+      register: two
+      ignore_errors: true
+    - kerneltune.tcp.fleet_report:
+        kind: census
+        hosts: [web1]
+      register: three
+      ignore_errors: true
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        hosts: []
+        report_dir: "{{ d }}/four"
+      register: four
+      ignore_errors: true
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        hosts: [web1]
+        fail_on: new
+        report_dir: "{{ d }}/five"
+      register: five
+      ignore_errors: true
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        hosts: [web1]
+        colour: red
+      register: six
+      ignore_errors: true
+    - ansible.builtin.copy:
+        dest: "{{ d }}/out.json"
+        content: "{{ {'one': one, 'two': two, 'three': three, 'four': four, 'five': five, 'six': six} | to_json }}"
+        mode: "0644"
+"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    d = tmp_path_factory.mktemp("action")
+    (d / "play.yml").write_text(PLAY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
+        pytest.skip("collection not installed (scripts/setup.sh installs it)")
+    p = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(d / "play.yml"), "-e", "d=%s" % d,
+                        "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(d), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    return json.loads((d / "out.json").read_text()), d
+
+
+def test_string_host_is_one_host_and_string_false_is_false(results):
+    r, d = results
+    one = r["one"]
+    assert not one.get("failed")
+    assert one["summary"]["errors"] == ["web1"]
+    assert one["summary"]["totals"]["hosts"] == 1
+    assert one["gate_msg"] == "audit failed: 1 of 1 hosts are not compliant (reports in %s/one)" % d
+    assert sorted(os.listdir(str(d / "one"))) == ["audit-junit.xml", "audit.html", "audit.json", "audit.md"]
+
+
+def test_argument_errors_word_for_word(results):
+    r, d = results
+    # Ansible lists the valid booleans after this, in set order (it varies from run to run).
+    assert r["two"]["msg"].startswith("argument 'fail_on_drift' is of type str and we were unable to convert to "
+                                      "bool: The value 'maybe' is not a valid boolean. Valid booleans include: ")
+    assert r["three"]["msg"] == "value of kind must be one of: audit, diagnose, got: census"
+    assert r["four"]["msg"] == "hosts: no host was targeted, so nothing was checked"
+    assert r["five"]["msg"] == "fail_on: new needs a baseline (a previous audit.json)"
+    assert r["six"]["msg"] == ("Unsupported parameters for (ansible_collections.kerneltune.tcp.plugins.action."
+                               "fleet_report) module: colour. Supported parameters include: baseline, fail_on, "
+                               "fail_on_drift, hosts, kind, merge, paths, records, report_dir.")
+    for k in ("two", "four", "five"):
+        assert not (d / k).exists()
+
+
+def test_built_collection_ships_templates_and_schema(tmp_path):
+    galaxy = os.path.join(os.path.dirname(sys.executable), "ansible-galaxy")
+    subprocess.run([galaxy, "collection", "build", "--output-path", str(tmp_path), ROOT], check=True,
+                   capture_output=True)
+    import tarfile
+    (tarball,) = list(tmp_path.glob("kerneltune-tcp-*.tar.gz"))
+    with tarfile.open(str(tarball)) as t:
+        names = set(t.getnames())
+    assert {"plugins/plugin_utils/templates/audit.html.j2", "plugins/plugin_utils/templates/diagnose.html.j2",
+            "plugins/plugin_utils/templates/_style.css.j2", "docs/schemas/audit.schema.json",
+            "playbooks/merge_reports.yml"} <= names
