@@ -8,23 +8,25 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: profile
 version_added: 0.1.0
-short_description: The defaults of a kerneltune.tcp tuning profile, read from its role
+short_description: The kerneltune.tcp.tcp_sysctl parameters of a tuning profile, resolved for this host
 description:
-  - Returns, for each profile name, the defaults its role ships (C(roles/<name>/defaults/main.yml) in this
-    collection) as C(settings), C(path), C(nat), C(skip_missing), C(allow), plus C(base), the settings the profile
-    is composed on before its own C(<name>_settings) (empty for C(web_frontend) and C(high_outbound_client); the
-    web_frontend settings combined with the high_outbound_client settings for C(reverse_proxy)).
-  - The single source of the profiles' values for the roles and for the audit playbook.
+  - For each profile name, the parameters its role passes to M(kerneltune.tcp.tcp_sysctl), resolved from the
+    host's variables the way the role resolves them. C(settings) is the profile's C(base) (the web_frontend settings
+    combined with the high_outbound_client settings for C(reverse_proxy), empty otherwise) combined with
+    C(<name>_settings) and then with C(<name>_sysctl_overrides) (C(kt_sysctl_overrides) for the plain role). The
+    other parameters are C(<name>_path), C(<name>_nat) and so on; where the host does not set one, the default
+    from the profile role's C(defaults/main.yml) applies.
+  - The one place where a profile becomes module parameters, for the roles and for the audit playbook alike.
 options:
   _terms:
-    description: Profile names (web_frontend, high_outbound_client, reverse_proxy, sysctl).
+    description: Profile names (web_frontend, high_outbound_client, reverse_proxy, kt_sysctl).
     required: true
     type: list
     elements: str
 """
 
 EXAMPLES = r"""
-- name: Show what the web_frontend profile sets
+- name: Show what the web_frontend profile would set on this host
   ansible.builtin.debug:
     msg: "{{ (query('kerneltune.tcp.profile', 'web_frontend') | first).settings }}"
 """
@@ -35,14 +37,20 @@ _raw:
   type: list
   elements: dict
   contains:
+    name: {description: The profile name., type: str}
     base: {description: Settings the profile is composed on., type: dict}
-    settings: {description: The profile's own settings (its role's <name>_settings default)., type: dict}
+    settings: {description: The settings to pass (base, then <name>_settings, then the overrides)., type: dict}
     path: {description: The file the profile's role owns., type: str}
+    state: {description: V(present) or V(absent)., type: str}
+    apply: {description: Whether the running values are set too., type: bool}
     nat: {description: NAT mode., type: str}
     skip_missing: {description: Keys older kernels may lack., type: list, elements: str}
     allow: {description: Allowed rule ids., type: list, elements: str}
+    backup: {description: Keep a copy of the file before changing it., type: bool}
+    audit_only: {description: Check mode for the role's task whatever the playbook's mode., type: bool}
 """
 
+import functools
 import os
 
 import yaml
@@ -52,38 +60,55 @@ from ansible.plugins.lookup import LookupBase
 
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
 COMPOSED = {"reverse_proxy": ("web_frontend", "high_outbound_client")}
-PREFIX = {"sysctl": "sysctl_", "web_frontend": "web_frontend_", "high_outbound_client": "high_outbound_client_",
-          "reverse_proxy": "reverse_proxy_"}
+PROFILES = ("high_outbound_client", "kt_sysctl", "reverse_proxy", "web_frontend")
+# Parameter -> (variable suffix, default when neither the host nor the role's defaults set it).
+PARAMS = {
+    "path": ("path", None),
+    "state": ("state", "present"),
+    "apply": ("apply", True),
+    "nat": ("nat", "auto"),
+    "skip_missing": ("skip_missing", []),
+    "allow": ("allow", []),
+    "backup": ("backup", False),
+    "audit_only": ("audit_only", False),
+}
 
 
+@functools.lru_cache(maxsize=None)
 def _defaults(name):
-    path = os.path.join(ROLES, name, "defaults", "main.yml")
-    try:
-        with open(path) as f:
-            return yaml.safe_load(f) or {}
-    except OSError:
-        raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(sorted(PREFIX))))
+    with open(os.path.join(ROLES, name, "defaults", "main.yml")) as f:
+        return yaml.safe_load(f) or {}
 
 
-def profile(name):
-    if name not in PREFIX:
-        raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(sorted(PREFIX))))
-    d = _defaults(name)
-    p = PREFIX[name]
+def _overrides_var(name):
+    return "kt_sysctl_overrides" if name == "kt_sysctl" else name + "_sysctl_overrides"
+
+
+def resolve(name, lookup_var=lambda var_name, default: default):
+    """The tcp_sysctl parameters of profile NAME; lookup_var(name, default) reads a host variable."""
+    if name not in PROFILES:
+        raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(PROFILES)))
+    defaults = _defaults(name)
+    prefix = name + "_"
     base = {}
     for part in COMPOSED.get(name, ()):
-        base.update(_defaults(part)[PREFIX[part] + "settings"])
-    return {
-        "name": name,
-        "base": base,
-        "settings": d.get(p + "settings", {}),
-        "path": d.get(p + "path"),
-        "nat": d.get(p + "nat", "auto"),
-        "skip_missing": d.get(p + "skip_missing", []),
-        "allow": d.get(p + "allow", []),
-    }
+        base.update(_defaults(part)[part + "_settings"])
+    settings = dict(base)
+    settings.update(lookup_var(prefix + "settings", defaults.get(prefix + "settings", {})) or {})
+    settings.update(lookup_var(_overrides_var(name), defaults.get(_overrides_var(name), {})) or {})
+    out = {"name": name, "base": base, "settings": settings}
+    for param, (suffix, fallback) in PARAMS.items():
+        out[param] = lookup_var(prefix + suffix, defaults.get(prefix + suffix, fallback))
+    return out
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        return [profile(str(t)) for t in terms]
+        variables = variables or {}
+
+        def lookup_var(var_name, default):
+            if var_name not in variables:
+                return default
+            return self._templar.template(variables[var_name])
+
+        return [resolve(str(t), lookup_var) for t in terms]

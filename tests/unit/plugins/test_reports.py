@@ -295,24 +295,6 @@ def test_report_paths(tmp_path, monkeypatch):
     assert str(e.value) == "paths: unknown report junit for kind diagnose (known: json, markdown, html)"
 
 
-def test_profile_lookup_composes_reverse_proxy():
-    from ansible_collections.kerneltune.tcp.plugins.lookup import profile
-    rp = profile.profile("reverse_proxy")
-    assert rp["settings"] == {} and rp["nat"] == "present"
-    assert rp["base"]["net.ipv4.tcp_fin_timeout"] == 15  # the outbound value wins
-    assert rp["base"]["net.core.somaxconn"] == 8192
-    assert profile.profile("web_frontend")["base"] == {}
-
-
-def test_profile_lookup_unknown_name():
-    from ansible.errors import AnsibleLookupError
-    from ansible_collections.kerneltune.tcp.plugins.lookup import profile
-    with pytest.raises(AnsibleLookupError) as e:
-        profile.profile("database")
-    assert str(e.value) == ("profile: no such profile 'database' (known: high_outbound_client, reverse_proxy, "
-                            "sysctl, web_frontend)")
-
-
 def test_hostile_strings_in_diagnose():
     h = HOSTILE
     r = {"time_wait": {"total": 2, "outbound": 2, "inbound": 0,

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The profile lookup: the one place where a profile and a host's variables become tcp_sysctl parameters
+(the roles and the audit playbook both use it)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ansible.errors import AnsibleLookupError
+from ansible_collections.kerneltune.tcp.plugins.lookup import profile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+
+def role_defaults(name):
+    with open(os.path.join(ROOT, "roles", name, "defaults", "main.yml")) as f:
+        return yaml.safe_load(f)
+
+
+def test_defaults_come_from_the_role():
+    web = role_defaults("web_frontend")
+    r = profile.resolve("web_frontend")
+    assert r["settings"] == web["web_frontend_settings"] and r["base"] == {}
+    assert (r["path"], r["nat"], r["state"], r["apply"], r["audit_only"]) == (
+        "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "present", "present", True, False)
+
+
+def test_reverse_proxy_is_composed_and_the_outbound_value_wins():
+    web, out = role_defaults("web_frontend"), role_defaults("high_outbound_client")
+    r = profile.resolve("reverse_proxy")
+    want = dict(web["web_frontend_settings"])
+    want.update(out["high_outbound_client_settings"])
+    want.update(role_defaults("reverse_proxy")["reverse_proxy_settings"] or {})
+    assert r["settings"] == want
+    assert web["web_frontend_settings"]["net.ipv4.tcp_fin_timeout"] == 30
+    assert r["settings"]["net.ipv4.tcp_fin_timeout"] == out["high_outbound_client_settings"]["net.ipv4.tcp_fin_timeout"]
+
+
+def test_host_variables_win_and_overrides_merge_last():
+    host = {"web_frontend_settings": {"net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": 20},
+            "web_frontend_sysctl_overrides": {"net.ipv4.tcp_fin_timeout": 25},
+            "web_frontend_nat": "auto", "web_frontend_allow": ["range"]}
+    r = profile.resolve("web_frontend", lambda name, default: host.get(name, default))
+    assert r["settings"] == {"net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": 25}
+    assert (r["nat"], r["allow"], r["skip_missing"]) == ("auto", ["range"], [])
+
+
+def test_plain_role_uses_its_own_prefix():
+    host = {"kt_sysctl_settings": {"net.core.somaxconn": 1024}, "kt_sysctl_overrides": {"net.core.somaxconn": 2048},
+            "kt_sysctl_state": "absent"}
+    r = profile.resolve("kt_sysctl", lambda name, default: host.get(name, default))
+    assert r["settings"] == {"net.core.somaxconn": 2048}
+    assert (r["path"], r["state"]) == ("/etc/sysctl.d/85-kerneltune-sysctl.conf", "absent")
+
+
+def test_unknown_name():
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.resolve("database")
+    assert str(e.value) == ("profile: no such profile 'database' (known: high_outbound_client, kt_sysctl, "
+                            "reverse_proxy, web_frontend)")
+
+
+PLAY = """
+- hosts: web1
+  gather_facts: false
+  vars:
+    kt_fin: 21
+  tasks:
+    - ansible.builtin.copy:
+        dest: "{{ d }}/out.json"
+        content: "{{ query('kerneltune.tcp.profile', 'web_frontend', 'reverse_proxy') | to_json }}"
+        mode: "0644"
+      delegate_to: localhost
+"""
+
+INVENTORY = """
+web1:
+  ansible_connection: local
+  web_frontend_sysctl_overrides:
+    net.ipv4.tcp_fin_timeout: "{{ kt_fin }}"
+  reverse_proxy_path: /etc/sysctl.d/81-proxy.conf
+"""
+
+
+def test_in_a_real_play_with_templated_inventory_values(tmp_path):
+    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
+        pytest.skip("collection not installed (scripts/setup.sh installs it)")
+    (tmp_path / "play.yml").write_text(PLAY)
+    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": yaml.safe_load(INVENTORY)}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"))
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
+                        "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    web, proxy = json.loads((tmp_path / "out.json").read_text())
+    assert web["settings"]["net.ipv4.tcp_fin_timeout"] == 21
+    assert web["path"] == "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
+    assert proxy["path"] == "/etc/sysctl.d/81-proxy.conf"
+    assert proxy["settings"]["net.ipv4.tcp_fin_timeout"] == 15
