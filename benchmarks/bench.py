@@ -32,18 +32,19 @@ def sh(argv, check=True, **kw):
     return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def start(n):
-    names = ["%s%02d" % (PREFIX, i) for i in range(n)]
-    stop_all()
+def start(n, prefix=PREFIX):
+    """N fresh privileged containers without a network (bench_fleet.py uses its own prefix)."""
+    names = ["%s%02d" % (prefix, i) for i in range(n)]
+    stop_all(prefix)
     for name in names:
         sh(["podman", "run", "-d", "--name", name, "--privileged", "--network", "none", "-v", "%s:/src:ro" % ROOT,
             IMAGE, "/bin/sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"])
     return names
 
 
-def stop_all():
+def stop_all(prefix=PREFIX):
     out = sh(["podman", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
-    mine = [n for n in out if n.startswith(PREFIX)]
+    mine = [n for n in out if n.startswith(prefix)]
     if mine:
         sh(["podman", "rm", "-f", "-t", "0"] + mine, check=False)
 

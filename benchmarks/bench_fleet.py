@@ -29,6 +29,9 @@ import time
 
 import yaml
 
+import bench  # benchmarks/bench.py: sh() and the container helpers
+from bench import sh
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
@@ -36,24 +39,12 @@ PREFIX = "kt-fleet-"
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 
 
-def sh(argv, check=True):
-    return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(n):
+    return bench.start(n, PREFIX)
 
 
 def stop_all():
-    out = sh(["podman", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
-    mine = [n for n in out if n.startswith(PREFIX)]
-    if mine:
-        sh(["podman", "rm", "-f", "-t", "0"] + mine, check=False)
-
-
-def start(n):
-    stop_all()
-    names = ["%s%02d" % (PREFIX, i) for i in range(n)]
-    for name in names:
-        sh(["podman", "run", "-d", "--name", name, "--privileged", "--network", "none", IMAGE,
-            "/bin/sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"])
-    return names
+    bench.stop_all(PREFIX)
 
 
 def inventory(names, connection):

@@ -375,16 +375,7 @@ def owners(inodes, proc_root="/proc"):
             break
         if not pid.isdigit():
             continue
-        fd_dir = os.path.join(proc_root, pid, "fd")
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
+        for link in _fd_links(proc_root, pid):
             if link in want:
                 inode = int(link[8:-1])
                 if inode not in found:
@@ -397,19 +388,24 @@ def held_by(pids, proc_root="/proc"):
     """The socket inodes held open by the given processes."""
     out = set()
     for pid in pids:
-        fd_dir = os.path.join(proc_root, str(pid), "fd")
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(os.path.join(fd_dir, fd))
-            except OSError:
-                continue
+        for link in _fd_links(proc_root, pid):
             if link.startswith("socket:["):
                 out.add(int(link[8:-1]))
     return out
+
+
+def _fd_links(proc_root, pid):
+    """What each open file descriptor of PID points to ("socket:[123]" for a socket); nothing if it is gone."""
+    fd_dir = os.path.join(proc_root, str(pid), "fd")
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            yield os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
 
 
 def ancestors(pid=None, proc_root="/proc"):

@@ -177,11 +177,12 @@ HEADER = (
 class SysctlError(Exception):
     """A refusal or failure; the message is shown to the user as is."""
 
-    def __init__(self, message, findings=None, settings=None):
+    def __init__(self, message, findings=None, nat=None):
         super(SysctlError, self).__init__(message)
         self.message = message
         self.findings = findings or []
-        self.settings = settings or []
+        # What NAT detection found, when the refusal came after it (tw_recycle_nat shows its evidence).
+        self.nat = nat
 
 
 # --------------------------------------------------------------------------
@@ -749,7 +750,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
                      "%s bounds orphaned FIN_WAIT2 sockets only; it does not shorten TIME_WAIT, which is fixed "
                      "at 60 s in the kernel" % FIN_TIMEOUT)
     if findings.errors():
-        raise SysctlError(_error_summary(findings), findings.items)
+        raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
 
     # 4. The file and the boot-time model.
     # Values are already whitespace-normalised; numbers are written as the

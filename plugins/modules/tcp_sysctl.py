@@ -198,8 +198,11 @@ runtime_changes:
   elements: str
   sample: ["net.ipv4.tcp_fin_timeout: 60 -> 15"]
 nat:
-  description: NAT detection and declaration.
-  returned: always
+  description:
+    - NAT detection and declaration.
+    - Also returned when the run is refused after detection (for example C(tw_recycle_nat), with its evidence); a
+      run refused before detection (bad path, names or values) probes nothing and returns no C(nat).
+  returned: success, and on a refusal after NAT detection
   type: dict
   contains:
     detected:
@@ -296,10 +299,14 @@ def _write_file(module, path, text):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # 0644 root:root every time, whatever the umask or the old file's mode, and the
+        # directory's default SELinux label, set on the new file before it takes the name.
+        os.chown(tmp, 0, 0)
         os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-        # atomic_move keeps an old file's mode or applies the umask: 0644 root:root every time.
-        _fix_perms(path)
+        module.set_default_selinux_context(tmp, False)
+        # A rename in one directory is atomic; unlike module.atomic_move it raises on
+        # failure, so the caller can put the running values back and say so.
+        os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -365,6 +372,8 @@ def main():
             nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel)
     except core.SysctlError as e:
         base.update(findings=e.findings)
+        if e.nat is not None:
+            base.update(nat=e.nat)
         module.fail_json(msg=e.message, **base)
 
     for f in result["findings"]:

@@ -64,15 +64,19 @@ def time_wait(n, specs):
             c.connect(srv.getsockname())
             a, _peer = srv.accept()
             batch.append((c, a))
-        # The client closes first: its side goes to TIME_WAIT.
-        for c, _a in batch:
-            c.close()
-        for _c, a in batch:
-            a.close()
-        made += len(batch)
+        made += _close_client_first(batch)
     for s in by_port.values():
         s.close()
     print("time_wait %d" % made, flush=True)
+
+
+def _close_client_first(batch):
+    """Close each (client, accepted) pair client first, so the client's side goes to TIME_WAIT."""
+    for c, _a in batch:
+        c.close()
+    for _c, a in batch:
+        a.close()
+    return len(batch)
 
 
 def _dest(i):
@@ -92,11 +96,7 @@ def spread_tw(n, port, first=0):
             c.connect((_dest(first + made + len(batch)), port))
             a, _peer = srv.accept()
             batch.append((c, a))
-        for c, _a in batch:
-            c.close()
-        for _c, a in batch:
-            a.close()
-        made += len(batch)
+        made += _close_client_first(batch)
     srv.close()
     print("spread_tw %d" % made, flush=True)
 
