@@ -116,5 +116,6 @@ class ActionModule(ActionBase):
                 if args["fail_on_drift"]:
                     result.update(failed=True, msg=msg)
         else:
-            result.update(order=out["order"], errors=out["errors"], unreachable=out["unreachable"])
+            # Not "unreachable": Ansible reads a truthy "unreachable" key in a result as the host being unreachable.
+            result.update(order=out["order"], errors=out["errors"], unreachable_hosts=out["unreachable"])
         return result

@@ -139,8 +139,10 @@ errors:
   description: Hosts whose probe failed, with the message.
   returned: kind is diagnose
   type: dict
-unreachable:
-  description: Targeted hosts without a result.
+unreachable_hosts:
+  description:
+    - Targeted hosts without a result.
+    - Not named C(unreachable), which Ansible would read as this task's host being unreachable.
   returned: kind is diagnose
   type: list
   elements: str

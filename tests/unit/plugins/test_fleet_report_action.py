@@ -52,9 +52,17 @@ PLAY = """
         colour: red
       register: six
       ignore_errors: true
+    - kerneltune.tcp.fleet_report:
+        kind: diagnose
+        records: {web1: {failed: true, msg: "netlink refused"}}
+        hosts: [web1, web2]
+        report_dir: "{{ d }}/seven"
+      register: seven
     - ansible.builtin.copy:
         dest: "{{ d }}/out.json"
-        content: "{{ {'one': one, 'two': two, 'three': three, 'four': four, 'five': five, 'six': six} | to_json }}"
+        content: >-
+          {{ {'one': one, 'two': two, 'three': three, 'four': four, 'five': five, 'six': six, 'seven': seven}
+             | to_json }}
         mode: "0644"
 """
 
@@ -111,3 +119,10 @@ def test_built_collection_ships_templates_and_schema(tmp_path):
     assert {"plugins/plugin_utils/templates/audit.html.j2", "plugins/plugin_utils/templates/diagnose.html.j2",
             "plugins/plugin_utils/templates/_style.css.j2", "docs/schemas/audit.schema.json",
             "playbooks/merge_reports.yml"} <= names
+
+
+def test_diagnose_names_unreachable_hosts_without_making_the_task_unreachable(results):
+    r, _d = results
+    seven = r["seven"]
+    assert seven["unreachable_hosts"] == ["web2"]
+    assert "unreachable" not in seven and seven["changed"] is True and not seven.get("failed")
