@@ -39,7 +39,7 @@ _raw:
   contains:
     name: {description: The profile name., type: str}
     base: {description: Settings the profile is composed on., type: dict}
-    settings: {description: The settings to pass (base, then <name>_settings, then the overrides)., type: dict}
+    settings: {description: "The settings to pass: base, then <name>_settings, then the overrides.", type: dict}
     path: {description: The file the profile's role owns., type: str}
     state: {description: V(present) or V(absent)., type: str}
     apply: {description: Whether the running values are set too., type: bool}

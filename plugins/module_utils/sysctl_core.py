@@ -139,6 +139,8 @@ def kernel_value(key, text, runtime=None):
         return " ".join(str(v) for v in ints[:n])
     if key == RESERVED:
         return normalize(key, text)
+    if key in STRING_KEYS:
+        return " ".join(words)
     numeric_key = runtime is not None and all(parse_kint(w) is not None for w in str(runtime).split()) \
         and str(runtime).split() != []
     if numeric_key:
@@ -222,6 +224,17 @@ def value_to_text(value):
 def check_value_chars(key, text):
     if "\n" in text or "\r" in text or "\0" in text or "=" in text:
         raise ValueError("%s: value %r may not contain newlines, NUL or '='" % (key, text))
+    if any(ord(c) > 126 or (ord(c) < 32 and c != "\t") for c in text):
+        # Python's int() reads fullwidth and other Unicode digits; the kernel reads ASCII only.
+        raise ValueError("%s: value %r may contain only printable ASCII characters" % (key, text))
+
+
+def _port(token):
+    # proc_do_large_bitmap reads each number with proc_get_long (base 0): "020000" is 8192.
+    v = parse_kint(token)
+    if v is None or not 0 <= v <= 65535:
+        raise ValueError(token)
+    return v
 
 
 def _expand_ports(text):
@@ -231,9 +244,9 @@ def _expand_ports(text):
             continue
         if "-" in chunk:
             lo, hi = chunk.split("-", 1)
-            ports.update(range(int(lo), int(hi) + 1))
+            ports.update(range(_port(lo), _port(hi) + 1))
         else:
-            ports.add(int(chunk))
+            ports.add(_port(chunk))
     return ports
 
 
@@ -247,9 +260,20 @@ def _compact_ports(ports):
     return ",".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in out)
 
 
+# Keys whose values are names or hexadecimal masks, never base-0 integers: "010" stays "010".
+STRING_KEYS = frozenset((
+    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_allowed_congestion_control",
+    "net.ipv4.tcp_available_congestion_control", "net.ipv4.tcp_available_ulp", "net.ipv4.tcp_fastopen_key",
+    "net.core.default_qdisc", "net.core.rps_default_mask", "net.core.flow_limit_cpu_bitmap",
+    "net.core.netdev_rss_key",
+))
+
+
 def normalize(key, text):
     """Normalised form for comparing a requested value with the kernel's."""
     text = " ".join(str(text).split())
+    if key in STRING_KEYS:
+        return text
     if key == RESERVED:
         try:
             return _compact_ports(_expand_ports(text))
@@ -415,11 +439,16 @@ def write_order(changes, desired, runtime):
 # Directories an administrator's file may go to: read by both appliers and not
 # the distribution's (/usr/lib/sysctl.d, /lib/sysctl.d belong to packages).
 WRITABLE_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d")
+# Every directory either applier reads, in systemd-sysctl's order of precedence.
+READ_DIRS = WRITABLE_DIRS + ("/usr/lib/sysctl.d", "/lib/sysctl.d")
 DPKG_INFO = "/var/lib/dpkg/info"
 
 
-def _dpkg_owner(path, info_dir=DPKG_INFO, budget=2.0):
-    """The package whose file list names `path`, or None (bounded in time)."""
+UNKNOWN_OWNER = object()
+
+
+def _dpkg_owner(path, info_dir=DPKG_INFO, budget=5.0):
+    """The package whose file list names `path`, None, or UNKNOWN_OWNER when the budget ran out."""
     deadline = time.monotonic() + budget
     try:
         names = sorted(n for n in os.listdir(info_dir) if n.endswith(".list"))
@@ -428,7 +457,7 @@ def _dpkg_owner(path, info_dir=DPKG_INFO, budget=2.0):
     want = path + "\n"
     for n in names:
         if time.monotonic() > deadline:
-            return None
+            return UNKNOWN_OWNER
         try:
             with open(os.path.join(info_dir, n), "r", encoding="utf-8", errors="replace") as f:
                 if want in f.read():
@@ -463,8 +492,27 @@ def check_path(path, root="", info_dir=DPKG_INFO):
     if os.path.exists(root + norm) and not os.path.isfile(root + norm):
         raise SysctlError("path: %s exists and is not a regular file" % path)
     owner = _dpkg_owner(norm, root + info_dir)
+    if owner is UNKNOWN_OWNER:
+        raise SysctlError("path: %s: could not tell within 5 s whether a package owns it (%s); refusing to write "
+                          "it" % (path, info_dir))
     if owner:
         raise SysctlError("path: %s belongs to the package %s; write a file of your own instead" % (path, owner))
+    # The appliers read one file per name, the first in this order: ours would hide a later one.
+    for other in READ_DIRS[READ_DIRS.index(d) + 1:]:
+        hidden = os.path.join(other, name)
+        if os.path.exists(root + hidden):
+            raise SysctlError("path: %s has the name of %s, which the appliers would then skip (they read one file "
+                              "per name, the first of %s); choose another name" % (path, hidden, ", ".join(READ_DIRS)))
+    if os.path.isfile(root + norm):
+        try:
+            with open(root + norm, "r", encoding="utf-8", errors="replace") as f:
+                first = f.readline()
+        except (IOError, OSError) as e:
+            raise SysctlError("path: %s: cannot read it: %s" % (path, e.strerror or e))
+        if first and first != HEADER.splitlines(True)[0]:
+            raise SysctlError("path: %s exists and was not written by kerneltune.tcp.tcp_sysctl (its first line is "
+                              "not the module's header); refusing to replace or remove it. Move its settings into "
+                              "settings and delete it yourself, or choose another path" % path)
     return norm
 
 
@@ -726,9 +774,13 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             continue
         if presence[key] == "unreadable" or not writable(parts_of[key], proc_root):
             if normalize(key, runtime[key] or "") != normalize(key, desired[key]):
-                findings.add("read_only", "error", key,
-                             "%s: read-only here (running value %s, wanted %s)" % (
-                                 key, runtime[key] if runtime[key] is not None else "unreadable", desired[key]))
+                shown = runtime[key] if runtime[key] is not None else "unreadable"
+                if os.geteuid() != 0:
+                    why = "%s: not writable by uid %d (running value %s, wanted %s); run as root (become: true)" % (
+                        key, os.geteuid(), shown, desired[key])
+                else:
+                    why = "%s: read-only here (running value %s, wanted %s)" % (key, shown, desired[key])
+                findings.add("read_only", "error", key, why)
             skipped[key] = "read_only"
         if key == RECYCLE and desired[key] != "0" and not nat_active:
             findings.add("tw_recycle_no_nat", "warning", key,

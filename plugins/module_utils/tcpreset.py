@@ -75,10 +75,18 @@ def parse_spec(option, text):
             raise ResetError("%s: %r has a port range outside 1..65535 or low above high" % (option, text))
     net = None
     if addr:
+        if "%" in addr:
+            raise ResetError("%s: %r names a zone (%s); a filter matches addresses on every interface, so it would "
+                             "match this address on other links too. Give it without the zone if that is meant"
+                             % (option, text, addr.split("%", 1)[1]))
         try:
             net = ipaddress.ip_network(addr, strict=False)
         except ValueError:
             raise bad
+        mapped = net.network_address.ipv4_mapped if net.version == 6 and net.prefixlen >= 96 else None
+        if mapped is not None:
+            # ::ffff:a.b.c.d is the IPv4 host: match its IPv4 sockets and its IPv4-mapped IPv6 sockets alike.
+            net = ipaddress.ip_network("%s/%d" % (mapped, net.prefixlen - 96))
     elif ports is None:
         raise bad
     return Spec(t, net, lo, hi)

@@ -286,7 +286,24 @@ def _diff(path, result):
                           for k, _p, old, _n in result["runtime_changes"]),
         "after": "".join("%s = %s\n" % (k, new) for k, _p, _o, new in result["runtime_changes"]),
     }
-    return [file_diff, runtime_diff]
+    out = [file_diff, runtime_diff]
+    st = _stat(path)
+    if st is not None and result.get("new_text") is not None and _perms_wrong(path):
+        # A mode or owner that only changes is drift too: show it, not an empty diff.
+        out.append({
+            "before_header": "%s (mode, owner)" % path,
+            "after_header": "%s (mode, owner)" % path,
+            "before": "mode %04o, owner %d:%d\n" % (st.st_mode & 0o7777, st.st_uid, st.st_gid),
+            "after": "mode 0644, owner 0:0\n",
+        })
+    return out
+
+
+def _stat(path):
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def _write_file(module, path, text):
@@ -325,9 +342,8 @@ def _backup(module, path):
 
 
 def _perms_wrong(path):
-    try:
-        st = os.stat(path)
-    except OSError:
+    st = _stat(path)
+    if st is None:
         return False
     return (st.st_mode & 0o7777) != 0o644 or st.st_uid != 0 or st.st_gid != 0
 

@@ -43,7 +43,7 @@ def test_host_variables_win_and_overrides_merge_last():
     host = {"web_frontend_settings": {"net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": 20},
             "web_frontend_sysctl_overrides": {"net.ipv4.tcp_fin_timeout": 25},
             "web_frontend_nat": "auto", "web_frontend_allow": ["range"]}
-    r = profile.resolve("web_frontend", lambda name, default: host.get(name, default))
+    r = profile.resolve("web_frontend", host.get)
     assert r["settings"] == {"net.core.somaxconn": 4096, "net.ipv4.tcp_fin_timeout": 25}
     assert (r["nat"], r["allow"], r["skip_missing"]) == ("auto", ["range"], [])
 
@@ -51,7 +51,7 @@ def test_host_variables_win_and_overrides_merge_last():
 def test_plain_role_uses_its_own_prefix():
     host = {"kt_sysctl_settings": {"net.core.somaxconn": 1024}, "kt_sysctl_overrides": {"net.core.somaxconn": 2048},
             "kt_sysctl_state": "absent"}
-    r = profile.resolve("kt_sysctl", lambda name, default: host.get(name, default))
+    r = profile.resolve("kt_sysctl", host.get)
     assert r["settings"] == {"net.core.somaxconn": 2048}
     assert (r["path"], r["state"]) == ("/etc/sysctl.d/85-kerneltune-sysctl.conf", "absent")
 

@@ -393,6 +393,7 @@ def test_unknown_key_allowed_is_skipped(env):
 
 def test_read_only_key(env, monkeypatch):
     monkeypatch.setattr(core, "writable", lambda parts, proc_root: parts[-1] != "somaxconn")
+    monkeypatch.setattr(core.os, "geteuid", lambda: 0)
     e = refused(env, {"net.core.somaxconn": 8192})
     assert e.message == "net.core.somaxconn: read-only here (running value 4096, wanted 8192)"
     r = env.plan({"net.core.somaxconn": 4096})
@@ -609,3 +610,97 @@ def test_kernel_value_limits():
     assert core.kernel_value("net.ipv4.ip_local_port_range", "020000 0xffff") == "8192 65535"
     assert core.kernel_value("net.ipv4.tcp_congestion_control", "bbr", "cubic") == "bbr"
     assert core.kernel_value("net.ipv4.tcp_ecn", "x", "2") is None
+
+
+# ---------------------------------------------------------------- operator attacks (review of 2026-12-01)
+
+@pytest.mark.parametrize("text,ports", [
+    ("020000", {8192}),            # base 0, as proc_get_long reads it: octal
+    ("0x1F90", {8080}),
+    ("8080, 010-012", {8080, 8, 9, 10}),
+])
+def test_reserved_ports_are_read_in_base_0(text, ports):
+    assert core.reserved_ports(text) == ports
+
+
+def test_reserved_port_in_octal_does_not_protect_a_listener(env):
+    # "020000" reserves 8192, not 20000: the listener on 20000 is still newly covered and refused.
+    e = refused(env, {"net.ipv4.ip_local_port_range": "10240 60999", "net.ipv4.ip_local_reserved_ports": "020000"},
+                listeners={20000: 113}, owners=lambda inodes: {113: (77, "python3", "python3")})
+    assert "contains port 20000 (python3, pid 77) that" in e.message
+
+
+@pytest.mark.parametrize("key,value", [
+    ("net.ipv4.tcp_congestion_control", "010"),
+    ("net.core.rps_default_mask", "010"),
+])
+def test_string_and_mask_keys_are_not_numbers(key, value):
+    assert core.normalize(key, value) == value
+    assert core.kernel_value(key, value, runtime="0") == value
+
+
+@pytest.mark.parametrize("value", ["\uff11\uff15", "15\u00a0", "1\x075"])
+def test_non_ascii_values_refused(env, value):
+    e = refused(env, {"net.ipv4.tcp_fin_timeout": value})
+    assert e.message == "net.ipv4.tcp_fin_timeout: value %r may contain only printable ASCII characters" % value
+
+
+def _file(root, path, text):
+    os.makedirs(os.path.dirname(root + path), exist_ok=True)
+    with open(root + path, "w") as f:
+        f.write(text)
+
+
+def test_foreign_file_is_neither_replaced_nor_removed(tmp_path):
+    root = str(tmp_path)
+    path = "/etc/sysctl.d/99-local.conf"
+    _file(root, path, "vm.swappiness = 10\nnet.core.somaxconn = 65535\n")
+    with pytest.raises(core.SysctlError) as e:
+        core.check_path(path, root=root, info_dir="/nonexistent")
+    assert e.value.message == (
+        "path: /etc/sysctl.d/99-local.conf exists and was not written by kerneltune.tcp.tcp_sysctl (its first line "
+        "is not the module's header); refusing to replace or remove it. Move its settings into settings and delete "
+        "it yourself, or choose another path")
+    with open(root + path) as f:
+        assert f.read() == "vm.swappiness = 10\nnet.core.somaxconn = 65535\n"
+
+
+def test_our_own_and_empty_files_are_accepted(tmp_path):
+    root = str(tmp_path)
+    _file(root, "/etc/sysctl.d/90-ours.conf", core.HEADER + "net.core.somaxconn = 4096\n")
+    _file(root, "/etc/sysctl.d/91-empty.conf", "")
+    assert core.check_path("/etc/sysctl.d/90-ours.conf", root=root, info_dir="/nonexistent") == \
+        "/etc/sysctl.d/90-ours.conf"
+    assert core.check_path("/etc/sysctl.d/91-empty.conf", root=root, info_dir="/nonexistent") == \
+        "/etc/sysctl.d/91-empty.conf"
+
+
+def test_a_name_that_would_hide_a_distribution_file_is_refused(tmp_path):
+    root = str(tmp_path)
+    _file(root, "/usr/lib/sysctl.d/99-protect-links.conf", "fs.protected_symlinks = 1\n")
+    with pytest.raises(core.SysctlError) as e:
+        core.check_path("/etc/sysctl.d/99-protect-links.conf", root=root, info_dir="/nonexistent")
+    assert e.value.message == (
+        "path: /etc/sysctl.d/99-protect-links.conf has the name of /usr/lib/sysctl.d/99-protect-links.conf, which "
+        "the appliers would then skip (they read one file per name, the first of /etc/sysctl.d, /run/sysctl.d, "
+        "/usr/local/lib/sysctl.d, /usr/lib/sysctl.d, /lib/sysctl.d); choose another name")
+    assert not os.path.exists(root + "/etc/sysctl.d/99-protect-links.conf")
+
+
+def test_package_owner_lookup_that_runs_out_of_time_refuses(tmp_path):
+    info = tmp_path / "info"
+    info.mkdir()
+    for i in range(3):
+        (info / ("pkg%d.list" % i)).write_text("/usr/share/doc/pkg%d\n" % i)
+    assert core._dpkg_owner("/etc/sysctl.d/x.conf", str(info), budget=-1) is core.UNKNOWN_OWNER
+    (info / "owner.list").write_text("/etc/sysctl.d/x.conf\n")
+    assert core._dpkg_owner("/etc/sysctl.d/x.conf", str(info)) == "owner"
+    assert core._dpkg_owner("/etc/sysctl.d/y.conf", str(info)) is None
+
+
+def test_not_root_says_so(env, monkeypatch):
+    monkeypatch.setattr(core, "writable", lambda parts, proc_root: False)
+    monkeypatch.setattr(core.os, "geteuid", lambda: 1000)
+    e = refused(env, {"net.core.somaxconn": 8192})
+    assert e.message == ("net.core.somaxconn: not writable by uid 1000 (running value 4096, wanted 8192); run as "
+                         "root (become: true)")

@@ -44,6 +44,12 @@ def test_specs_v6_and_mapped():
     mapped = tcpreset.parse_spec("remote", "10.0.0.0/8")
     assert mapped.matches(socket.AF_INET6, v6("::ffff:10.0.0.1"), 1)
     assert tcpreset.parse_spec("remote", "2001:db8::/32").matches(socket.AF_INET6, v6("2001:db8::5"), 1)
+    # An IPv4-mapped filter is the IPv4 host: it matches both socket families, as the plain IPv4 form does.
+    for text in ("::ffff:10.0.0.5", "[::ffff:10.0.0.5]:80", "::ffff:10.0.0.0/120"):
+        spec = tcpreset.parse_spec("remote", text)
+        assert spec.matches(socket.AF_INET, v4("10.0.0.5"), 80), text
+        assert spec.matches(socket.AF_INET6, v6("::ffff:10.0.0.5"), 80), text
+        assert not spec.matches(socket.AF_INET, v4("10.1.0.5"), 80), text
 
 
 @pytest.mark.parametrize("text,message", [
@@ -53,6 +59,11 @@ def test_specs_v6_and_mapped():
     ("[::1", "remote: '[::1' is not an address, a network (CIDR), :port, :low-high or address:port"),
     (":9000-8000", "remote: ':9000-8000' has a port range outside 1..65535 or low above high"),
     (":70000", "remote: ':70000' has a port range outside 1..65535 or low above high"),
+    ("fe80::1%eth0", "remote: 'fe80::1%eth0' names a zone (eth0); a filter matches addresses on every interface, so "
+                     "it would match this address on other links too. Give it without the zone if that is meant"),
+    ("[fe80::1%2]:22", "remote: '[fe80::1%2]:22' names a zone (2); a filter matches addresses on every interface, "
+                       "so it would match this address on other links too. Give it without the zone if that is "
+                       "meant"),
 ])
 def test_bad_specs(text, message):
     with pytest.raises(tcpreset.ResetError) as e:
