@@ -48,7 +48,12 @@ options:
         C(99-sysctl.conf), so local overrides still win and are reported.
       - Must be a C(.conf) file directly in C(/etc/sysctl.d), C(/run/sysctl.d) or C(/usr/local/lib/sysctl.d). The
         path is normalised; C(..), hidden names, symlinks (the file or its directory), non-regular files and files
-        a package owns are refused before anything is read or written.
+        a package owns (dpkg's file lists; a lookup that takes over 5 s refuses too; RPM databases are not read)
+        are refused before anything is read or written.
+      - An existing file that the module did not write (its first line is not the module's header) is neither
+        replaced nor removed; an empty file may be taken over.
+      - A name that a file in a later directory (C(/usr/lib/sysctl.d) and so on) also has is refused: the appliers
+        read one file per name, so ours would silently disable that one.
       - The file is written 0644 root:root on every run that writes it.
     type: path
     default: /etc/sysctl.d/90-kerneltune-tcp.conf
