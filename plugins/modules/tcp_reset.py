@@ -49,7 +49,7 @@ options:
       - Local endpoints; a socket matches if it matches any entry. Each entry is an address (V(10.0.0.5)), a network
         (V(10.0.0.0/8)), a port (V(:8080)), a port range (V(:8000-8100)) or both (V(10.0.0.5:8080), V([::1]:80)).
       - An IPv4-mapped address (V(::ffff:10.0.0.5)) is the IPv4 host and matches its IPv4 and IPv4-mapped sockets.
-      - An address with a zone (V(fe80::1%eth0)) is refused: a filter cannot tell interfaces apart, and it would
+      - An address with a zone (V(fe80::1%eth0)) is refused, since a filter cannot tell interfaces apart and would
         match that link-local address on every link.
     type: list
     elements: str

@@ -52,7 +52,7 @@ options:
         are refused before anything is read or written.
       - An existing file that the module did not write (its first line is not the module's header) is neither
         replaced nor removed; an empty file may be taken over.
-      - A name that a file in a later directory (C(/usr/lib/sysctl.d) and so on) also has is refused: the appliers
+      - A name that a file in a later directory (C(/usr/lib/sysctl.d) and so on) also has is refused, as the appliers
         read one file per name, so ours would silently disable that one.
       - The file is written 0644 root:root on every run that writes it.
     type: path
