@@ -13,6 +13,8 @@ Hints (reported, never proof): ip_forward=1, container or VM bridges, the
 nf_nat module loaded.
 
 Every source is optional: a missing binary is skipped, never installed.
+Nothing here loads a kernel module: a netfilter back end is asked only when it
+is already loaded (/proc/net/ip_tables_names, /proc/modules, /sys/module).
 The parsers are pure functions so they are tested on captured outputs.
 Stdlib only: this runs on the managed host.
 """
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 
 NAT_TARGETS = ("MASQUERADE", "SNAT", "DNAT", "REDIRECT", "NETMAP")
 NFT_NAT_STATEMENTS = ("masquerade", "snat", "dnat", "redirect")
@@ -108,26 +109,6 @@ def parse_conntrack(text, limit=5):
     return samples, count
 
 
-def _find_bin(name, paths=("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin")):
-    for d in paths:
-        p = os.path.join(d, name)
-        if os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    return None
-
-
-def _run(argv, timeout=5):
-    env = dict(os.environ, LC_ALL="C", LANG="C")
-    try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout, env=env, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if p.returncode != 0:
-        return None
-    return p.stdout.decode("utf-8", "replace")
-
-
 def _read(path, max_lines=None):
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:
@@ -138,64 +119,93 @@ def _read(path, max_lines=None):
         return None
 
 
-def _head(argv, max_lines=None, timeout=10):
-    """The first lines a command prints; the command is stopped after them."""
-    max_lines = max_lines or CONNTRACK_MAX_LINES
-    env = dict(os.environ, LC_ALL="C", LANG="C")
-    try:
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    except OSError:
-        return None
-    lines = []
-    try:
-        for raw in p.stdout:
-            lines.append(raw.decode("utf-8", "replace"))
-            if len(lines) >= max_lines:
-                break
-    finally:
-        p.kill()
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        p.stdout.close()
-    return "".join(lines)
+SBIN_DIRS = ["/usr/sbin", "/sbin", "/usr/local/sbin"]
+COMMAND_TIMEOUT = 10
 
 
-def legacy_nat_loaded(root="", ipv6=False):
-    """Whether the legacy (x_tables) nat table already exists: /proc/net/ip{,6}_tables_names lists it."""
-    text = _read(root + ("/proc/net/ip6_tables_names" if ipv6 else "/proc/net/ip_tables_names"))
-    return bool(text) and "nat" in text.split()
+def _loaded(root, name):
+    """Is kernel module NAME loaded (or built in, or can no module be loaded)? Asking a
+    netlink subsystem whose module is absent makes the kernel load it: check
+    first, so detection never changes the host."""
+    if os.path.isdir(root + "/sys/module/" + name):
+        return True
+    # Built-in code has a /sys/module entry only when it has parameters:
+    # modules.builtin lists the rest.
+    builtin = _read("%s/lib/modules/%s/modules.builtin" % (root, os.uname().release)) or ""
+    if re.search(r"(^|/)%s\.ko$" % re.escape(name), builtin, re.M):
+        return True
+    modules = _read(root + "/proc/modules")
+    if modules is None or (_read(root + "/proc/sys/kernel/modules_disabled") or "").strip() == "1":
+        # A kernel without loadable modules (or with loading disabled): asking
+        # cannot load anything, and built-in code has no /proc/modules line.
+        return True
+    return re.search(r"^%s\s" % re.escape(name), modules, re.M) is not None
 
 
-def detect(declared=None, root="", runner=None):
-    """Look for NAT on this host.
+def _legacy_has_nat(root, family_file):
+    """Legacy iptables: the nat table exists only if /proc/net/ip(6)_tables_names
+    lists it; asking for it otherwise loads iptable_nat and nf_nat."""
+    return "nat" in (_read(root + "/proc/net/" + family_file) or "").split()
+
+
+class _Host(object):
+    """Runs the probes through the module: its get_bin_path and run_command,
+    each command bounded by coreutils timeout and run in the C locale."""
+
+    def __init__(self, module):
+        self.module = module
+        self.timeout = module.get_bin_path("timeout")
+
+    def which(self, name):
+        return self.module.get_bin_path(name, opt_dirs=SBIN_DIRS)
+
+    def run(self, argv):
+        if self.timeout:
+            argv = [self.timeout, str(COMMAND_TIMEOUT)] + list(argv)
+        rc, out, _err = self.module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+        return out if rc == 0 else None
+
+
+def detect(declared, module, root=""):
+    """Look for NAT on this host without changing it (no module is loaded).
 
     declared: True (nat: present), False (nat: absent) or None (auto).
-    runner: callable(argv) -> stdout or None, for tests.
+    module: the AnsibleModule (its get_bin_path and run_command run the probes).
     Returns {detected, declared, evidence, hints, sources}.
     """
-    run = runner or _run
+    host = _Host(module)
     evidence = []
     hints = []
     sources = []
     seen_rules = set()
-    skipped = []
-    tools = [("iptables-legacy-save", "iptables-legacy"), ("iptables-nft-save", "iptables-nft"),
-             ("ip6tables-legacy-save", "ip6tables-legacy"), ("ip6tables-nft-save", "ip6tables-nft")]
-    if runner is None and not any(_find_bin(t) for t, _l in tools):
-        # Older distributions ship one back end under the plain name.
-        tools = [("iptables-save", "iptables"), ("ip6tables-save", "ip6tables")]
-    for tool, label in tools:
-        path = _find_bin(tool) if runner is None else tool
+    tools = [("iptables-legacy-save", "iptables-legacy", "ip_tables_names"),
+             ("iptables-nft-save", "iptables-nft", None),
+             ("ip6tables-legacy-save", "ip6tables-legacy", "ip6_tables_names"),
+             ("ip6tables-nft-save", "ip6tables-nft", None)]
+    paths = dict((t, host.which(t)) for t, _l, _f in tools)
+    if not any(paths.values()):
+        # Older distributions ship one back end under the plain name: ask it which.
+        tools = []
+        for tool, label, names in (("iptables-save", "iptables", "ip_tables_names"),
+                                   ("ip6tables-save", "ip6tables", "ip6_tables_names")):
+            paths[tool] = host.which(tool)
+            version = host.run([paths[tool], "--version"]) if paths[tool] else None
+            if version is not None:
+                # "iptables-save v1.8.7 (nf_tables)"; releases before 1.8 print
+                # no version (they dump the rules): legacy.
+                first = (version.splitlines() or [""])[0]
+                nft_backend = re.match(r"^\S+ v[\d.]+ \(nf_tables\)\s*$", first) is not None
+                tools.append((tool, label, None if nft_backend else names))
+    nft_loaded = _loaded(root, "nf_tables")
+    for tool, label, legacy_names in tools:
+        path = paths.get(tool)
         if not path:
             continue
-        if "nft" not in tool and not legacy_nat_loaded(root, ipv6=tool.startswith("ip6")):
-            # Listing a legacy table loads its kernel modules (iptable_nat, nf_nat):
-            # a read-only check must not change the kernel. No table, no rules.
-            skipped.append(tool)
+        if legacy_names and not _legacy_has_nat(root, legacy_names):
             continue
-        out = run([path, "-t", "nat"])
+        if not legacy_names and not nft_loaded:
+            continue
+        out = host.run([path, "-t", "nat"])
         if out is None:
             continue
         sources.append(tool)
@@ -206,19 +216,22 @@ def detect(declared=None, root="", runner=None):
             if (label, rule) not in seen_rules:
                 seen_rules.add((label, rule))
                 evidence.append(e)
-    nft = _find_bin("nft") if runner is None else "nft"
+    nft = host.which("nft") if nft_loaded else None
     if nft:
-        out = run([nft, "-j", "list", "ruleset"])
+        out = host.run([nft, "-j", "list", "ruleset"])
         if out is not None:
             sources.append("nft")
             evidence.extend(parse_nft_json(out))
     # Conntrack tables can hold millions of entries: read them only when no
-    # rule was found, and at most CONNTRACK_MAX_LINES lines.
-    if not evidence:
+    # rule was found, only when conntrack is loaded, and at most
+    # CONNTRACK_MAX_LINES entries. The conntrack tool needs
+    # nf_conntrack_netlink: without it, read /proc/net/nf_conntrack if built.
+    count = (_read(root + "/proc/sys/net/netfilter/nf_conntrack_count") or "").strip()
+    if not evidence and count.isdigit() and int(count) > 0:
         ct_text = None
-        conntrack = _find_bin("conntrack") if runner is None else "conntrack"
-        if conntrack:
-            ct_text = run([conntrack, "-L"]) if runner is not None else _head([conntrack, "-L"])
+        conntrack = host.which("conntrack")
+        if conntrack and _loaded(root, "nf_conntrack_netlink") and int(count) <= CONNTRACK_MAX_LINES:
+            ct_text = host.run([conntrack, "-L"])
             if ct_text is not None:
                 sources.append("conntrack")
         if ct_text is None:
@@ -226,9 +239,9 @@ def detect(declared=None, root="", runner=None):
             if ct_text is not None:
                 sources.append("/proc/net/nf_conntrack")
         if ct_text:
-            samples, count = parse_conntrack(ct_text)
-            if count:
-                evidence.append("%d conntrack entries with translated addresses" % count)
+            samples, n = parse_conntrack(ct_text)
+            if n:
+                evidence.append("%d conntrack entries with translated addresses" % n)
                 evidence.extend(samples)
     if (_read(root + "/proc/sys/net/ipv4/ip_forward") or "").strip() == "1":
         hints.append("net.ipv4.ip_forward=1: this host may route for others")

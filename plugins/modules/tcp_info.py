@@ -186,7 +186,7 @@ def main():
     sysctls = tcpinfo.read_sysctls()
     try:
         result = tcpinfo.collect(
-            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None),
+            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None, module),
             kernel=tcpinfo.kernel_support(sysctls),
             thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
                         "close_wait_min": p["close_wait_min"]})

@@ -383,7 +383,7 @@ def main():
 
     def detect_nat():
         # Only after the arguments are valid; reads only, never loads a module.
-        return nat_lib.detect(declared)
+        return nat_lib.detect(declared, module)
 
     try:
         result = core.plan(

@@ -4,6 +4,8 @@ import json
 import os
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat
 
@@ -66,41 +68,97 @@ def test_conntrack_mirror_entry_is_not_nat():
     assert nat.parse_conntrack(line) == ([], 0)
 
 
-def test_detect_with_captured_outputs(tmp_path):
-    outputs = {
-        "iptables-nft-save": fixture("ipt-nft"),
-        "iptables-legacy-save": fixture("ipt-legacy"),
-        "nft": fixture("nft.json"),
-        "conntrack": fixture("ct"),
-    }
+class Module(AnsibleModule):
+    """A real AnsibleModule (run_command, timeout prefix, C locale) whose binary
+    lookup sees only the test's bin directory, never the host's iptables."""
 
-    def runner(argv):
-        return outputs.get(argv[0])
+    bindir = None
 
-    (tmp_path / "proc/sys/net/ipv4").mkdir(parents=True)
-    (tmp_path / "proc/sys/net/ipv4/ip_forward").write_text("1\n")
-    (tmp_path / "sys/class/net/docker0").mkdir(parents=True)
-    (tmp_path / "sys/class/net/lo").mkdir(parents=True)
-    (tmp_path / "proc/modules").write_text("nf_nat 61440 3 nft_chain_nat, Live 0x0\n")
-    (tmp_path / "proc/net").mkdir(parents=True)
-    (tmp_path / "proc/net/ip_tables_names").write_text("filter\nnat\n")
-    r = nat.detect(True, root=str(tmp_path), runner=runner)
+    def get_bin_path(self, arg, required=False, opt_dirs=None):
+        if arg == "timeout":
+            return AnsibleModule.get_bin_path(self, arg)
+        p = os.path.join(self.bindir, arg)
+        return p if os.path.exists(p) else None
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A fake root (proc, sys) and bin directory; tools print captured outputs."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+
+    def tool(name, output, version=None):
+        (tmp_path / (name + ".out")).write_text(output)
+        script = "#!/bin/sh\necho \"$0 $*\" >> %s\n" % calls
+        if version:
+            script += 'if [ "$1" = --version ]; then echo "%s"; exit 0; fi\n' % version
+        script += "cat %s\n" % (tmp_path / (name + ".out"))
+        (bindir / name).write_text(script)
+        (bindir / name).chmod(0o755)
+
+    def write(rel, text):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+
+    def ran():
+        if not calls.exists():
+            return []
+        return [line.split(" ", 1)[0].rsplit("/", 1)[1] + " " + line.split(" ", 1)[1]
+                for line in calls.read_text().splitlines()]
+
+    with patch_module_args({}):
+        module = Module(argument_spec={})
+    module.bindir = str(bindir)
+    return type("Host", (), {"root": str(tmp_path), "tool": staticmethod(tool), "write": staticmethod(write),
+                             "ran": staticmethod(ran), "module": module})
+
+
+def test_detect_with_captured_outputs(host):
+    host.tool("iptables-nft-save", fixture("ipt-nft"))
+    host.tool("iptables-legacy-save", fixture("ipt-legacy"))
+    host.tool("nft", fixture("nft.json"))
+    host.tool("conntrack", fixture("ct"))
+    host.write("proc/sys/net/ipv4/ip_forward", "1\n")
+    host.write("proc/net/ip_tables_names", "filter\nnat\n")
+    host.write("proc/modules", "nf_nat 61440 3 nft_chain_nat, Live 0x0\nnf_tables 1 2 - Live 0x0\n")
+    host.write("proc/sys/net/netfilter/nf_conntrack_count", "12\n")
+    os.makedirs(os.path.join(host.root, "sys/class/net/docker0"))
+    os.makedirs(os.path.join(host.root, "sys/class/net/lo"))
+    r = nat.detect(True, host.module, root=host.root)
     assert r["detected"] is True
     assert r["declared"] is True
     # Rules were found, so the conntrack table (possibly huge) is not read.
     assert len(r["evidence"]) == 3 + 3
-
     assert r["hints"] == [
         "net.ipv4.ip_forward=1: this host may route for others",
         "bridge interface docker0 (containers or VMs are often NATed behind it)",
         "kernel module nf_nat is loaded",
     ]
     assert r["sources"] == ["iptables-legacy-save", "iptables-nft-save", "nft"]
+    assert host.ran() == ["iptables-legacy-save -t nat", "iptables-nft-save -t nat", "nft -j list ruleset"]
 
 
-def test_conntrack_read_when_no_rule_found(tmp_path):
-    outputs = {"conntrack": fixture("ct"), "nft": '{"nftables": []}'}
-    r = nat.detect(None, root=str(tmp_path), runner=lambda argv: outputs.get(argv[0]))
+def test_nothing_is_asked_that_would_load_a_module(host):
+    """No legacy nat table, nf_tables not loaded, no conntrack_netlink: the
+    tools are present but none is run (each would make the kernel load a module)."""
+    for t in ("iptables-legacy-save", "iptables-nft-save", "ip6tables-legacy-save", "ip6tables-nft-save", "nft",
+              "conntrack"):
+        host.tool(t, "")
+    host.write("proc/net/ip_tables_names", "filter\n")
+    host.write("proc/modules", "nf_conntrack 1 0 - Live 0x0\n")
+    host.write("proc/sys/net/netfilter/nf_conntrack_count", "3\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == []
+    assert r["detected"] is False and r["sources"] == []
+
+
+def test_conntrack_read_when_no_rule_found(host):
+    host.tool("conntrack", fixture("ct"))
+    host.tool("nft", '{"nftables": []}')
+    host.write("proc/modules", "nf_tables 1 0 - Live 0x0\nnf_conntrack_netlink 1 0 - Live 0x0\n")
+    host.write("proc/sys/net/netfilter/nf_conntrack_count", "1\n")
+    r = nat.detect(None, host.module, root=host.root)
     assert r["detected"] is True
     assert r["evidence"] == [
         "1 conntrack entries with translated addresses",
@@ -109,31 +167,61 @@ def test_conntrack_read_when_no_rule_found(tmp_path):
     assert r["sources"] == ["nft", "conntrack"]
 
 
-def test_head_stops_a_long_command():
-    text = nat._head(["seq", "1", "1000000"], max_lines=3)
-    assert text == "1\n2\n3\n"
+def test_conntrack_without_netlink_module_reads_proc(host):
+    host.tool("conntrack", fixture("ct"))
+    host.write("proc/modules", "nf_conntrack 1 0 - Live 0x0\n")
+    host.write("proc/sys/net/netfilter/nf_conntrack_count", "1\n")
+    host.write("proc/net/nf_conntrack", fixture("ct"))
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == []
+    assert r["sources"] == ["/proc/net/nf_conntrack"] and r["detected"] is True
 
 
-def test_hints_alone_are_not_detection(tmp_path):
-    (tmp_path / "proc/sys/net/ipv4").mkdir(parents=True)
-    (tmp_path / "proc/sys/net/ipv4/ip_forward").write_text("1\n")
-    r = nat.detect(None, root=str(tmp_path), runner=lambda argv: None)
+def test_plain_iptables_save_asked_for_its_back_end(host):
+    """Older layouts: one iptables-save; a legacy one without a nat table is not asked for it."""
+    host.tool("iptables-save", fixture("ipt-legacy"), version="iptables-save v1.8.7 (legacy)")
+    host.tool("ip6tables-save", "", version="ip6tables-save v1.8.7 (nf_tables)")
+    host.write("proc/net/ip_tables_names", "filter\n")
+    host.write("proc/modules", "nf_tables 1 0 - Live 0x0\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["iptables-save --version", "ip6tables-save --version", "ip6tables-save -t nat"]
+    assert r["sources"] == ["ip6tables-save"] and r["detected"] is False
+    host.write("proc/net/ip_tables_names", "filter\nnat\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert r["sources"] == ["iptables-save", "ip6tables-save"] and r["detected"] is True
+
+
+def test_kernel_without_loadable_modules_is_asked(host):
+    """No /proc/modules (CONFIG_MODULES=n, built-in netfilter): nothing can be loaded, so every tool is asked."""
+    host.tool("iptables-nft-save", fixture("ipt-nft"))
+    host.tool("nft", '{"nftables": []}')
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["iptables-nft-save -t nat", "nft -j list ruleset"]
+    assert r["detected"] is True
+
+
+def test_builtin_nf_tables_is_asked(host):
+    """nf_tables built in (modules.builtin), no /sys/module entry, /proc/modules present: asking loads nothing."""
+    host.tool("nft", fixture("nft.json"))
+    host.write("proc/modules", "nf_conntrack 1 0 - Live 0x0\n")
+    host.write("lib/modules/%s/modules.builtin" % os.uname().release, "kernel/net/netfilter/nf_tables.ko\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["nft -j list ruleset"] and r["detected"] is True
+
+
+def test_old_iptables_save_without_version_is_legacy(host):
+    """iptables-save before 1.8 ignores --version and dumps its rules: treated as legacy, even if a comment says nf_tables."""
+    host.tool("iptables-save", "# Generated by iptables-save v1.4.21\n*filter\n-A INPUT -m comment --comment "
+                               "\"(nf_tables)\" -j ACCEPT\nCOMMIT\n", version=None)
+    host.write("proc/net/ip_tables_names", "filter\n")
+    host.write("proc/modules", "nf_tables 1 0 - Live 0x0\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["iptables-save --version"] and r["sources"] == []
+
+
+def test_hints_alone_are_not_detection(host):
+    host.write("proc/sys/net/ipv4/ip_forward", "1\n")
+    r = nat.detect(None, host.module, root=host.root)
     assert r["detected"] is False
     assert r["evidence"] == []
     assert r["hints"] == ["net.ipv4.ip_forward=1: this host may route for others"]
-
-
-def test_legacy_tables_are_not_listed_unless_their_nat_table_is_loaded(tmp_path):
-    # Listing a legacy table loads iptable_nat and nf_nat: never from a check.
-    calls = []
-
-    def runner(argv):
-        calls.append(argv[0])
-        return None
-
-    (tmp_path / "proc/net").mkdir(parents=True)
-    (tmp_path / "proc/net/ip_tables_names").write_text("filter\n")
-    r = nat.detect(None, root=str(tmp_path), runner=runner)
-    assert "iptables-legacy-save" not in calls and "ip6tables-legacy-save" not in calls
-    assert calls == ["iptables-nft-save", "ip6tables-nft-save", "nft", "conntrack"]
-    assert r["detected"] is False
