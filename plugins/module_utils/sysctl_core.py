@@ -191,16 +191,25 @@ class SysctlError(Exception):
 # Keys and values
 # --------------------------------------------------------------------------
 
+class KeyNameError(ValueError):
+    """A refused key name; rule is the rule id it breaks (key_name or scope)."""
+
+    def __init__(self, rule, message):
+        super(KeyNameError, self).__init__(message)
+        self.rule = rule
+
+
 def parse_key(key):
-    """Validate a key name and return (canonical_key, parts) or raise ValueError."""
+    """Validate a key name and return (canonical_key, parts) or raise KeyNameError."""
     if not isinstance(key, str) or not key or key != key.strip() or any(c.isspace() for c in key):
-        raise ValueError("%s: not a valid sysctl key name" % _show(key))
+        raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
     parts = boot.key_to_path_parts(key)
     for p in parts:
         if not p or p in (".", "..") or ".." in p or not _PART_RE.match(p):
-            raise ValueError("%s: not a valid sysctl key name" % _show(key))
+            raise KeyNameError("key_name", "%s: not a valid sysctl key name" % _show(key))
     if len(parts) < 3 or tuple(parts[:2]) not in SCOPES:
-        raise ValueError(
+        raise KeyNameError(
+            "scope",
             "%s: out of scope: only net.ipv4.*, net.ipv6.*, net.core.* and net.netfilter.* keys are managed" % key)
     return boot.canonical_key(parts), parts
 
@@ -673,55 +682,44 @@ def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
             % (PORT_RANGE, low, high))
 
 
-def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
-         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
-         kernel_release=None, applier_versions=None, nat_detect=None):
-    """Everything a run would do. Raises SysctlError on a refusal.
+def parse_settings(settings, state, findings):
+    """Stage 1, names and values, before anything is read: {key: value}, {key: parts}.
 
-    Returns a dict: entries (per key), findings, new_text, old_text,
-    file_changed, runtime_changes (ordered), nat, applier, kernel.
+    Values are normalised as the kernel reads them (base 0: "015" is 13), so the
+    file, the running value and the next run agree. Raises SysctlError on a refusal.
     """
-    validate_allow(allow)
-    findings = Findings(allow)
-    skip = set()
-    for k in skip_missing or ():
-        try:
-            skip.add(parse_key(k)[0])
-        except ValueError as e:
-            raise SysctlError("skip_missing: %s" % e)
-
-    # 1. Names and values: refuse bad input before reading anything else.
     desired = {}
     parts_of = {}
-    if state == "present":
-        if not settings:
-            raise SysctlError("settings: at least one key is required when state=present")
-        for raw_key in settings:
-            try:
-                key, parts = parse_key(raw_key)
-            except ValueError as e:
-                rule = "scope" if "out of scope" in str(e) else "key_name"
-                findings.add(rule, "error", str(raw_key), str(e))
-                continue
-            if key in desired:
-                raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
-            text = value_to_text(settings[raw_key])
-            try:
-                check_value_chars(key, text)
-            except ValueError as e:
-                findings.add("value_chars", "error", key, str(e))
-                continue
-            if not text.strip():
-                findings.add("range", "error", key, "%s: value is empty; the kernel refuses an empty value" % key)
-                continue
-            # Integers as the kernel reads them (base 0: "015" is 13), so the
-            # file, the running value and the next run agree.
-            desired[key] = " ".join(text.split()) if key == RESERVED else normalize(key, text)
-            parts_of[key] = parts
-        if findings.errors():
-            raise SysctlError(_error_summary(findings), findings.items)
+    if state != "present":
+        return desired, parts_of
+    if not settings:
+        raise SysctlError("settings: at least one key is required when state=present")
+    for raw_key in settings:
+        try:
+            key, parts = parse_key(raw_key)
+        except KeyNameError as e:
+            findings.add(e.rule, "error", str(raw_key), str(e))
+            continue
+        if key in desired:
+            raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
+        text = value_to_text(settings[raw_key])
+        try:
+            check_value_chars(key, text)
+        except ValueError as e:
+            findings.add("value_chars", "error", key, str(e))
+            continue
+        if not text.strip():
+            findings.add("range", "error", key, "%s: value is empty; the kernel refuses an empty value" % key)
+            continue
+        desired[key] = " ".join(text.split()) if key == RESERVED else normalize(key, text)
+        parts_of[key] = parts
+    if findings.errors():
+        raise SysctlError(_error_summary(findings), findings.items)
+    return desired, parts_of
 
-    # 2. The running kernel.
+
+def read_state(parts_of, proc_root="/proc/sys"):
+    """Stage 2, the running kernel: ({key: value}, {key: presence}) for our keys and those the rules need."""
     runtime = {}
     presence = {}
     for key, parts in parts_of.items():
@@ -729,47 +727,50 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
     for key in (UNPRIV, RESERVED, TIMESTAMPS, PORT_RANGE):
         if key not in runtime:
             runtime[key] = read_runtime(boot.key_to_path_parts(key), proc_root)[0]
+    return runtime, presence
 
-    if nat_result is None and nat_detect is not None:
-        nat_result = nat_detect()  # only once the names and values are valid
-    nat_info = nat_result if nat_result is not None else {}
-    nat_info = dict(nat_info, declared={"present": True, "absent": False}.get(nat))
-    nat_active = bool(nat_info.get("detected")) or nat == "present"
 
-    # 3. Keys the kernel lacks, tcp_tw_recycle, read-only keys.
+def nat_state(nat, nat_result):
+    """What NAT detection found, with the declaration; and whether NAT counts as present."""
+    nat_info = dict(nat_result or {}, declared={"present": True, "absent": False}.get(nat))
+    return nat_info, bool(nat_info.get("detected")) or nat == "present"
+
+
+def check_keys(desired, parts_of, runtime, presence, skip, nat, nat_info, nat_active, findings,
+               proc_root="/proc/sys", kernel_release=None):
+    """Stage 3a, per key: keys the kernel lacks, tcp_tw_recycle, read-only keys. Returns {key: skipped status}."""
     skipped = {}
     candidates = None
     for key in sorted(desired):
-        if key == RECYCLE and desired[key] != "0":
-            if nat_active:
-                why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
-                if nat_info.get("detected") and nat == "present":
-                    why = "NAT is declared (nat: present) and was detected on this host"
-                findings.add("tw_recycle_nat", "error", key,
-                             "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
-                             "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
-                continue
+        if key == RECYCLE and desired[key] != "0" and nat_active:
+            why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
+            if nat_info.get("detected") and nat == "present":
+                why = "NAT is declared (nat: present) and was detected on this host"
+            findings.add("tw_recycle_nat", "error", key,
+                         "%s: refused because %s: tcp_tw_recycle drops SYNs from clients that share an address "
+                         "behind NAT. Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, why))
+            continue
         if presence[key] == "missing":
             if key == RECYCLE:
-                sev = findings.add(
+                findings.add(
                     "tw_recycle_removed", "error", key,
                     "%s: removed in Linux 4.12 and absent on this kernel (%s); it broke clients behind NAT. "
                     "Use net.ipv4.tcp_tw_reuse=1 for outgoing connections instead" % (key, kernel_release or "?"))
             elif key in skip:
-                sev = findings.add("missing_key", "info", key,
-                                   "%s: not available on this kernel (%s); skipped as listed in skip_missing"
-                                   % (key, kernel_release or "?"))
+                findings.add("missing_key", "info", key,
+                             "%s: not available on this kernel (%s); skipped as listed in skip_missing"
+                             % (key, kernel_release or "?"))
             elif key in GLOBAL_ONLY:
-                sev = findings.add("global_key", "error", key,
-                                   "%s: not available in this network namespace: it is a global key, settable only "
-                                   "from the host's initial network namespace" % key)
+                findings.add("global_key", "error", key,
+                             "%s: not available in this network namespace: it is a global key, settable only "
+                             "from the host's initial network namespace" % key)
             else:
                 if candidates is None:
                     candidates = known_keys(proc_root)
                 hint = suggest(key, candidates)
-                sev = findings.add("unknown_key", "error", key,
-                                   "%s: no such key on this kernel (%s)%s" % (
-                                       key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
+                findings.add("unknown_key", "error", key,
+                             "%s: no such key on this kernel (%s)%s" % (
+                                 key, kernel_release or "?", "; did you mean %s?" % hint if hint else ""))
             skipped[key] = "unsupported"
             continue
         if presence[key] == "unreadable" or not writable(parts_of[key], proc_root):
@@ -786,9 +787,12 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             findings.add("tw_recycle_no_nat", "warning", key,
                          "%s: no NAT found on this host, but clients behind NAT cannot be seen from here; "
                          "tcp_tw_recycle will drop their SYNs" % key)
+    return skipped
 
-    active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
-    bad = check_ranges(active, runtime, findings)
+
+def check_values(active, runtime, findings, listeners=None, owners=None):
+    """Stage 3b, the values together: ranges, the port range and its listeners, reuse without timestamps."""
+    check_ranges(active, runtime, findings)
     port_range_rules(active, runtime, findings, listeners, owners)
     reuse = active.get(REUSE)
     ts = active.get(TIMESTAMPS, runtime.get(TIMESTAMPS))
@@ -801,13 +805,15 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         findings.add("fin_timeout_scope", "info", FIN_TIMEOUT,
                      "%s bounds orphaned FIN_WAIT2 sockets only; it does not shorten TIME_WAIT, which is fixed "
                      "at 60 s in the kernel" % FIN_TIMEOUT)
-    if findings.errors():
-        raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
 
-    # 4. The file and the boot-time model.
-    # Values are already whitespace-normalised; numbers are written as the
-    # kernel shows them. The reserved-ports list is kept as the user wrote it.
-    # A key allowed to stay read-only (allow: [read_only]) stays out of the file too.
+
+def render_file(active, skipped, path, state, boot_root=""):
+    """Stage 4a, the file: (old_text or None, new_text or None).
+
+    Values are already whitespace-normalised; numbers are written as the kernel
+    shows them. The reserved-ports list is kept as the user wrote it. A key
+    allowed to stay read-only (allow: [read_only]) stays out of the file too.
+    """
     file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()
                    if skipped.get(k) != "read_only"}
     try:
@@ -815,48 +821,61 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             old_text = f.read()
     except OSError:
         old_text = None
-    new_text = render(file_values) if state == "present" else None
-    file_changed = old_text != new_text
+    return old_text, render(file_values) if state == "present" else None
 
-    which = applier or boot.detect_applier(boot_root)
-    other = boot.PROCPS if which == boot.SYSTEMD else boot.SYSTEMD
-    versions = dict(applier_versions) if applier_versions is not None else {
-        a: boot.detect_version(a, boot_root) for a in (boot.SYSTEMD, boot.PROCPS)}
-    versions = {a: tuple(versions.get(a) or boot.DEFAULT_VERSION[a]) for a in (boot.SYSTEMD, boot.PROCPS)}
-    wanted = set(parts_of.values())
-    key_of = {p: k for k, p in parts_of.items()}
 
-    def valid(parts, value):
-        key = key_of.get(parts) or boot.canonical_key(parts)
-        return kernel_value(key, value, runtime.get(key))
+class BootModel(object):
+    """Stage 4b, what each applier sets at boot for our keys, before and after our file changes."""
 
-    def model(app, overlay=None):
-        return boot.effective(app, boot_root, overlay, versions[app], wanted, valid)[0]
+    def __init__(self, path, new_text, parts_of, runtime, applier=None, applier_versions=None, boot_root=""):
+        self.which = applier or boot.detect_applier(boot_root)
+        self.other = boot.PROCPS if self.which == boot.SYSTEMD else boot.SYSTEMD
+        versions = dict(applier_versions) if applier_versions is not None else {
+            a: boot.detect_version(a, boot_root) for a in (boot.SYSTEMD, boot.PROCPS)}
+        self.versions = {a: tuple(versions.get(a) or boot.DEFAULT_VERSION[a]) for a in (boot.SYSTEMD, boot.PROCPS)}
+        wanted = set(parts_of.values())
+        key_of = {p: k for k, p in parts_of.items()}
 
-    before = model(which)
-    after = model(which, {path: new_text})
-    after_other = model(other, {path: new_text})
-    mask = boot.masked_by(which, path, boot_root, {path: new_text}, versions[which])
-    in_dirs = boot.reads_directory(which, path, versions[which], boot_root)
-    in_dirs_other = boot.reads_directory(other, path, versions[other], boot_root)
-    if state == "present":
-        if not in_dirs:
+        def valid(parts, value):
+            key = key_of.get(parts) or boot.canonical_key(parts)
+            return kernel_value(key, value, runtime.get(key))
+
+        def model(app, overlay=None):
+            return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)[0]
+
+        self.before = model(self.which)
+        self.after = model(self.which, {path: new_text})
+        self.after_other = model(self.other, {path: new_text})
+        self.mask = boot.masked_by(self.which, path, boot_root, {path: new_text}, self.versions[self.which])
+        self.in_dirs = boot.reads_directory(self.which, path, self.versions[self.which], boot_root)
+        self.in_dirs_other = boot.reads_directory(self.other, path, self.versions[self.other], boot_root)
+
+    def file_findings(self, path, state, findings):
+        if state != "present":
+            return
+        if not self.in_dirs:
             findings.add("not_persistent", "warning", None,
-                         "%s is not read by %s at boot: these settings will not survive a reboot" % (path, which))
-        elif mask:
+                         "%s is not read by %s at boot: these settings will not survive a reboot" % (path, self.which))
+        elif self.mask:
             findings.add("masked", "warning", None,
-                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, mask, which))
+                         "%s is masked by %s for %s: none of its settings apply at boot" % (path, self.mask, self.which))
 
-    # 5. Per key.
+    def name(self, applier=None):
+        return version_name(applier or self.which, self.versions)
+
+
+def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, apply, findings):
+    """Stage 5, per key: the entry (status, drift, sources) and the runtime writes, in write order."""
+    m = boot_model
     entries = []
     runtime_changes = []
     for key in sorted(desired):
         parts = parts_of[key]
         want = desired[key]
         cur = runtime.get(key)
-        e_after = after.get(parts)
-        e_before = before.get(parts)
-        e_other = after_other.get(parts)
+        e_after = m.after.get(parts)
+        e_before = m.before.get(parts)
+        e_other = m.after_other.get(parts)
         status = skipped.get(key)
         # As the kernel would show it once applied (base-0 integers, whitespace).
         # A value of None with a source: that file makes the applier leave the
@@ -866,11 +885,8 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         runtime_drift = cur is None or normalize(key, cur) != normalize(key, want)
         persisted_drift = e_before is None or e_before[0] is None or e_before[0] != normalize(key, want)
         overridden_by = None
-        if status != "unsupported" and state == "present" and e_after and e_after[1] != path \
-                and e_after[0] != normalize(key, want):
-            overridden_by = e_after[1]
-        elif status != "unsupported" and state == "present" and mask and e_after \
-                and e_after[0] != normalize(key, want):
+        if status != "unsupported" and state == "present" and e_after and e_after[0] != normalize(key, want) \
+                and (e_after[1] != path or m.mask):
             overridden_by = e_after[1]
         if status is None:
             if overridden_by:
@@ -882,19 +898,18 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         if overridden_by and e_after[0] is None:
             findings.add("overridden", "warning", key,
                          "%s: %s makes %s leave the key unset at boot after %s (%s); the running value is left "
-                         "alone" % (key, overridden_by, which, path, want))
+                         "alone" % (key, overridden_by, m.which, path, want))
         elif overridden_by:
             findings.add("overridden", "warning", key,
                          "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone"
                          % (key, overridden_by, e_after[0], path, want))
         mine = e_after[0] if e_after else None
         theirs = e_other[0] if e_other else None
-        if status not in ("unsupported", "read_only") and state == "present" and (in_dirs or in_dirs_other) \
+        if status not in ("unsupported", "read_only") and state == "present" and (m.in_dirs or m.in_dirs_other) \
                 and mine != theirs:
             findings.add("applier_disagree", "warning", key,
                          "%s: %s would %s but %s would %s"
-                         % (key, version_name(which, versions), _sets(e_after), version_name(other, versions),
-                            _sets(e_other)))
+                         % (key, m.name(), _sets(e_after), m.name(m.other), _sets(e_other)))
         if apply and state == "present" and status == "drift" and runtime_drift:
             runtime_changes.append((key, parts, cur, want))
         entries.append({
@@ -910,18 +925,51 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             "overridden_by": overridden_by,
             "status": status,
         })
-    runtime_changes = write_order(runtime_changes, desired, runtime)
+    return entries, write_order(runtime_changes, desired, runtime)
+
+
+def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
+         applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
+         kernel_release=None, applier_versions=None, nat_detect=None):
+    """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
+
+    Returns a dict: entries (per key), findings, new_text, old_text,
+    file_changed, runtime_changes (ordered), nat, applier, kernel.
+    """
+    validate_allow(allow)
+    findings = Findings(allow)
+    skip = set()
+    for k in skip_missing or ():
+        try:
+            skip.add(parse_key(k)[0])
+        except KeyNameError as e:
+            raise SysctlError("skip_missing: %s" % e)
+    desired, parts_of = parse_settings(settings, state, findings)
+    runtime, presence = read_state(parts_of, proc_root)
+    if nat_result is None and nat_detect is not None:
+        nat_result = nat_detect()  # only once the names and values are valid
+    nat_info, nat_active = nat_state(nat, nat_result)
+    skipped = check_keys(desired, parts_of, runtime, presence, skip, nat, nat_info, nat_active, findings,
+                         proc_root, kernel_release)
+    active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
+    check_values(active, runtime, findings, listeners, owners)
+    if findings.errors():
+        raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
+    old_text, new_text = render_file(active, skipped, path, state, boot_root)
+    model = BootModel(path, new_text, parts_of, runtime, applier, applier_versions, boot_root)
+    model.file_findings(path, state, findings)
+    entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings)
     return {
         "entries": entries,
         "findings": findings.items,
         "old_text": old_text,
         "new_text": new_text,
-        "file_changed": file_changed,
+        "file_changed": old_text != new_text,
         "runtime_changes": runtime_changes,
         "nat": nat_info,
-        "applier": version_name(which, versions),
-        "applier_name": which,
-        "applier_version": ".".join(str(v) for v in versions[which]),
+        "applier": model.name(),
+        "applier_name": model.which,
+        "applier_version": ".".join(str(v) for v in model.versions[model.which]),
     }
 
 

@@ -704,3 +704,66 @@ def test_not_root_says_so(env, monkeypatch):
     e = refused(env, {"net.core.somaxconn": 8192})
     assert e.message == ("net.core.somaxconn: not writable by uid 1000 (running value 4096, wanted 8192); run as "
                          "root (become: true)")
+
+
+# ---------------------------------------------------------------- plan's stages, each on its own
+
+def test_stage_parse_settings_normalises_and_carries_rule_ids():
+    findings = core.Findings(())
+    desired, parts_of = core.parse_settings({"net.ipv4.tcp_fin_timeout": "015", "net/ipv4/tcp_tw_reuse": 1,
+                                             "net.ipv4.ip_local_port_range": [10240, 65535]}, "present", findings)
+    assert desired == {"net.ipv4.tcp_fin_timeout": "13", "net.ipv4.tcp_tw_reuse": "1",
+                       "net.ipv4.ip_local_port_range": "10240 65535"}
+    assert parts_of["net.ipv4.tcp_tw_reuse"] == ("net", "ipv4", "tcp_tw_reuse")
+    assert core.parse_settings({}, "absent", findings) == ({}, {})
+    with pytest.raises(core.SysctlError):
+        core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", findings)
+    assert [(f["rule"], f["key"]) for f in findings.items] == [("scope", "kernel.panic"),
+                                                              ("key_name", "net.ipv4.bad key")]
+
+
+def test_stage_read_state_reads_the_keys_the_rules_need(env):
+    runtime, presence = core.read_state({"net.ipv4.tcp_fin_timeout": ("net", "ipv4", "tcp_fin_timeout"),
+                                         "net.ipv4.nope": ("net", "ipv4", "nope")}, env.proc)
+    assert (runtime["net.ipv4.tcp_fin_timeout"], presence["net.ipv4.tcp_fin_timeout"]) == ("60", "present")
+    assert presence["net.ipv4.nope"] == "missing"
+    assert runtime["net.ipv4.ip_local_port_range"] == "32768 60999" and "net.ipv4.ip_local_port_range" not in presence
+
+
+def test_stage_check_keys_marks_what_is_skipped(env):
+    findings = core.Findings(("unknown_key",))
+    desired = {"net.ipv4.tcp_fin_timeout": "15", "net.ipv4.nope": "1"}
+    parts_of = {k: core.parse_key(k)[1] for k in desired}
+    runtime, presence = core.read_state(parts_of, env.proc)
+    nat_info, nat_active = core.nat_state("auto", {"detected": False})
+    skipped = core.check_keys(desired, parts_of, runtime, presence, set(), "auto", nat_info, nat_active, findings,
+                              env.proc, KERNEL)
+    assert skipped == {"net.ipv4.nope": "unsupported"}
+    assert rules(findings.items) == [("unknown_key", "warning")]
+    assert core.nat_state("present", None) == ({"declared": True}, True)
+
+
+def test_stage_render_file_reads_the_old_text(env):
+    env.conf(PATH, "old\n")
+    old, new = core.render_file({"net.ipv4.tcp_fin_timeout": "0x10"}, {}, PATH, "present", env.root)
+    assert old == "old\n" and new == core.HEADER + "net.ipv4.tcp_fin_timeout = 16\n"
+    assert core.render_file({"net.ipv4.tcp_fin_timeout": "15"}, {"net.ipv4.tcp_fin_timeout": "read_only"}, PATH,
+                            "absent", env.root) == ("old\n", None)
+
+
+def test_stage_boot_model_and_plan_keys(env):
+    env.conf("/etc/sysctl.d/99-local.conf", "net.ipv4.tcp_fin_timeout = 30\n")
+    desired = {"net.ipv4.tcp_fin_timeout": "15", "net.ipv4.tcp_tw_reuse": "1"}
+    parts_of = {k: core.parse_key(k)[1] for k in desired}
+    runtime, _presence = core.read_state(parts_of, env.proc)
+    _old, new = core.render_file(desired, {}, PATH, "present", env.root)
+    model = core.BootModel(PATH, new, parts_of, runtime, "systemd-sysctl", {"systemd-sysctl": (252,),
+                                                                            "procps": (4, 0, 2)}, env.root)
+    assert model.name() == "systemd-sysctl 252"
+    assert model.after[("net", "ipv4", "tcp_fin_timeout")][:2] == ("30", "/etc/sysctl.d/99-local.conf")
+    findings = core.Findings(())
+    entries, changes = core.plan_keys(desired, parts_of, runtime, {}, model, PATH, "present", True, findings)
+    assert [(e["key"], e["status"]) for e in entries] == [("net.ipv4.tcp_fin_timeout", "overridden"),
+                                                          ("net.ipv4.tcp_tw_reuse", "drift")]
+    assert [c[0] for c in changes] == ["net.ipv4.tcp_tw_reuse"]
+    assert rules(findings.items) == [("overridden", "warning")]
