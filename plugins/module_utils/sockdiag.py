@@ -100,14 +100,6 @@ class Sock(object):
         self.uid = uid
         self.sockid = sockid
 
-    @property
-    def local(self):
-        return addr_text(self.family, self.src)
-
-    @property
-    def remote(self):
-        return addr_text(self.family, self.dst)
-
     def tuple_text(self):
         return "%s -> %s" % (endpoint(self.family, self.src, self.sport), endpoint(self.family, self.dst, self.dport))
 
@@ -123,14 +115,14 @@ def endpoint(family, raw, port):
     return ("[%s]:%d" if family == socket.AF_INET6 else "%s:%d") % (a, port)
 
 
-def parse_messages(buf, handler, end=None):
-    """Parse a buffer of netlink messages (up to ``end``); call handler(Sock) for each socket.
+def parse_messages(buf, handler):
+    """Parse a buffer of netlink messages; call handler(Sock) for each socket.
 
     Returns True when NLMSG_DONE was seen. Raises DiagError on NLMSG_ERROR.
     """
     view = memoryview(buf)
     off = 0
-    end = len(buf) if end is None else end
+    end = len(buf)
     unpack_hdr = NLMSGHDR.unpack_from
     unpack_head = MSG_HEAD.unpack_from
     unpack_ports = PORTS.unpack_from

@@ -71,7 +71,7 @@ def is_glob(parts):
     return any(c in p for p in parts for c in "*?[")
 
 
-def parse_conf(text, name="<string>"):
+def parse_conf(text):
     """Parse one sysctl.d file.
 
     Returns a list of (parts, value, ignore_failure, lineno) in file order.
@@ -236,18 +236,14 @@ def effective(applier, root="", overlay=None, version=None, keys=(), valid=None)
     value is None in the result when the last word of the applier on the key
     leaves the running value alone (systemd: a ``-key`` line or a refused value);
     the source then names the file that did it.
-    Also returns, per key, every assignment in order: {parts: [(value, path, lineno)]}.
     """
     version = tuple(version or DEFAULT_VERSION[applier])
     entries = []  # (parts, value, ignore, path, lineno), in application order
-    history = {}
     for path, masked_by_ in list_files(applier, root, overlay, version):
         if masked_by_ is not None:
             continue
-        for parts, value, ignore, lineno in parse_conf(file_text(path, root, overlay), path):
+        for parts, value, ignore, lineno in parse_conf(file_text(path, root, overlay)):
             entries.append((parts, value, ignore, path, lineno))
-            if not is_glob(parts):
-                history.setdefault(parts, []).append((value, path, lineno))
     keys = set(keys)
     final = {}
     if applier == SYSTEMD:
@@ -271,7 +267,7 @@ def effective(applier, root="", overlay=None, version=None, keys=(), valid=None)
                 ok = _accept(valid, k, value)
                 if ok is not None:
                     final[k] = (ok, path, lineno)
-        return final, history
+        return final
     globs_work = version >= (4,)
     explicit = set(p for p, _v, _i, _pa, _l in entries if not is_glob(p))
     for parts, value, ignore, path, lineno in entries:
@@ -287,7 +283,7 @@ def effective(applier, root="", overlay=None, version=None, keys=(), valid=None)
             ok = _accept(valid, k, value)
             if ok is not None:
                 final[k] = (ok, path, lineno)
-    return final, history
+    return final
 
 
 def masked_by(applier, path, root="", overlay=None, version=None):

@@ -571,7 +571,7 @@ def _ints(text, n):
 
 
 def check_ranges(desired, runtime, findings):
-    """Range checks for known keys; returns the set of keys with errors."""
+    """Range checks for known keys: an error finding for each value out of range."""
     bad = set()
     for key, text in desired.items():
         if key in INT_RANGES:
@@ -623,7 +623,6 @@ def check_ranges(desired, runtime, findings):
                             "%s: value %d is above the low port %d of the running %s; the kernel refuses that "
                             "(set %s too)" % (UNPRIV, start, rng[0], PORT_RANGE, PORT_RANGE)) == "error":
                 bad.add(UNPRIV)
-    return bad
 
 
 def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
@@ -841,7 +840,7 @@ class BootModel(object):
             return kernel_value(key, value, runtime.get(key))
 
         def model(app, overlay=None):
-            return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)[0]
+            return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)
 
         self.before = model(self.which)
         self.after = model(self.which, {path: new_text})

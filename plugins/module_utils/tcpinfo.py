@@ -91,9 +91,8 @@ class Aggregator(object):
     TopCounter caps and the sample cap, never by the number of sockets or
     of distinct destinations."""
 
-    def __init__(self, port_range, reserved=frozenset(), cap=2048):
+    def __init__(self, port_range, cap=2048):
         self.low, self.high = port_range
-        self.reserved = reserved
         self.counts = {}
         self.listeners = set()
         self.listen_socks = {}  # (local address, port) -> inode
@@ -317,7 +316,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
     counters = read_counters(proc_root) if counters is None else counters
     low, high = _ports(sysctls.get("net.ipv4.ip_local_port_range"))
     reserved = sysctl_core.reserved_ports(sysctls.get("net.ipv4.ip_local_reserved_ports"))
-    agg = Aggregator((low, high), reserved)
+    agg = Aggregator((low, high))
     states = sockdiag.ALL_STATES
     used = source
     if dumper is not None:
@@ -329,7 +328,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
         except (sockdiag.DiagError, OSError):
             if source == "netlink":
                 raise
-            agg = Aggregator((low, high), reserved)
+            agg = Aggregator((low, high))
             sockdiag.dump_proc(agg, states, proc_root)
             used = "proc"
     else:

@@ -26,7 +26,7 @@ def root(tmp_path):
 
 
 def value(applier, root, overlay=None, key=K):
-    return boot.effective(applier, root, overlay)[0].get(key)
+    return boot.effective(applier, root, overlay).get(key)
 
 
 @pytest.mark.parametrize("key,parts", [
@@ -132,13 +132,6 @@ def test_globs_do_not_touch_explicit_keys(root):
     assert value(boot.SYSTEMD, root)[0] == "20"
 
 
-def test_history_lists_every_assignment(root):
-    write(root, "/etc/sysctl.d/10-a.conf", "net.ipv4.tcp_fin_timeout = 20\n")
-    write(root, "/etc/sysctl.d/20-b.conf", "net.ipv4.tcp_fin_timeout = 30\n")
-    hist = boot.effective(boot.SYSTEMD, root)[1]
-    assert hist[K] == [("20", "/etc/sysctl.d/10-a.conf", 1), ("30", "/etc/sysctl.d/20-b.conf", 1)]
-
-
 def test_detect_applier(root):
     assert boot.detect_applier(root) == boot.PROCPS
     os.makedirs(root + "/run/systemd/system")
@@ -174,7 +167,7 @@ def kernel(parts, value):
 
 
 def model(applier, root, version, key=K):
-    return boot.effective(applier, root, None, version, KEYS, kernel)[0].get(key)
+    return boot.effective(applier, root, None, version, KEYS, kernel).get(key)
 
 
 V = {boot.SYSTEMD: [(247,), (252,), (257,)], boot.PROCPS: [(3, 3, 17), (4, 0, 2), (4, 0, 4)]}
