@@ -29,8 +29,8 @@ import time
 
 import yaml
 
-import bench  # benchmarks/bench.py: sh() and the container helpers
-from bench import sh
+import bench as common  # benchmarks/bench.py: sh() and the container helpers
+sh = common.sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -40,11 +40,11 @@ BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 
 
 def start(n):
-    return bench.start(n, PREFIX)
+    return common.start(n, PREFIX)
 
 
 def stop_all():
-    bench.stop_all(PREFIX)
+    common.stop_all(PREFIX)
 
 
 def inventory(names, connection):

@@ -72,3 +72,24 @@ def test_render_and_reading():
     assert "| 15 keys, 1 host, apply | tcp_sysctl (1 task) | ansible.posix.sysctl loop (15 tasks) | 1.500 | 15.000 | 10.0x |" in text
     assert "10 hosts 6.0s vs 60.0s (10.0x)" in text
     assert "| count 100000 TIME_WAIT: tcp_info (netlink) vs ss -tan state time-wait | 20000 | 4000 |" in text
+
+
+def test_fleet_bench_drives_podman_through_bench_helpers(monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        fleet = load("bench_fleet")
+    finally:
+        sys.path.pop(0)
+    calls = []
+
+    class Done(object):
+        stdout = "kt-fleet-00\nother\n"
+
+    def fake_sh(argv, check=True, **_kw):
+        calls.append(argv)
+        return Done()
+    monkeypatch.setattr(fleet.common, "sh", fake_sh)
+    assert fleet.start(2) == ["kt-fleet-00", "kt-fleet-01"]
+    assert calls[1] == ["podman", "rm", "-f", "-t", "0", "kt-fleet-00"]  # only our own containers go
+    assert [c[:5] for c in calls[2:]] == [["podman", "run", "-d", "--name", "kt-fleet-00"],
+                                          ["podman", "run", "-d", "--name", "kt-fleet-01"]]
