@@ -114,6 +114,7 @@ def _hold(first, count, port, ready):
         held.append((c, a))
     srv.close()
     os.write(ready, b"x")
+    os.close(ready)  # the parent sees end-of-file once every worker has written or died
     while True:
         time.sleep(3600)
 
@@ -130,8 +131,12 @@ def spread_estab(n, port):
             os._exit(0)
         workers += 1
     os.close(w)
-    for _unused in range(workers):
-        os.read(r, 1)
+    ready = 0
+    while ready < workers:
+        got = os.read(r, workers)
+        if not got:  # every worker has exited or written: one that died never wrote
+            sys.exit("spread_estab: %d of %d workers failed (see their errors above)" % (workers - ready, workers))
+        ready += len(got)
     print("spread_estab %d" % (pairs * 2), flush=True)
     while True:
         time.sleep(3600)
