@@ -718,8 +718,8 @@ def test_stage_parse_settings_normalises_and_carries_rule_ids():
     assert core.parse_settings({}, "absent", findings) == ({}, {})
     with pytest.raises(core.SysctlError):
         core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", findings)
-    assert [(f["rule"], f["key"]) for f in findings.items] == [("scope", "kernel.panic"),
-                                                              ("key_name", "net.ipv4.bad key")]
+    assert [(f["rule"], f["key"]) for f in findings.items] == [
+        ("scope", "kernel.panic"), ("key_name", "net.ipv4.bad key")]
 
 
 def test_stage_read_state_reads_the_keys_the_rules_need(env):
