@@ -29,18 +29,26 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _write(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kt-report-", dir=directory)
+def _write_all(texts):
+    """Write {path: text} all or nothing: every report goes to a temporary file beside its
+    target first; only when all are written do they take their names, so a failure never
+    leaves the last run's reports (a PASS) beside this run's (a FAIL)."""
+    staged = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        for path, text in texts.items():
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".kt-report-", dir=directory)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)
+        for tmp, path in staged:
+            os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp, _path in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def report_paths(kind, report_dir, paths):
@@ -79,6 +87,11 @@ class ActionModule(ActionBase):
             if not hosts:
                 raise reports.ReportError("hosts: no host was targeted, so nothing was checked")
             if kind == "audit":
+                if args["baseline"] and os.path.abspath(os.path.expanduser(args["baseline"])) == paths["json"]:
+                    raise reports.ReportError(
+                        "baseline: %s is the audit.json this run writes; it would be replaced by this run, and a "
+                        "rerun would compare with itself. Keep the previous audit under a path of its own"
+                        % args["baseline"])
                 baseline = reports.load_audit(args["baseline"]) if args["baseline"] else None
                 if args["fail_on"] == "new" and baseline is None:
                     raise reports.ReportError("fail_on: new needs a baseline (a previous audit.json)")
@@ -90,8 +103,7 @@ class ActionModule(ActionBase):
         except reports.ReportError as e:
             return dict(result, failed=True, msg=str(e))
         try:
-            for k in reports.REPORT_KINDS[kind]:
-                _write(paths[k], out[k])
+            _write_all(dict((paths[k], out[k]) for k in reports.REPORT_KINDS[kind]))
         except OSError as e:
             return dict(result, failed=True, msg="could not write %s: %s" % (e.filename, e.strerror))
         result.update(changed=True, paths=paths, report_dir=os.path.dirname(paths["json"]),

@@ -13,9 +13,10 @@ description:
   - For each profile name, the parameters its role passes to M(kerneltune.tcp.tcp_sysctl), resolved from the
     host's variables the way the role resolves them. C(settings) is the profile's C(base) (the web_frontend settings
     combined with the high_outbound_client settings for C(reverse_proxy), empty otherwise) combined with
-    C(<name>_settings) and then with C(<name>_sysctl_overrides) (C(kt_sysctl_overrides) for the plain role). The
-    other parameters are C(<name>_path), C(<name>_nat) and so on; where the host does not set one, the default
-    from the profile role's C(defaults/main.yml) applies.
+    C(<name>_settings) and then with C(<name>_sysctl_overrides) (C(kt_sysctl_overrides) for the plain role); a key
+    set to null in the overrides is removed from the profile. The other parameters are C(<name>_path),
+    C(<name>_nat) and so on; where the host does not set one, or sets it to null, the default from the profile
+    role's C(defaults/main.yml) applies.
   - The one place where a profile becomes module parameters, for the roles and for the audit playbook alike.
 options:
   _terms:
@@ -84,21 +85,44 @@ def _overrides_var(name):
     return "kt_sysctl_overrides" if name == "kt_sysctl" else name + "_sysctl_overrides"
 
 
+def _dict_var(var_name, value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnsibleLookupError("%s: must be a dict of sysctl key: value, got %s %r"
+                                 % (var_name, type(value).__name__, value))
+    return value
+
+
 def resolve(name, lookup_var=lambda var_name, default: default):
-    """The tcp_sysctl parameters of profile NAME; lookup_var(name, default) reads a host variable."""
+    """The tcp_sysctl parameters of profile NAME; lookup_var(name, default) reads a host variable.
+
+    A variable set to null (a bare "web_frontend_nat:" in group_vars) counts as not set: the role's default
+    applies. A key set to null in the overrides is removed from the profile's settings.
+    """
     if name not in PROFILES:
         raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(PROFILES)))
     defaults = _defaults(name)
     prefix = name + "_"
+
+    def var(var_name, default):
+        value = lookup_var(var_name, default)
+        return default if value is None else value
     base = {}
     for part in COMPOSED.get(name, ()):
         base.update(_defaults(part)[part + "_settings"])
     settings = dict(base)
-    settings.update(lookup_var(prefix + "settings", defaults.get(prefix + "settings", {})) or {})
-    settings.update(lookup_var(_overrides_var(name), defaults.get(_overrides_var(name), {})) or {})
+    settings.update(_dict_var(prefix + "settings", var(prefix + "settings", defaults.get(prefix + "settings"))))
+    overrides = _dict_var(_overrides_var(name), var(_overrides_var(name), defaults.get(_overrides_var(name))))
+    for key, value in overrides.items():
+        if value is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
     out = {"name": name, "base": base, "settings": settings}
     for param, (suffix, fallback) in PARAMS.items():
-        out[param] = lookup_var(prefix + suffix, defaults.get(prefix + suffix, fallback))
+        default = defaults.get(prefix + suffix)
+        out[param] = var(prefix + suffix, fallback if default is None else default)
     return out
 
 

@@ -41,10 +41,14 @@ def xml_text(value):
     return _XML_FORBIDDEN.sub("", u"%s" % (value,))
 
 
+_MD_BREAKS = re.compile(u"[\u0085\u2028\u2029]")
+
+
 def md(value):
     """A host-derived string made inert in Markdown (and in a table cell)."""
     text = _XML_FORBIDDEN.sub("", u"%s" % (value,))
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    text = _MD_BREAKS.sub(" ", text)  # line and paragraph separators split a table row too
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -77,8 +81,13 @@ def audit_entry(item):
     return entry
 
 
+# What makes one drift the same drift in a later audit: the host, profile, kind and key, the value wanted and the
+# value found (a key that drifts to another value, or a profile that now wants another, is new drift).
+_FOUND = {"runtime_drift": "runtime", "boot_drift": "persisted_before", "overridden": "overridden_by"}
+
+
 def _drift_id(host, kind, e):
-    return "%s|%s|%s|%s" % (host, e.get("profile"), kind, e.get("key"))
+    return json.dumps([host, e.get("profile"), kind, e.get("key"), e.get("desired"), e.get(_FOUND[kind])])
 
 
 def _previous_drift(baseline):
@@ -156,9 +165,11 @@ def audit_summary(records, hosts, baseline=None, fail_on="any"):
     resolved = []
     if before is not None:
         for i, e in sorted(before.items()):
-            # Resolved only when the host was audited now and the drift is gone.
+            # Resolved only when the host and that profile were audited now, without an error, and the drift
+            # is gone: an unreachable host, a failed probe or a profile no longer assigned resolves nothing.
             h = by_host.get(e["host"])
-            if i not in seen and h is not None and h["reachable"]:
+            if i not in seen and h is not None and h["status"] not in ("unreachable", "error") \
+                    and e.get("profile") in h["profiles"]:
                 item = {k: v for k, v in e.items() if k not in ("change", "host")}
                 item["change"] = "resolved"
                 h["resolved"].append(item)
@@ -377,6 +388,16 @@ def load_audit(path):
     if not isinstance(data, dict) or data.get("kind") != "audit" or not isinstance(data.get("hosts"), list) \
             or not isinstance(data.get("records"), dict):
         raise ReportError("%s: not an audit.json written by kerneltune.tcp.fleet_report" % path)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError("%s: schema_version %r; this collection reads audit.json schema_version %r"
+                          % (path, data.get("schema_version"), SCHEMA_VERSION))
+    for h in data["hosts"]:
+        ok = isinstance(h, dict) and isinstance(h.get("host"), str) and all(
+            isinstance(h.get(kind, []), list) and all(isinstance(e, dict) and "key" in e for e in h.get(kind, []))
+            for kind in ("runtime_drift", "boot_drift", "overridden"))
+        if not ok:
+            raise ReportError("%s: host entry %s does not have the audit.json shape (docs/schemas/audit.schema.json)"
+                              % (path, json.dumps(h)[:80]))
     return data
 
 

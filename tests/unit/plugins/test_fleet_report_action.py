@@ -129,3 +129,67 @@ def test_diagnose_names_unreachable_hosts_without_making_the_task_unreachable(re
     seven = r["seven"]
     assert seven["unreachable_hosts"] == ["web2"]
     assert "unreachable" not in seven and seven["changed"] is True and not seven.get("failed")
+
+
+BASELINE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        records: {web1: {profiles: []}}
+        hosts: [web1]
+        report_dir: "{{ d }}/r"
+        fail_on_drift: false
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        records: {web1: {profiles: []}}
+        hosts: [web1]
+        report_dir: "{{ d }}/r"
+        baseline: "{{ d }}/r/audit.json"
+        fail_on: new
+      register: same
+      ignore_errors: true
+    - ansible.builtin.copy:
+        dest: "{{ d }}/afile"
+        content: "a file where the JUnit report's directory should be"
+        mode: "0644"
+    - ansible.builtin.slurp:
+        src: "{{ d }}/r/audit.json"
+      register: first
+    - kerneltune.tcp.fleet_report:
+        kind: audit
+        records: {web1: {profiles: []}}
+        hosts: [web1]
+        paths: {json: "{{ d }}/r/audit.json", junit: "{{ d }}/afile/junit.xml"}
+        report_dir: "{{ d }}/r"
+        fail_on_drift: false
+      register: partial
+      ignore_errors: true
+    - ansible.builtin.copy:
+        dest: "{{ d }}/out.json"
+        content: "{{ {'same': same, 'partial': partial, 'first': first.content | b64decode} | to_json }}"
+        mode: "0644"
+"""
+
+
+def test_baseline_that_is_this_runs_output_and_all_or_nothing_writes(tmp_path):
+    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
+        pytest.skip("collection not installed (scripts/setup.sh installs it)")
+    (tmp_path / "play.yml").write_text(BASELINE_PLAY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    p = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml"), "-e",
+                        "d=%s" % tmp_path, "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    r = json.loads((tmp_path / "out.json").read_text())
+    assert r["same"]["msg"] == (
+        "baseline: %s/r/audit.json is the audit.json this run writes; it would be replaced by this run, and a "
+        "rerun would compare with itself. Keep the previous audit under a path of its own" % tmp_path)
+    assert r["partial"]["failed"] is True
+    assert r["partial"]["msg"] == "could not write %s/afile: File exists" % tmp_path
+    # The first run's reports are as they were: the failed run wrote none of its own, and left no temporary file.
+    assert (tmp_path / "r" / "audit.json").read_text() == r["first"]
+    assert not list((tmp_path / "r").glob(".kt-report-*"))

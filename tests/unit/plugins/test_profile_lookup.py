@@ -101,3 +101,25 @@ def test_in_a_real_play_with_templated_inventory_values(tmp_path):
     assert web["path"] == "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
     assert proxy["path"] == "/etc/sysctl.d/81-proxy.conf"
     assert proxy["settings"]["net.ipv4.tcp_fin_timeout"] == 15
+
+
+def test_null_means_the_role_default_and_a_null_override_removes_a_key():
+    host = {"web_frontend_nat": None, "web_frontend_path": None, "web_frontend_settings": None,
+            "web_frontend_sysctl_overrides": {"net.ipv4.tcp_slow_start_after_idle": None}}
+    r = profile.resolve("web_frontend", host.get)
+    assert (r["nat"], r["path"]) == ("present", "/etc/sysctl.d/80-kerneltune-web_frontend.conf")
+    want = dict(role_defaults("web_frontend")["web_frontend_settings"])
+    del want["net.ipv4.tcp_slow_start_after_idle"]
+    assert r["settings"] == want
+
+
+@pytest.mark.parametrize("var,value,message", [
+    ("web_frontend_settings", "net.core.somaxconn=1",
+     "web_frontend_settings: must be a dict of sysctl key: value, got str 'net.core.somaxconn=1'"),
+    ("web_frontend_sysctl_overrides", ["ab"],
+     "web_frontend_sysctl_overrides: must be a dict of sysctl key: value, got list ['ab']"),
+])
+def test_settings_that_are_not_a_dict_are_refused_by_name(var, value, message):
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.resolve("web_frontend", {var: value}.get)
+    assert str(e.value) == message

@@ -311,3 +311,41 @@ def test_hostile_strings_in_diagnose():
     assert "<script>" not in out["markdown"] and "\x1b" not in out["markdown"]
     assert "held by \\<script\\>alert(1)\\</script\\>\"'\\&amp;\\|\\*\\_\\`\\[x\\](y) end" in out["markdown"]
     json.loads(out["json"])
+
+
+def test_baseline_drift_to_another_value_is_new_and_unaudited_hosts_resolve_nothing():
+    base = json.loads(reports.audit_reports(records(), HOSTS)["json"])
+    now = records()
+    # somaxconn on "drift" now drifts to another wrong value: new, not still.
+    now["drift"]["profiles"][0]["result"]["settings"][0] = entry("net.core.somaxconn", "drift", runtime="1",
+                                                                 desired="8192", rd=True)
+    # "over" fails its probe this time: its old override is not resolved, it is unknown.
+    now["over"] = {"profiles": [{"profile": "web_frontend", "error": "netlink refused", "result": {}}]}
+    s = reports.audit_summary(now, HOSTS, baseline=base)
+    by = {h["host"]: h for h in s["hosts"]}
+    assert by["drift"]["runtime_drift"][0]["change"] == "new"
+    assert by["over"]["resolved"] == [] and by["over"]["status"] == "error"
+    assert [e["key"] for e in by["drift"]["resolved"]] == ["net.core.somaxconn"]  # the old value's drift is gone
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d.update(schema_version=99),
+     "%s: schema_version 99; this collection reads audit.json schema_version 1"),
+    (lambda d: d["hosts"].append({"host": "x", "runtime_drift": "oops"}),
+     '%s: host entry {"host": "x", "runtime_drift": "oops"} does not have the audit.json shape '
+     "(docs/schemas/audit.schema.json)"),
+    (lambda d: d["hosts"].append(["not", "a", "dict"]),
+     '%s: host entry ["not", "a", "dict"] does not have the audit.json shape (docs/schemas/audit.schema.json)'),
+])
+def test_baseline_of_another_shape_is_refused_by_name(tmp_path, mutate, message):
+    data = json.loads(reports.audit_reports(records(), HOSTS)["json"])
+    mutate(data)
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(reports.ReportError) as e:
+        reports.load_audit(str(p))
+    assert str(e.value) == message % p
+
+
+def test_markdown_line_separators_do_not_split_a_row():
+    assert reports.md(u"a\u2028b\u2029c\u0085d") == "a b c d"
