@@ -10,6 +10,8 @@ import shutil
 import sys
 import tempfile
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -28,3 +30,30 @@ def _collection_path():
 
 
 sys.path.insert(0, _collection_path())
+
+
+# ansible-core 2.19 has ansible.module_utils.testing.patch_module_args; 2.17 and 2.18 do
+# not: the same context manager, by hand, for the unit tests that build a real AnsibleModule.
+try:
+    from ansible.module_utils.testing import patch_module_args as _patch_module_args
+except ImportError:
+    import contextlib
+    import json
+
+    from ansible.module_utils import basic
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def _patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+
+
+@pytest.fixture
+def module_args():
+    """patch_module_args(args): the module arguments an AnsibleModule built inside the block reads."""
+    return _patch_module_args

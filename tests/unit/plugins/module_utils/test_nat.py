@@ -5,7 +5,6 @@ import os
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat
 
@@ -82,7 +81,7 @@ class Module(AnsibleModule):
 
 
 @pytest.fixture
-def host(tmp_path):
+def host(tmp_path, module_args):
     """A fake root (proc, sys) and bin directory; tools print captured outputs."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -107,7 +106,7 @@ def host(tmp_path):
         return [line.split(" ", 1)[0].rsplit("/", 1)[1] + " " + line.split(" ", 1)[1]
                 for line in calls.read_text().splitlines()]
 
-    with patch_module_args({}):
+    with module_args({}):
         module = Module(argument_spec={})
     module.bindir = str(bindir)
     return type("Host", (), {"root": str(tmp_path), "tool": staticmethod(tool), "write": staticmethod(write),

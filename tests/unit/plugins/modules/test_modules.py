@@ -10,28 +10,19 @@ import os
 
 import pytest
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core 2.17 and 2.18 have no testing helper: the same, by hand
-    import contextlib
+_ARGS = {}  # "patch": the module_args fixture (tests/unit/conftest.py), set for each test
 
-    from ansible.module_utils import basic
-    from ansible.module_utils.common.text.converters import to_bytes
 
-    @contextlib.contextmanager
-    def patch_module_args(args):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
+@pytest.fixture(autouse=True)
+def _module_args(module_args):
+    _ARGS["patch"] = module_args
+
 
 from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info, tcp_reset, tcp_sysctl
 
 
 def run(module, args, capsys):
-    with patch_module_args(args):
+    with _ARGS["patch"](args):
         with pytest.raises(SystemExit):
             module.main()
     return json.loads(capsys.readouterr().out)
