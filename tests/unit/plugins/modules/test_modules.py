@@ -10,15 +10,14 @@ import os
 
 import pytest
 
+from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info, tcp_reset, tcp_sysctl
+
 _ARGS = {}  # "patch": the module_args fixture (tests/unit/conftest.py), set for each test
 
 
 @pytest.fixture(autouse=True)
 def _module_args(module_args):
     _ARGS["patch"] = module_args
-
-
-from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info, tcp_reset, tcp_sysctl
 
 
 def run(module, args, capsys):
