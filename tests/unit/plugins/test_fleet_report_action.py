@@ -68,20 +68,25 @@ PLAY = """
 """
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    d = tmp_path_factory.mktemp("action")
-    (d / "play.yml").write_text(PLAY)
+def run_play(d, play):
+    """Run PLAY on the controller (local, the installed collection) with d as its directory; its out.json."""
+    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
+        pytest.skip("collection not installed (scripts/setup.sh installs it)")
+    (d / "play.yml").write_text(play)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
-        pytest.skip("collection not installed (scripts/setup.sh installs it)")
     p = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(d / "play.yml"), "-e", "d=%s" % d,
                         "-e", "ansible_python_interpreter=%s" % sys.executable],
                        env=env, capture_output=True, text=True, cwd=str(d), check=False)
     assert p.returncode == 0, p.stdout[-3000:]
-    return json.loads((d / "out.json").read_text()), d
+    return json.loads((d / "out.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    d = tmp_path_factory.mktemp("action")
+    return run_play(d, PLAY), d
 
 
 def test_string_host_is_one_host_and_string_false_is_false(results):
@@ -174,17 +179,7 @@ BASELINE_PLAY = """
 
 
 def test_baseline_that_is_this_runs_output_and_all_or_nothing_writes(tmp_path):
-    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
-        pytest.skip("collection not installed (scripts/setup.sh installs it)")
-    (tmp_path / "play.yml").write_text(BASELINE_PLAY)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
-               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    p = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml"), "-e",
-                        "d=%s" % tmp_path, "-e", "ansible_python_interpreter=%s" % sys.executable],
-                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
-    assert p.returncode == 0, p.stdout[-3000:]
-    r = json.loads((tmp_path / "out.json").read_text())
+    r = run_play(tmp_path, BASELINE_PLAY)
     assert r["same"]["msg"] == (
         "baseline: %s/r/audit.json is the audit.json this run writes; it would be replaced by this run, and a "
         "rerun would compare with itself. Keep the previous audit under a path of its own" % tmp_path)
