@@ -24,17 +24,19 @@ description:
   - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
 attributes:
   check_mode:
     support: full
-    description: Writes the reports in check mode too.
+    details: Writes the reports in check mode too.
   diff_mode:
     support: none
-    description: No diff.
   platform:
+    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
-    description: Runs on the controller.
+    details: Runs on the controller (an action plugin); nothing runs on the hosts.
 options:
   kind:
     description: Which reports.

@@ -22,17 +22,18 @@ description:
     C(docs/rules.md) with the reason and the source of each.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
+extends_documentation_fragment:
+  - kerneltune.tcp.attributes
+  - kerneltune.tcp.attributes.platform
 attributes:
   check_mode:
     support: full
-    description: Writes nothing anywhere and reports exactly what a real run would.
+    details: Writes nothing anywhere and reports exactly what a real run would.
   diff_mode:
     support: full
-    description: Shows the file diff and the running values that change (C(key = old) to C(key = new)).
+    details: Shows the file diff, a mode or owner that changes, and the running values that change (C(key = old) to C(key = new)).
   platform:
-    support: full
-    platforms: posix
-    description: Linux hosts with /proc/sys; Python 3 standard library only.
+    details: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
   settings:
     description:
@@ -293,7 +294,7 @@ def _diff(path, result):
     }
     out = [file_diff, runtime_diff]
     st = _stat(path)
-    if st is not None and result.get("new_text") is not None and _perms_wrong(path):
+    if result.get("new_text") is not None and _perms_wrong(st):
         # A mode or owner that only changes is drift too: show it, not an empty diff.
         out.append({
             "before_header": "%s (mode, owner)" % path,
@@ -346,8 +347,8 @@ def _backup(module, path):
     return backup
 
 
-def _perms_wrong(path):
-    st = _stat(path)
+def _perms_wrong(st):
+    """Whether an existing file (its os.stat, or None) is not 0644 root:root."""
     if st is None:
         return False
     return (st.st_mode & 0o7777) != 0o644 or st.st_uid != 0 or st.st_gid != 0
@@ -401,7 +402,7 @@ def main():
         if f["severity"] == "warning":
             module.warn(f["message"])
 
-    perms = p["state"] == "present" and not result["file_changed"] and _perms_wrong(path)
+    perms = p["state"] == "present" and not result["file_changed"] and _perms_wrong(_stat(path))
     changes = result["runtime_changes"]
     changed = result["file_changed"] or perms or bool(changes)
     out = dict(base)
