@@ -767,3 +767,12 @@ def test_stage_boot_model_and_plan_keys(env):
                                                           ("net.ipv4.tcp_tw_reuse", "drift")]
     assert [c[0] for c in changes] == ["net.ipv4.tcp_tw_reuse"]
     assert rules(findings.items) == [("overridden", "warning")]
+
+
+def test_package_owner_lookup_out_of_time_refuses_the_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "_dpkg_owner", lambda path, info_dir: core.UNKNOWN_OWNER)
+    with pytest.raises(core.SysctlError) as e:
+        core.check_path("/etc/sysctl.d/90-x.conf", root=str(tmp_path), info_dir="/info")
+    assert e.value.message == ("path: /etc/sysctl.d/90-x.conf: could not tell within 5 s whether a package owns it "
+                               "(/info); refusing to write it")
+    assert not os.path.exists(str(tmp_path) + "/etc/sysctl.d/90-x.conf")
