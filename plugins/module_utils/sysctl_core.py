@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import difflib
 import errno
+import json
 import os
 import re
+import tempfile
 import time
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
@@ -27,12 +29,12 @@ SCOPES = (("net", "ipv4"), ("net", "ipv6"), ("net", "core"), ("net", "netfilter"
 _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:@+.-]*$")
 
 # Rules that can never be turned into warnings with `allow`.
-NOT_ALLOWABLE = frozenset(("key_name", "scope", "value_chars", "tw_recycle_nat"))
+NOT_ALLOWABLE = frozenset(("key_name", "scope", "value_chars", "tw_recycle_nat", "bounds"))
 RULES = frozenset((
     "key_name", "scope", "value_chars", "tw_recycle_nat", "tw_recycle_removed", "tw_recycle_no_nat",
     "unknown_key", "global_key", "missing_key", "read_only", "range", "port_range_listener",
     "port_range_reserved", "port_range_parity", "tw_reuse_timestamps", "fin_timeout_scope",
-    "overridden", "masked", "not_persistent", "applier_disagree",
+    "overridden", "masked", "not_persistent", "applier_disagree", "bounds", "restore_unknown",
 ))
 
 INT_MAX = 2147483647
@@ -296,6 +298,149 @@ def reserved_ports(text):
         return _expand_ports(text or "")
     except ValueError:
         return set()
+
+
+# --------------------------------------------------------------------------
+# Bounds: {min, max} instead of a value
+# --------------------------------------------------------------------------
+
+BOUND_FIELDS = ("min", "max")
+PORT_BOUND_FIELDS = ("low_min", "low_max", "high_min", "high_max")
+_NOT_ONE_INTEGER = {
+    "net.ipv4.tcp_rmem": "three integers (min default max)",
+    "net.ipv4.tcp_wmem": "three integers (min default max)",
+    RESERVED: "a list of ports",
+}
+
+
+def _bound_int(key, field, value):
+    n = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and value.strip() and all(" " < c < "\x7f" for c in value.strip()):
+        n = parse_kint(value.strip())
+    if n is None:
+        raise ValueError("%s: bound %s %r is not an integer" % (key, field, value))
+    return n
+
+
+def parse_bounds(key, raw):
+    """Validate a bound for KEY: {field: int}; ValueError naming the key, the value and the reason."""
+    if key == PORT_RANGE:
+        fields, limits = PORT_BOUND_FIELDS, (1, 65535)
+    elif key in _NOT_ONE_INTEGER or key in STRING_KEYS:
+        raise ValueError("%s: bounds (min, max) apply only to keys that hold one integer (and to the fields of %s); "
+                         "this key holds %s" % (key, PORT_RANGE, _NOT_ONE_INTEGER.get(key, "a name or a mask")))
+    else:
+        fields, limits = BOUND_FIELDS, INT_RANGES.get(key)
+    unknown = sorted(str(f) for f in raw if f not in fields)
+    if unknown or not raw:
+        raise ValueError("%s: %s; a bound is a dict of %s" % (
+            key, "unknown field %s" % ", ".join(repr(f) for f in unknown) if unknown else "empty bound",
+            ", ".join(fields)))
+    b = {}
+    for f in fields:
+        if f in raw:
+            b[f] = _bound_int(key, f, raw[f])
+            if limits and not limits[0] <= b[f] <= limits[1]:
+                raise ValueError("%s: bound %s %d is outside the key's range %d..%d" % (key, f, b[f], limits[0],
+                                                                                         limits[1]))
+    pairs = (("min", "max"),) if key != PORT_RANGE else (("low_min", "low_max"), ("high_min", "high_max"),
+                                                         ("low_min", "high_max"))
+    for lo, hi in pairs:
+        if lo in b and hi in b and b[lo] > b[hi]:
+            raise ValueError("%s: bound %s %d is above %s %d" % (key, lo, b[lo], hi, b[hi]))
+    return b
+
+
+def describe_bounds(b):
+    """'>= 8192', '1024..65535', 'low <= 10240, high >= 60999' for reports and messages."""
+    def one(lo, hi, name=""):
+        if lo is not None and hi is not None:
+            return "%s%d..%d" % (name + " in " if name else "", lo, hi)
+        if lo is not None:
+            return "%s>= %d" % (name + " " if name else "", lo)
+        return "%s<= %d" % (name + " " if name else "", hi)
+    if "min" in b or "max" in b:
+        return one(b.get("min"), b.get("max"))
+    out = []
+    for name in ("low", "high"):
+        if name + "_min" in b or name + "_max" in b:
+            out.append(one(b.get(name + "_min"), b.get(name + "_max"), name))
+    return ", ".join(out)
+
+
+def _clamp(v, lo, hi):
+    if lo is not None and v < lo:
+        return lo
+    if hi is not None and v > hi:
+        return hi
+    return v
+
+
+def clamp_value(key, b, text):
+    """TEXT moved into bounds B, as text; None when TEXT is not the key's integer(s)."""
+    v = [parse_kint(w) for w in str(text or "").split()]
+    if key == PORT_RANGE:
+        if len(v) != 2 or None in v:
+            return None
+        return "%d %d" % (_clamp(v[0], b.get("low_min"), b.get("low_max")),
+                          _clamp(v[1], b.get("high_min"), b.get("high_max")))
+    if len(v) != 1 or v[0] is None:
+        return None
+    return str(_clamp(v[0], b.get("min"), b.get("max")))
+
+
+def within(key, b, text):
+    """Whether TEXT is within bounds B."""
+    if text is None:
+        return False
+    return clamp_value(key, b, text) == normalize(key, text)
+
+
+def resolve_bounds(desired, bounds, runtime, presence, findings):
+    """Stage 2b: a bounded key's runtime target is its running value moved to the nearest bound."""
+    for key, b in sorted(bounds.items()):
+        if presence.get(key) != "present":
+            desired[key] = describe_bounds(b)  # the key is reported missing or unreadable by check_keys
+            continue
+        target = clamp_value(key, b, runtime[key])
+        if target is None:
+            findings.add("bounds", "error", key,
+                         "%s: bounds (min, max) apply only to keys that hold one integer; the running value is %r"
+                         % (key, runtime[key]))
+            continue
+        if key == PORT_RANGE:
+            low, high = [int(w) for w in target.split()]
+            if low > high:
+                findings.add("bounds", "error", key,
+                             "%s: bounds %s leave no range from the running value %s (low %d above high %d)"
+                             % (key, describe_bounds(b), runtime[key], low, high))
+                continue
+        desired[key] = target
+
+
+def bounded_file_values(active, bounds, base, old_text, parts_of):
+    """The value our file records for each bounded key.
+
+    Where another file sets the key at boot, that value moved into the bounds
+    (so a later boot does not lower a host another role raised); otherwise the
+    value our file already has when it is within the bounds, else the runtime
+    target. Other keys keep their value.
+    """
+    out = dict(active)
+    ours = {}
+    for parts, value, _ignore, _lineno in boot.parse_conf(old_text or ""):
+        ours[boot.canonical_key(parts)] = value
+    for key, b in bounds.items():
+        if key not in out:
+            continue
+        other = base.get(parts_of[key])
+        if other and other[0] is not None and clamp_value(key, b, other[0]) is not None:
+            out[key] = clamp_value(key, b, other[0])
+        elif ours.get(key) is not None and within(key, b, ours[key]):
+            out[key] = normalize(key, ours[key])
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -682,15 +827,19 @@ def port_range_rules(desired, runtime, findings, listeners=None, owners=None):
 
 
 def parse_settings(settings, state, findings):
-    """Stage 1, names and values, before anything is read: {key: value}, {key: parts}.
+    """Stage 1, names and values, before anything is read: {key: value}, {key: parts}, {key: bounds}.
+
+    A dict value is a bound ({min, max}; {low_min, low_max, high_min, high_max}
+    for the port range): its key's value is None until resolve_bounds.
 
     Values are normalised as the kernel reads them (base 0: "015" is 13), so the
     file, the running value and the next run agree. Raises SysctlError on a refusal.
     """
     desired = {}
     parts_of = {}
+    bounds = {}
     if state != "present":
-        return desired, parts_of
+        return desired, parts_of, bounds
     if not settings:
         raise SysctlError("settings: at least one key is required when state=present")
     for raw_key in settings:
@@ -701,7 +850,17 @@ def parse_settings(settings, state, findings):
             continue
         if key in desired:
             raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
-        text = value_to_text(settings[raw_key])
+        raw = settings[raw_key]
+        if isinstance(raw, dict):
+            try:
+                bounds[key] = parse_bounds(key, raw)
+            except ValueError as e:
+                findings.add("bounds", "error", key, str(e))
+                continue
+            desired[key] = None  # resolved against the running value (resolve_bounds)
+            parts_of[key] = parts
+            continue
+        text = value_to_text(raw)
         try:
             check_value_chars(key, text)
         except ValueError as e:
@@ -714,7 +873,7 @@ def parse_settings(settings, state, findings):
         parts_of[key] = parts
     if findings.errors():
         raise SysctlError(_error_summary(findings), findings.items)
-    return desired, parts_of
+    return desired, parts_of, bounds
 
 
 def read_state(parts_of, proc_root="/proc/sys"):
@@ -806,8 +965,17 @@ def check_values(active, runtime, findings, listeners=None, owners=None):
                      "at 60 s in the kernel" % FIN_TIMEOUT)
 
 
-def render_file(active, skipped, path, state, boot_root=""):
-    """Stage 4a, the file: (old_text or None, new_text or None).
+def read_file(path, boot_root=""):
+    """Our file's text, or None when it does not exist."""
+    try:
+        with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def render_file(active, skipped):
+    """Stage 4a, the file's new text.
 
     Values are already whitespace-normalised; numbers are written as the kernel
     shows them. The reserved-ports list is kept as the user wrote it. A key
@@ -815,18 +983,15 @@ def render_file(active, skipped, path, state, boot_root=""):
     """
     file_values = {k: v if k == RESERVED else normalize(k, v) for k, v in active.items()
                    if skipped.get(k) != "read_only"}
-    try:
-        with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
-            old_text = f.read()
-    except OSError:
-        old_text = None
-    return old_text, render(file_values) if state == "present" else None
+    return render(file_values)
 
 
 class BootModel(object):
     """Stage 4b, what each applier sets at boot for our keys, before and after our file changes."""
 
-    def __init__(self, path, new_text, parts_of, runtime, applier=None, applier_versions=None, boot_root=""):
+    def __init__(self, path, parts_of, runtime, applier=None, applier_versions=None, boot_root=""):
+        self.path = path
+        self.boot_root = boot_root
         self.which = applier or boot.detect_applier(boot_root)
         self.other = boot.PROCPS if self.which == boot.SYSTEMD else boot.SYSTEMD
         versions = dict(applier_versions) if applier_versions is not None else {
@@ -842,12 +1007,20 @@ class BootModel(object):
         def model(app, overlay=None):
             return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)
 
+        self._model = model
         self.before = model(self.which)
-        self.after = model(self.which, {path: new_text})
-        self.after_other = model(self.other, {path: new_text})
+        # Without our file: what the other files set (bounds start from it; restore returns to it).
+        self.base = model(self.which, {path: None})
+
+    def finish(self, new_text):
+        """The models once our file has NEW_TEXT (None: removed)."""
+        path, boot_root = self.path, self.boot_root
+        self.after = self.base if new_text is None else self._model(self.which, {path: new_text})
+        self.after_other = self._model(self.other, {path: new_text})
         self.mask = boot.masked_by(self.which, path, boot_root, {path: new_text}, self.versions[self.which])
         self.in_dirs = boot.reads_directory(self.which, path, self.versions[self.which], boot_root)
         self.in_dirs_other = boot.reads_directory(self.other, path, self.versions[self.other], boot_root)
+        return self
 
     def file_findings(self, path, state, findings):
         if state != "present":
@@ -863,14 +1036,22 @@ class BootModel(object):
         return version_name(applier or self.which, self.versions)
 
 
-def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, apply, findings):
+def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, apply, findings, bounds=None):
     """Stage 5, per key: the entry (status, drift, sources) and the runtime writes, in write order."""
     m = boot_model
+    bounds = bounds or {}
     entries = []
     runtime_changes = []
     for key in sorted(desired):
         parts = parts_of[key]
         want = desired[key]
+        b = bounds.get(key)
+
+        def meets(value):
+            # A bounded key is ok anywhere within its bounds; any other key at its value.
+            if b is not None:
+                return within(key, b, value)
+            return value is not None and normalize(key, value) == normalize(key, want)
         cur = runtime.get(key)
         e_after = m.after.get(parts)
         e_before = m.before.get(parts)
@@ -881,10 +1062,10 @@ def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, appl
         # key alone (systemd: a "-key" line or a value the kernel refuses).
         persisted = e_after[0] if e_after else None
         source = e_after[1] if e_after else None
-        runtime_drift = cur is None or normalize(key, cur) != normalize(key, want)
-        persisted_drift = e_before is None or e_before[0] is None or e_before[0] != normalize(key, want)
+        runtime_drift = not meets(cur)
+        persisted_drift = e_before is None or not meets(e_before[0])
         overridden_by = None
-        if status != "unsupported" and state == "present" and e_after and e_after[0] != normalize(key, want) \
+        if status != "unsupported" and state == "present" and e_after and not meets(e_after[0]) \
                 and (e_after[1] != path or m.mask):
             overridden_by = e_after[1]
         if status is None:
@@ -901,7 +1082,7 @@ def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, appl
         elif overridden_by:
             findings.add("overridden", "warning", key,
                          "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone"
-                         % (key, overridden_by, e_after[0], path, want))
+                         % (key, overridden_by, e_after[0], path, describe_bounds(b) if b else want))
         mine = e_after[0] if e_after else None
         theirs = e_other[0] if e_other else None
         if status not in ("unsupported", "read_only") and state == "present" and (m.in_dirs or m.in_dirs_other) \
@@ -923,17 +1104,22 @@ def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, appl
             "persisted_drift": persisted_drift,
             "overridden_by": overridden_by,
             "status": status,
+            "bounds": dict(b, text=describe_bounds(b)) if b else None,
         })
     return entries, write_order(runtime_changes, desired, runtime)
 
 
 def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
          applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
-         kernel_release=None, applier_versions=None, nat_detect=None):
+         kernel_release=None, applier_versions=None, nat_detect=None, restore="none", records=None):
     """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
 
+    restore (state=absent only): "boot" sets each key our file set to what the
+    other files set at boot, else to its value in RECORDS ({key: value before
+    tcp_sysctl first set it}); "none" leaves the running values.
+
     Returns a dict: entries (per key), findings, new_text, old_text,
-    file_changed, runtime_changes (ordered), nat, applier, kernel.
+    file_changed, runtime_changes (ordered), restore, nat, applier, kernel.
     """
     validate_allow(allow)
     findings = Findings(allow)
@@ -943,8 +1129,14 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             skip.add(parse_key(k)[0])
         except KeyNameError as e:
             raise SysctlError("skip_missing: %s" % e)
-    desired, parts_of = parse_settings(settings, state, findings)
+    if state == "absent":
+        return plan_removal(path, restore, records or {}, findings, applier, proc_root, boot_root,
+                            applier_versions)
+    desired, parts_of, bounds = parse_settings(settings, state, findings)
     runtime, presence = read_state(parts_of, proc_root)
+    resolve_bounds(desired, bounds, runtime, presence, findings)
+    if findings.errors():
+        raise SysctlError(_error_summary(findings), findings.items)
     if nat_result is None and nat_detect is not None:
         nat_result = nat_detect()  # only once the names and values are valid
     nat_info, nat_active = nat_state(nat, nat_result)
@@ -954,10 +1146,13 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
     check_values(active, runtime, findings, listeners, owners)
     if findings.errors():
         raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
-    old_text, new_text = render_file(active, skipped, path, state, boot_root)
-    model = BootModel(path, new_text, parts_of, runtime, applier, applier_versions, boot_root)
+    model = BootModel(path, parts_of, runtime, applier, applier_versions, boot_root)
+    old_text = read_file(path, boot_root)
+    new_text = render_file(bounded_file_values(active, bounds, model.base, old_text, parts_of), skipped)
+    model.finish(new_text)
     model.file_findings(path, state, findings)
-    entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings)
+    entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings,
+                                         bounds)
     return {
         "entries": entries,
         "findings": findings.items,
@@ -965,11 +1160,154 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         "new_text": new_text,
         "file_changed": old_text != new_text,
         "runtime_changes": runtime_changes,
+        "restore": [],
         "nat": nat_info,
         "applier": model.name(),
         "applier_name": model.which,
         "applier_version": ".".join(str(v) for v in model.versions[model.which]),
     }
+
+
+def file_keys(text):
+    """{key: parts} of the plain (not glob, not "-key") assignments in a file's text."""
+    out = {}
+    for parts, value, _ignore, _lineno in boot.parse_conf(text or ""):
+        if value is not None and not boot.is_glob(parts):
+            out[boot.canonical_key(parts)] = parts
+    return out
+
+
+def plan_removal(path, restore, records, findings, applier=None, proc_root="/proc/sys", boot_root="",
+                 applier_versions=None):
+    """state=absent: remove our file and, with restore=boot, plan the running values back."""
+    old_text = read_file(path, boot_root)
+    parts_of = file_keys(old_text)
+    for key in records:
+        try:
+            k, parts = parse_key(key)
+        except KeyNameError:
+            continue  # a record the state file should not hold; never written to the kernel
+        parts_of.setdefault(k, parts)
+    runtime, presence = read_state(parts_of, proc_root)
+    model = BootModel(path, parts_of, runtime, applier, applier_versions, boot_root).finish(None)
+    plan_out, targets, changes = [], {}, []
+    if restore == "boot":
+        for key in sorted(parts_of):
+            parts = parts_of[key]
+            cur = runtime.get(key)
+            if presence[key] != "present":
+                plan_out.append({"key": key, "runtime": None, "value": None, "source": None})
+                continue
+            other = model.base.get(parts)
+            if other and other[0] is not None:
+                target, source = other[0], other[1]
+            elif records.get(key) is not None:
+                target, source = kernel_value(key, records[key], cur), "recorded"
+            else:
+                target, source = None, None
+                findings.add("restore_unknown", "warning", key,
+                             "%s: no other file sets it and no running value was recorded before "
+                             "kerneltune.tcp.tcp_sysctl first set it; the running value %s is left as it is"
+                             % (key, cur))
+            plan_out.append({"key": key, "runtime": cur, "value": target, "source": source})
+            if target is None or normalize(key, target) == normalize(key, cur):
+                continue
+            if not writable(parts, proc_root):
+                if os.geteuid() != 0:
+                    why = "%s: not writable by uid %d (running value %s, to restore %s); run as root (become: " \
+                          "true)" % (key, os.geteuid(), cur, target)
+                else:
+                    why = "%s: read-only here (running value %s, to restore %s)" % (key, cur, target)
+                findings.add("read_only", "error", key, why)
+                continue
+            targets[key] = target
+            changes.append((key, parts, cur, target))
+    if findings.errors():
+        raise SysctlError(_error_summary(findings), findings.items)
+    return {
+        "entries": [],
+        "findings": findings.items,
+        "old_text": old_text,
+        "new_text": None,
+        "file_changed": old_text is not None,
+        "runtime_changes": write_order(changes, targets, runtime),
+        "restore": plan_out,
+        "nat": None,
+        "applier": model.name(),
+        "applier_name": model.which,
+        "applier_version": ".".join(str(v) for v in model.versions[model.which]),
+    }
+
+
+# --------------------------------------------------------------------------
+# The state file: running values from before tcp_sysctl first set a key
+# --------------------------------------------------------------------------
+
+STATE_FILE = "/var/lib/kerneltune/tcp_sysctl.json"
+STATE_SCHEMA = 1
+
+
+def load_state(state_file=STATE_FILE):
+    """{managed path: {key: value}}; {} when there is no state file. SysctlError when it cannot be trusted."""
+    try:
+        with open(state_file, "r", encoding="utf-8") as f:
+            data = json.load(f)
+    except (IOError, OSError) as e:
+        if e.errno == errno.ENOENT:
+            return {}
+        raise SysctlError("%s: cannot read the state file: %s" % (state_file, e.strerror or e))
+    except ValueError as e:
+        raise SysctlError("%s: the state file is not valid JSON (%s); move it away to start over (its recorded "
+                          "values are then lost)" % (state_file, e))
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("schema_version") != STATE_SCHEMA or not isinstance(files, dict) \
+            or not all(isinstance(v, dict) for v in files.values()):
+        raise SysctlError("%s: the state file is not schema_version %d of kerneltune.tcp.tcp_sysctl; move it away "
+                          "to start over (its recorded values are then lost)" % (state_file, STATE_SCHEMA))
+    return dict((p, dict((k, v.get("value")) for k, v in keys.items() if isinstance(v, dict)))
+                for p, keys in files.items())
+
+
+def save_state(state, state_file=STATE_FILE):
+    """Write {managed path: {key: value}} atomically, root-only (0600 in a 0700 directory)."""
+    directory = os.path.dirname(state_file)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data = {"schema_version": STATE_SCHEMA, "files": dict(
+        (p, dict((k, {"value": v, "recorded": stamp}) for k, v in sorted(keys.items())))
+        for p, keys in sorted(state.items()) if keys)}
+    fd, tmp = tempfile.mkstemp(prefix=".tcp_sysctl-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, state_file)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def records_after(records, result):
+    """The records of one managed file after a run of state=present that writes.
+
+    A key gets a record the first time this module changes its running value
+    (the value before) or first puts it in the file (the running value then);
+    a key that leaves the file loses its record.
+    """
+    old_keys = file_keys(result["old_text"])
+    new_keys = file_keys(result["new_text"])
+    out = dict((k, v) for k, v in records.items() if k in new_keys)
+    for key, _parts, old, _new in result["runtime_changes"]:
+        if key not in out and old is not None:
+            out[key] = old
+    for e in result["entries"]:
+        if e["key"] in new_keys and e["key"] not in old_keys and e["key"] not in out and e["runtime"] is not None:
+            out[e["key"]] = e["runtime"]
+    return out
 
 
 def version_name(applier, versions):

@@ -40,6 +40,14 @@ options:
       - Key to value. Keys may be written with C(.) or C(/) separators.
       - A value may be a string, a number or a list (a list is joined with spaces, so
         C([10240, 65535]) and C("10240 65535") are the same).
+      - A value may instead be a bound, for a key that holds one integer, C({min: N}), C({max: N}) or both.
+        For C(net.ipv4.ip_local_port_range) the bound is per field, C(low_min), C(low_max), C(high_min) and
+        C(high_max) (C({low_max: 10240, high_min: 60999}) asks for at least the ports 10240 to 60999).
+      - A running value within its bounds is ok and left alone; one outside is moved to the nearest bound. The file
+        records the value another sysctl.d file sets at boot moved into the bounds, else the value it already had
+        when that is within the bounds, else the running value so moved; so a key another role raised is never
+        lowered. Bounds outside the key's range, C(min) above C(max), unknown fields and bounds on keys that do not
+        hold one integer are refused.
       - Required unless O(state=absent).
     type: dict
   path:
@@ -61,11 +69,24 @@ options:
   state:
     description:
       - V(present) writes the file and (with O(apply)) the running values.
-      - V(absent) removes the file. Running values are left as they are; they return to the boot-time
-        values at the next reboot or C(sysctl --system).
+      - V(absent) removes the file, and with O(restore=boot) (its default) puts the running values back.
     type: str
     choices: [present, absent]
     default: present
+  restore:
+    description:
+      - What O(state=absent) does with the running values of the keys the file set.
+      - V(boot) sets each to the value the modelled applier now sets from the remaining files; where no file sets
+        it, to the running value recorded before this module first changed it or first put it in the file. Without
+        either, the key is left as it is and a C(restore_unknown) finding says so.
+      - V(none) leaves the running values; they return to the boot-time values at the next reboot or
+        C(sysctl --system).
+      - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
+        managed file, from the run that first changes a key or first writes it in the file until the key leaves the
+        file. A key written by a release of this module without records has none.
+      - Only with O(state=absent). Defaults to V(boot), or to V(none) when O(apply=false).
+    type: str
+    choices: [boot, none]
   apply:
     description:
       - Also set the running values. V(false) writes the file only and leaves the running kernel alone.
@@ -148,10 +169,18 @@ EXAMPLES = r"""
     path: /etc/sysctl.d/80-syncookies.conf
     apply: false
 
-- name: Remove the managed file
+- name: Remove the managed file and put the running values back
   kerneltune.tcp.tcp_sysctl:
     path: /etc/sysctl.d/80-syncookies.conf
     state: absent
+
+- name: Shared keys - raise the accept queue to at least 8192, never lower a host tuned higher
+  kerneltune.tcp.tcp_sysctl:
+    settings:
+      net.core.somaxconn: {min: 8192}
+      net.ipv4.tcp_fin_timeout: {min: 10, max: 30}
+      net.ipv4.ip_local_port_range: {low_max: 10240, high_min: 60999}
+    path: /etc/sysctl.d/80-accept-queue.conf
 """
 
 RETURN = r"""
@@ -162,7 +191,14 @@ settings:
   elements: dict
   contains:
     key: {description: Canonical key name., type: str, sample: net.ipv4.tcp_fin_timeout}
-    desired: {description: Requested value as written to the file., type: str, sample: "15"}
+    desired:
+      description: Requested value as written to the file; for a bound, the running value moved into the bounds.
+      type: str
+      sample: "15"
+    bounds:
+      description: The bound asked for (its fields and C(text), such as C(>= 8192)), or null for a plain value.
+      type: dict
+      sample: {min: 8192, text: ">= 8192"}
     runtime: {description: Running value before the task (null when the key is absent)., type: str, sample: "60"}
     persisted:
       description: The value the boot-time applier would set from all config files after the task.
@@ -197,6 +233,15 @@ findings:
       severity: info
       key: net.ipv4.tcp_fin_timeout
       message: net.ipv4.tcp_fin_timeout bounds orphaned FIN_WAIT2 sockets only; it does not shorten TIME_WAIT, which is fixed at 60 s in the kernel
+restore:
+  description:
+    - With O(state=absent), one entry per key the file set (or that has a record), sorted by key.
+    - C(value) is what the key is set to and C(source) where it comes from (a file, V(recorded), or null when the
+      key is left as it is); C(runtime) is the running value before the task.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{key: net.core.somaxconn, runtime: "8192", value: "4096", source: recorded}]
 runtime_changes:
   description: Running values changed (or, in check mode, that would change), one C(key, old -> new) string each.
   returned: always
@@ -276,6 +321,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
+
+STATE_FILE = core.STATE_FILE
 
 
 def _diff(path, result):
@@ -360,6 +407,7 @@ def main():
             settings=dict(type="dict"),
             path=dict(type="path", default="/etc/sysctl.d/90-kerneltune-tcp.conf"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            restore=dict(type="str", choices=["boot", "none"]),
             apply=dict(type="bool", default=True),
             nat=dict(type="str", choices=["auto", "present", "absent"], default="auto"),
             skip_missing=dict(type="list", elements="str", default=[]),
@@ -373,12 +421,23 @@ def main():
     p = module.params
     path = p["path"]
     kernel = platform.release()
-    base = dict(changed=False, path=path, kernel=kernel, settings=[], findings=[], runtime_changes=[])
+    base = dict(changed=False, path=path, kernel=kernel, settings=[], findings=[], runtime_changes=[], restore=[])
+    restore = p["restore"]
+    if restore is not None and p["state"] != "absent":
+        module.fail_json(msg="restore: only with state=absent (it says what removing the file does to the running "
+                             "values); got restore=%s with state=%s" % (restore, p["state"]), **base)
+    if restore == "boot" and not p["apply"]:
+        module.fail_json(msg="restore: boot sets running values, which apply=false forbids; use restore=none or "
+                             "apply=true", **base)
+    if restore is None:
+        restore = "boot" if p["apply"] else "none"
     try:
         path = core.check_path(path)
+        state = core.load_state(STATE_FILE)
     except core.SysctlError as e:
         module.fail_json(msg=e.message, **base)
     base["path"] = path
+    records = state.get(path, {})
 
     declared = {"present": True, "absent": False}.get(p["nat"])
 
@@ -391,7 +450,8 @@ def main():
             p["settings"] or {}, path, state=p["state"], apply=p["apply"], nat=p["nat"],
             skip_missing=p["skip_missing"], allow=p["allow"],
             applier=None if p["applier"] == "auto" else p["applier"],
-            nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel)
+            nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel,
+            restore=restore, records=records)
     except core.SysctlError as e:
         base.update(findings=e.findings)
         if e.nat is not None:
@@ -411,6 +471,7 @@ def main():
         settings=result["entries"],
         findings=result["findings"],
         runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in changes],
+        restore=result["restore"],
         nat=result["nat"],
         applier=result["applier"],
         applier_name=result["applier_name"],
@@ -421,14 +482,35 @@ def main():
 
     unchanged = dict(out)
     unchanged["changed"] = False
+    # The records of this file after the run: written before anything else on present (a failure
+    # then changes nothing), after everything on absent (the file and the values come first).
+    new_records = core.records_after(records, result) if p["state"] == "present" else {}
+    new_state = dict(state)
+    new_state[path] = new_records
     if changed and not module.check_mode:
+        if p["state"] == "present" and new_records != records:
+            try:
+                core.save_state(new_state, STATE_FILE)
+            except (IOError, OSError) as e:
+                module.fail_json(msg="%s: could not write the state file: %s; nothing was changed"
+                                 % (STATE_FILE, e.strerror or e), **unchanged)
+
+        def put_state_back():
+            if p["state"] == "present" and new_records != records:
+                try:
+                    core.save_state(state, STATE_FILE)
+                except (IOError, OSError):
+                    pass  # the extra records hold the running values from before this run: still true
+
         try:
             core.apply_runtime(changes)
         except core.SysctlError as e:
+            put_state_back()
             module.fail_json(msg=e.message, **unchanged)
 
         def fail_after_runtime(what, err):
             # All or nothing: put the running values back, and say whether that worked.
+            put_state_back()
             rollback = [(k, parts, new, old) for k, parts, old, new in reversed(changes)]
             if not rollback:
                 module.fail_json(msg="%s: %s: %s" % (path, what, err), **unchanged)
@@ -457,6 +539,12 @@ def main():
             except (IOError, OSError) as e:
                 what = {"absent": "could not remove the file"}.get(p["state"], "could not write the file")
                 fail_after_runtime(what, e.strerror or e)
+    if p["state"] == "absent" and records and not module.check_mode:
+        try:
+            core.save_state(new_state, STATE_FILE)
+        except (IOError, OSError) as e:
+            module.warn("%s: could not drop the records of %s: %s; they are used again if the file comes back"
+                        % (STATE_FILE, path, e.strerror or e))
     module.exit_json(**out)
 
 

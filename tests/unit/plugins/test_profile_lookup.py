@@ -24,8 +24,8 @@ def test_defaults_come_from_the_role():
     web = role_defaults("web_frontend")
     r = profile.resolve("web_frontend")
     assert r["settings"] == web["web_frontend_settings"] and r["base"] == {}
-    assert (r["path"], r["nat"], r["state"], r["apply"], r["audit_only"]) == (
-        "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "present", "present", True, False)
+    assert (r["path"], r["nat"], r["state"], r["restore"], r["apply"], r["audit_only"]) == (
+        "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "present", "present", "boot", True, False)
 
 
 def test_reverse_proxy_is_composed_and_the_outbound_value_wins():
@@ -35,8 +35,8 @@ def test_reverse_proxy_is_composed_and_the_outbound_value_wins():
     want.update(out["high_outbound_client_settings"])
     want.update(role_defaults("reverse_proxy")["reverse_proxy_settings"] or {})
     assert r["settings"] == want
-    assert web["web_frontend_settings"]["net.ipv4.tcp_fin_timeout"] == 30
-    assert r["settings"]["net.ipv4.tcp_fin_timeout"] == out["high_outbound_client_settings"]["net.ipv4.tcp_fin_timeout"]
+    assert web["web_frontend_settings"]["net.ipv4.tcp_fin_timeout"] == {"max": 30}
+    assert r["settings"]["net.ipv4.tcp_fin_timeout"] == {"max": 15}
 
 
 def test_host_variables_win_and_overrides_merge_last():
@@ -50,10 +50,10 @@ def test_host_variables_win_and_overrides_merge_last():
 
 def test_plain_role_uses_its_own_prefix():
     host = {"kt_sysctl_settings": {"net.core.somaxconn": 1024}, "kt_sysctl_overrides": {"net.core.somaxconn": 2048},
-            "kt_sysctl_state": "absent"}
+            "kt_sysctl_state": "absent", "kt_sysctl_restore": "none"}
     r = profile.resolve("kt_sysctl", host.get)
     assert r["settings"] == {"net.core.somaxconn": 2048}
-    assert (r["path"], r["state"]) == ("/etc/sysctl.d/85-kerneltune-sysctl.conf", "absent")
+    assert (r["path"], r["state"], r["restore"]) == ("/etc/sysctl.d/85-kerneltune-sysctl.conf", "absent", "none")
 
 
 def test_unknown_name():
@@ -100,7 +100,7 @@ def test_in_a_real_play_with_templated_inventory_values(tmp_path):
     assert web["settings"]["net.ipv4.tcp_fin_timeout"] == 21
     assert web["path"] == "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
     assert proxy["path"] == "/etc/sysctl.d/81-proxy.conf"
-    assert proxy["settings"]["net.ipv4.tcp_fin_timeout"] == 15
+    assert proxy["settings"]["net.ipv4.tcp_fin_timeout"] == {"max": 15}
 
 
 def test_null_means_the_role_default_and_a_null_override_removes_a_key():

@@ -166,7 +166,7 @@ def test_scope_cannot_be_allowed(env):
 
 def test_unknown_allow_rule(env):
     e = refused(env, {"net.ipv4.tcp_fin_timeout": 1}, allow=["nope"])
-    assert e.message.startswith("allow: unknown rule 'nope'; known rules: applier_disagree, fin_timeout_scope, ")
+    assert e.message.startswith("allow: unknown rule 'nope'; known rules: applier_disagree, bounds, fin_timeout_scope, ")
 
 
 def test_same_key_twice(env):
@@ -439,7 +439,8 @@ def test_fresh_host_reports_drift(env):
     e = by_key(r)
     assert e["net.ipv4.tcp_fin_timeout"] == {
         "key": "net.ipv4.tcp_fin_timeout", "desired": "15", "runtime": "60", "persisted": "15", "source": PATH,
-        "persisted_before": None, "source_before": None, "runtime_drift": True, "persisted_drift": True, "overridden_by": None, "status": "drift"}
+        "persisted_before": None, "source_before": None, "runtime_drift": True, "persisted_drift": True,
+        "overridden_by": None, "status": "drift", "bounds": None}
     # Running value already right but not persisted: boot-time drift only.
     assert e["net.core.somaxconn"]["runtime_drift"] is False
     assert e["net.core.somaxconn"]["persisted_drift"] is True
@@ -710,12 +711,14 @@ def test_not_root_says_so(env, monkeypatch):
 
 def test_stage_parse_settings_normalises_and_carries_rule_ids():
     findings = core.Findings(())
-    desired, parts_of = core.parse_settings({"net.ipv4.tcp_fin_timeout": "015", "net/ipv4/tcp_tw_reuse": 1,
-                                             "net.ipv4.ip_local_port_range": [10240, 65535]}, "present", findings)
+    desired, parts_of, bounds = core.parse_settings({"net.ipv4.tcp_fin_timeout": "015", "net/ipv4/tcp_tw_reuse": 1,
+                                                     "net.ipv4.ip_local_port_range": [10240, 65535]}, "present",
+                                                    findings)
+    assert bounds == {}
     assert desired == {"net.ipv4.tcp_fin_timeout": "13", "net.ipv4.tcp_tw_reuse": "1",
                        "net.ipv4.ip_local_port_range": "10240 65535"}
     assert parts_of["net.ipv4.tcp_tw_reuse"] == ("net", "ipv4", "tcp_tw_reuse")
-    assert core.parse_settings({}, "absent", findings) == ({}, {})
+    assert core.parse_settings({}, "absent", findings) == ({}, {}, {})
     with pytest.raises(core.SysctlError):
         core.parse_settings({"kernel.panic": 1, "net.ipv4.bad key": 1}, "present", findings)
     assert [(f["rule"], f["key"]) for f in findings.items] == [
@@ -743,12 +746,13 @@ def test_stage_check_keys_marks_what_is_skipped(env):
     assert core.nat_state("present", None) == ({"declared": True}, True)
 
 
-def test_stage_render_file_reads_the_old_text(env):
+def test_stage_render_file_and_the_old_text(env):
     env.conf(PATH, "old\n")
-    old, new = core.render_file({"net.ipv4.tcp_fin_timeout": "0x10"}, {}, PATH, "present", env.root)
-    assert old == "old\n" and new == core.HEADER + "net.ipv4.tcp_fin_timeout = 16\n"
-    assert core.render_file({"net.ipv4.tcp_fin_timeout": "15"}, {"net.ipv4.tcp_fin_timeout": "read_only"}, PATH,
-                            "absent", env.root) == ("old\n", None)
+    assert core.read_file(PATH, env.root) == "old\n"
+    assert core.read_file("/etc/sysctl.d/none.conf", env.root) is None
+    assert core.render_file({"net.ipv4.tcp_fin_timeout": "0x10"}, {}) == core.HEADER + "net.ipv4.tcp_fin_timeout = 16\n"
+    assert core.render_file({"net.ipv4.tcp_fin_timeout": "15"}, {"net.ipv4.tcp_fin_timeout": "read_only"}) == \
+        core.HEADER
 
 
 def test_stage_boot_model_and_plan_keys(env):
@@ -756,9 +760,9 @@ def test_stage_boot_model_and_plan_keys(env):
     desired = {"net.ipv4.tcp_fin_timeout": "15", "net.ipv4.tcp_tw_reuse": "1"}
     parts_of = {k: core.parse_key(k)[1] for k in desired}
     runtime, _presence = core.read_state(parts_of, env.proc)
-    _old, new = core.render_file(desired, {}, PATH, "present", env.root)
-    model = core.BootModel(PATH, new, parts_of, runtime, "systemd-sysctl", {"systemd-sysctl": (252,),
-                                                                            "procps": (4, 0, 2)}, env.root)
+    new = core.render_file(desired, {})
+    model = core.BootModel(PATH, parts_of, runtime, "systemd-sysctl", {"systemd-sysctl": (252,),
+                                                                       "procps": (4, 0, 2)}, env.root).finish(new)
     assert model.name() == "systemd-sysctl 252"
     assert model.after[("net", "ipv4", "tcp_fin_timeout")][:2] == ("30", "/etc/sysctl.d/99-local.conf")
     findings = core.Findings(())
