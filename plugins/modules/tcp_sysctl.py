@@ -40,9 +40,9 @@ options:
       - Key to value. Keys may be written with C(.) or C(/) separators.
       - A value may be a string, a number or a list (a list is joined with spaces, so
         C([10240, 65535]) and C("10240 65535") are the same).
-      - A value may instead be a bound, for a key that holds one integer, C({min: N}), C({max: N}) or both.
+      - "A value may instead be a bound, for a key that holds one integer: C({min: N}), C({max: N}) or both.
         For C(net.ipv4.ip_local_port_range) the bound is per field, C(low_min), C(low_max), C(high_min) and
-        C(high_max) (C({low_max: 10240, high_min: 60999}) asks for at least the ports 10240 to 60999).
+        C(high_max) (C({low_max: 10240, high_min: 60999}) asks for at least the ports 10240 to 60999)."
       - A running value within its bounds is ok and left alone; one outside is moved to the nearest bound. The file
         records the value another sysctl.d file sets at boot moved into the bounds, else the value it already had
         when that is within the bounds, else the running value so moved; so a key another role raised is never
