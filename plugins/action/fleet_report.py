@@ -2,7 +2,7 @@
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render and write the audit or diagnose fleet reports on the controller,
+"""Render and write the audit, diagnose or rollout fleet reports on the controller,
 in one task: no module run, no copy per file. The options are validated here,
 from ARGUMENT_SPEC, the one spec (plugins/modules/fleet_report.py only
 documents them)."""
@@ -17,7 +17,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
 
 ARGUMENT_SPEC = dict(
-    kind=dict(type="str", choices=["audit", "diagnose"], required=True),
+    kind=dict(type="str", choices=["audit", "diagnose", "rollout"], required=True),
     records=dict(type="dict", default={}),
     hosts=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
@@ -26,6 +26,7 @@ ARGUMENT_SPEC = dict(
     fail_on=dict(type="str", choices=["any", "new"], default="any"),
     baseline=dict(type="path"),
     merge=dict(type="list", elements="path", default=[]),
+    rollout=dict(type="dict", default={}),
 )
 
 
@@ -96,6 +97,10 @@ class ActionModule(ActionBase):
                 if args["fail_on"] == "new" and baseline is None:
                     raise reports.ReportError("fail_on: new needs a baseline (a previous audit.json)")
                 out = reports.audit_reports(records, hosts, baseline, args["fail_on"])
+            elif kind == "rollout":
+                if args["baseline"]:
+                    raise reports.ReportError("baseline: only audits compare with a baseline")
+                out = reports.rollout_reports(records, hosts, args["rollout"])
             else:
                 if args["baseline"]:
                     raise reports.ReportError("baseline: only audits compare with a baseline")
@@ -127,6 +132,17 @@ class ActionModule(ActionBase):
                 result["gate_msg"] = msg
                 if args["fail_on_drift"]:
                     result.update(failed=True, msg=msg)
+        elif kind == "rollout":
+            s = out["summary"]
+            result["summary"] = {
+                "passed": s["passed"], "halted": s["halted"], "halted_at_batch": s["halted_at_batch"],
+                "halt_reason": s["halt_reason"], "check_mode": s["check_mode"], "profile": s["profile"],
+                "status": s["status"],
+                "hosts": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st])
+                              for st in reports.ROLLOUT_STATUSES)}
+            if out["gate"]:
+                # The playbook fails on it after the summary is shown (fail_on_drift does not apply).
+                result["gate_msg"] = "%s (reports in %s)" % (out["gate"], result["report_dir"])
         else:
             # Not "unreachable": Ansible reads a truthy "unreachable" key in a result as the host being unreachable.
             result.update(order=out["order"], errors=out["errors"], unreachable_hosts=out["unreachable"])

@@ -12,13 +12,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: fleet_report
-short_description: Write the audit or diagnose fleet reports on the controller
+short_description: Write the audit, diagnose or rollout fleet reports on the controller
 version_added: 0.1.0
 description:
   - Renders the records that the C(kerneltune.tcp.audit) or C(kerneltune.tcp.diagnose) playbook collected and
     writes every report in one task, on the controller (an action plugin; nothing runs on the hosts).
   - Audit reports are JSON (schema in C(meta/schemas/audit.schema.json)), JUnit XML (a C(testsuites) root, one
     C(testsuite) per host), Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
+  - Rollout reports (for the C(kerneltune.tcp.rollout) playbook) are JSON (schema in
+    C(docs/schemas/rollout.schema.json)), JUnit XML, Markdown and HTML, with per host its batch, its result,
+    the checks that failed and why, the runtime changes and the restore made, and whether and where the rollout
+    halted.
   - Hosts in O(hosts) without a record, or whose record says unreachable, are reported as unreachable; a host
     with no profile is an error; neither ever passes. No host at all is an error.
   - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
@@ -41,7 +45,7 @@ options:
   kind:
     description: Which reports.
     type: str
-    choices: [audit, diagnose]
+    choices: [audit, diagnose, rollout]
     required: true
   records:
     description:
@@ -87,6 +91,14 @@ options:
     type: list
     elements: path
     default: []
+  rollout:
+    description:
+      - For rollouts, what the playbook decided, C({profile, check_mode, halted, halt, batches,
+        max_fail_percentage}); C(halt) is C({batch, hosts, failed, max_fail_percentage}) of the batch that
+        stopped the rollout, or null.
+      - O(records) holds each host's rollout record (batch, before, apply, checks, restore).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -120,16 +132,19 @@ markdown:
   returned: success
   type: str
 summary:
-  description: Audit totals, hosts by status, baseline changes and verdict.
-  returned: kind is audit
+  description:
+    - Audit totals, hosts by status, baseline changes and verdict.
+    - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile), the
+      count of hosts by result in C(status) and the hosts by result in C(hosts).
+  returned: kind is audit or rollout
   type: dict
   sample: {passed: false, fail_on: any, changes: null, unreachable: [db3], errors: [], drift: [web2],
            status: {compliant: 1, drift: 1, overridden: 0, error: 0, unreachable: 1},
            totals: {hosts: 3, compliant: 1, unreachable: 1, runtime_drift: 1, boot_drift: 0, overridden: 0,
                     errors: 0}}
 gate_msg:
-  description: Why the audit gate failed.
-  returned: kind is audit and the gate failed
+  description: Why the audit or rollout gate failed.
+  returned: kind is audit or rollout and the gate failed
   type: str
   sample: "audit failed: 2 of 3 hosts are not compliant (reports in /ci/kerneltune-reports)"
 order:

@@ -2,7 +2,7 @@
 # Copyright: kerneltune.tcp contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet reports for the audit and diagnose playbooks (controller side).
+"""Fleet reports for the audit, diagnose and rollout playbooks (controller side).
 
 Pure functions: host records in, report texts out. The fleet_report action
 plugin calls them; the HTML pages are Jinja2 templates (autoescaped) in
@@ -17,10 +17,13 @@ import os
 import re
 from xml.etree import ElementTree as ET
 
-REPORT_KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html")}
+REPORT_KINDS = {"audit": ("json", "junit", "markdown", "html"), "diagnose": ("json", "markdown", "html"),
+                "rollout": ("json", "junit", "markdown", "html")}
 REPORT_FILES = {
     "audit": {"json": "audit.json", "junit": "audit-junit.xml", "markdown": "audit.md", "html": "audit.html"},
     "diagnose": {"json": "diagnose.json", "markdown": "diagnose.md", "html": "diagnose.html"},
+    "rollout": {"json": "rollout.json", "junit": "rollout-junit.xml", "markdown": "rollout.md",
+                "html": "rollout.html"},
 }
 STATUSES = ("compliant", "drift", "overridden", "error", "unreachable")
 SCHEMA_VERSION = 1
@@ -534,4 +537,274 @@ def diagnose_reports(records, hosts):
         "order": ranked,
         "errors": dict(errors),
         "unreachable": unreachable,
+    }
+
+
+# --------------------------------------------------------------------------
+# Rollout
+# --------------------------------------------------------------------------
+
+ROLLOUT_STATUSES = ("kept", "unchanged", "would_change", "restored", "batch_restored", "not_touched", "unreachable",
+                    "error")
+ROLLOUT_RESULTS = {
+    "kept": "changed and kept",
+    "unchanged": "unchanged",
+    "would_change": "would change (check mode)",
+    "restored": "failed a check and restored",
+    "batch_restored": "restored because its batch failed",
+    "not_touched": "not touched because the rollout stopped",
+    "unreachable": "unreachable",
+    "error": "error",
+}
+_ROLLOUT_OK = ("kept", "unchanged", "would_change")
+
+
+def _flag(value):
+    """A boolean from a record, also when a controller templated it to a string."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return bool(value)
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pct(value):
+    return "%g%%" % float(value or 0)
+
+
+def _check(text):
+    """A failed check, "name: message", as {check, message}."""
+    name, sep, message = u"%s" % (text,), "", ""
+    if ": " in name:
+        name, sep, message = name.partition(": ")
+    return {"check": name, "message": message if sep else name}
+
+
+def _restore_text(r):
+    if r.get("source") is None:
+        return "%s: left at %s (no file sets it, no value recorded)" % (r.get("key"), r.get("runtime"))
+    return "%s: %s from %s" % (r.get("key"), r.get("value"), r.get("source"))
+
+
+def rollout_host(host, rec, halted):
+    """One host's rollout verdict from its record (see playbooks/rollout.yml, "Record this host's rollout")."""
+    rec = rec or {}
+    h = {"host": host, "batch": _int_or_none(rec.get("batch")), "status": None, "checks": [], "errors": [],
+         "runtime_changes": [], "restore": None}
+    before, apply_, restore = rec.get("before") or {}, rec.get("apply") or {}, rec.get("restore")
+    h["checks"] = [_check(c) for c in rec.get("checks") or []]
+    h["runtime_changes"] = list(apply_.get("runtime_changes") or [])
+    if restore:
+        h["restore"] = {"reason": restore.get("reason"), "changed": _flag(restore.get("changed")),
+                        "restore": list(restore.get("restore") or []),
+                        "runtime_changes": list(restore.get("runtime_changes") or [])}
+    if not _flag(rec.get("started")):
+        if halted:
+            h["status"] = "not_touched"
+        else:
+            h["status"] = "error"
+            h["errors"].append("no record: the rollout play did not run on this host")
+    elif _flag(before.get("unreachable")):
+        h["status"] = "unreachable"
+        h["errors"].append("unreachable before the change: %s" % (before.get("msg") or "unreachable"))
+    elif _flag(before.get("failed")):
+        h["status"] = "error"
+        h["errors"].append("tcp_info: the probe before the change failed, nothing was changed: %s"
+                           % (before.get("msg") or "failed"))
+    elif _flag(apply_.get("unreachable")):
+        h["status"] = "unreachable"
+        h["errors"].append("unreachable when applying the profile: %s" % (apply_.get("msg") or "unreachable"))
+    elif _flag(apply_.get("failed")):
+        h["status"] = "error"
+        h["errors"].append("tcp_sysctl: %s" % (apply_.get("msg") or "failed"))
+    elif not _flag(apply_.get("changed")):
+        h["status"] = "unchanged"
+    elif _flag(rec.get("check_mode")):
+        h["status"] = "would_change"
+    elif restore:
+        if _flag(restore.get("unreachable")):
+            h["status"] = "unreachable"
+            h["errors"].append("unreachable when restoring: %s" % (restore.get("msg") or "unreachable"))
+        elif _flag(restore.get("failed")):
+            h["status"] = "error"
+            h["errors"].append("restore failed: %s" % (restore.get("msg") or "failed"))
+        else:
+            h["status"] = "restored" if restore.get("reason") == "check" else "batch_restored"
+    elif h["checks"]:
+        h["status"] = "error"
+        h["errors"].append("a check failed and no restore was made")
+    else:
+        h["status"] = "kept"
+    h["result"] = ROLLOUT_RESULTS[h["status"]]
+    return h
+
+
+def rollout_summary(records, hosts, rollout):
+    """The rollout's verdict. rollout: {profile, check_mode, halted, halt: {batch, hosts, failed,
+    max_fail_percentage} or None, batches, max_fail_percentage}."""
+    rollout = rollout or {}
+    halted = _flag(rollout.get("halted"))
+    halt = rollout.get("halt") or {} if halted else {}
+    out = [rollout_host(h, records.get(h), halted) for h in sorted(set(hosts))]
+    # Inventory order within a batch would be nicer to read, but batch then name is stable.
+    out.sort(key=lambda h: (h["batch"] if h["batch"] is not None else 1 << 30, h["host"]))
+    by_host = {h["host"]: h for h in out}
+    status = dict((s, sum(1 for h in out if h["status"] == s)) for s in ROLLOUT_STATUSES)
+    batches = max([h["batch"] for h in out if h["batch"] is not None] or [0])
+    halted_at = _int_or_none(halt.get("batch")) if halted else None
+    reason = None
+    if halted:
+        failed = list(halt.get("failed") or [])
+        why = []
+        for name in failed:
+            h = by_host.get(name)
+            what = sorted(set(c["check"] for c in h["checks"])) if h else []
+            if h and not what:
+                what = [h["status"]]
+            why.append("%s: %s" % (name, ", ".join(what) or "failed"))
+        reason = "%d of %d hosts of batch %s failed (%s), more than kt_rollout_max_fail_percentage (%s)" % (
+            len(failed), len(halt.get("hosts") or []), halted_at, "; ".join(why),
+            _pct(halt.get("max_fail_percentage", rollout.get("max_fail_percentage"))))
+    passed = bool(out) and not halted and all(h["status"] in _ROLLOUT_OK for h in out)
+    return {"profile": rollout.get("profile"), "check_mode": _flag(rollout.get("check_mode")),
+            "batch_sizes": list(rollout.get("batches") or []),
+            "max_fail_percentage": float(rollout.get("max_fail_percentage") or 0),
+            "passed": passed, "halted": halted, "halted_at_batch": halted_at, "halt_reason": reason,
+            "batches": batches, "status": status, "hosts": out}
+
+
+def rollout_gate(summary):
+    """Why the rollout gate fails (without the report directory), or None when it passes."""
+    if summary["passed"]:
+        return None
+
+    def names(*statuses):
+        return ", ".join(h["host"] for h in summary["hosts"] if h["status"] in statuses)
+    parts = []
+    for label, statuses in (("restored", ("restored", "batch_restored")), ("unreachable", ("unreachable",)),
+                            ("errors", ("error",)), ("not touched", ("not_touched",))):
+        n = names(*statuses)
+        if n:
+            parts.append("%s: %s" % (label, n))
+    if summary["halted"]:
+        head = "rollout halted at batch %s: %s" % (summary["halted_at_batch"], summary["halt_reason"])
+    elif not summary["hosts"]:
+        head = "rollout failed: no host"
+    else:
+        head = "rollout failed"
+    return "; ".join([head] + parts)
+
+
+def _verdict_line(summary, esc=lambda v: v):
+    """The verdict in one sentence; esc makes host-derived text inert (md for Markdown)."""
+    if summary["passed"]:
+        return "PASS: every host %s." % ("would be changed or is already set (check mode)"
+                                         if summary["check_mode"] else "kept the profile or already had it")
+    if summary["halted"]:
+        return "FAIL: halted at batch %s of %s: %s." % (summary["halted_at_batch"], summary["batches"],
+                                                      esc(summary["halt_reason"]))
+    return "FAIL: %s." % esc(rollout_gate(summary))
+
+
+def _rollout_counts(summary):
+    return ", ".join("%d %s" % (summary["status"][k], "with errors" if k == "error" else ROLLOUT_RESULTS[k])
+                     for k in ROLLOUT_STATUSES)
+
+
+def rollout_markdown(summary):
+    lines = [
+        "# kerneltune.tcp rollout: %s%s" % (md(summary["profile"]), " (check mode)" if summary["check_mode"] else ""),
+        "",
+        "**%s**:%s" % tuple(_verdict_line(summary, md).split(":", 1)),
+        "",
+        _rollout_counts(summary) + ".",
+        "",
+        "| host | batch | result | failed checks | runtime changes | restore |",
+        "|---|---|---|---|---|---|",
+    ]
+    for h in summary["hosts"]:
+        checks = ["%s: %s" % (c["check"], c["message"]) for c in h["checks"]] + h["errors"]
+        restore = "-"
+        if h["restore"] is not None:
+            restore = "<br>".join([md(x) for x in h["restore"]["runtime_changes"]]
+                                  + [md(_restore_text(r)) for r in h["restore"]["restore"]]) or "nothing to restore"
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            md(h["host"]), h["batch"] if h["batch"] is not None else "-", h["result"],
+            "<br>".join(md(x) for x in checks) or "-", "<br>".join(md(x) for x in h["runtime_changes"]) or "-",
+            restore))
+    return "\n".join(lines) + "\n"
+
+
+def rollout_junit(summary, timestamp=None):
+    """JUnit XML: one testsuite per host, a "rollout" case with the host's result and a case per failed check."""
+    ts = (timestamp or _now()).strftime("%Y-%m-%dT%H:%M:%S")
+    root = ET.Element("testsuites")
+    for n, h in enumerate(summary["hosts"]):
+        host = h["host"]
+        suite = _sub(root, "testsuite", name=host or "-", package="kerneltune.tcp.rollout", id=str(n),
+                     hostname=host or "-", timestamp=ts, time="0.000")
+        props = ET.SubElement(suite, "properties")
+        _sub(props, "property", name="status", value=h["status"])
+        _sub(props, "property", name="batch", value="-" if h["batch"] is None else str(h["batch"]))
+        _sub(props, "property", name="profile", value=summary["profile"] or "-")
+        cls = "%s.batch%s" % (host, "-" if h["batch"] is None else h["batch"])
+        counts = {"tests": 1, "failures": 0, "errors": 0, "skipped": 0}
+        tc = _sub(suite, "testcase", classname=cls, name="rollout", time="0")
+        if h["status"] == "restored":
+            _sub(tc, "failure", message="failed checks: %s; restored" % ", ".join(c["check"] for c in h["checks"]),
+                 type="restored").text = xml_text("\n".join(_restore_text(r) for r in h["restore"]["restore"]))
+            counts["failures"] += 1
+        elif h["status"] == "batch_restored":
+            _sub(tc, "failure", message="restored: batch %s failed" % h["batch"], type="batch_restored").text = \
+                xml_text("\n".join(_restore_text(r) for r in h["restore"]["restore"]))
+            counts["failures"] += 1
+        elif h["status"] == "not_touched":
+            _sub(tc, "skipped", message="not touched: the rollout halted at batch %s" % summary["halted_at_batch"])
+            counts["skipped"] += 1
+        elif h["status"] in ("unreachable", "error"):
+            _sub(tc, "error", message=h["status"], type=h["status"]).text = xml_text("\n".join(h["errors"]))
+            counts["errors"] += 1
+        for c in h["checks"]:
+            tc = _sub(suite, "testcase", classname=cls, name="check %s" % c["check"], time="0")
+            _sub(tc, "failure", message=c["check"], type="check").text = xml_text(c["message"])
+            counts["tests"] += 1
+            counts["failures"] += 1
+        ET.SubElement(suite, "system-out").text = xml_text("\n".join(h["runtime_changes"]))
+        ET.SubElement(suite, "system-err").text = xml_text("\n".join(h["errors"]))
+        for k in ("tests", "failures", "errors", "skipped"):
+            suite.set(k, str(counts[k]))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def rollout_html(summary, generated=None):
+    hosts = [dict(h, restore_text=[_restore_text(r) for r in (h["restore"] or {}).get("restore", [])])
+             for h in summary["hosts"]]
+    return _env().get_template("rollout.html.j2").render(
+        summary=summary, hosts=hosts, statuses=ROLLOUT_STATUSES, results=ROLLOUT_RESULTS,
+        verdict_text=_verdict_line(summary), counts=_rollout_counts(summary), gate=rollout_gate(summary),
+        generated=(generated or _now()).isoformat())
+
+
+def rollout_json(summary, records, generated=None):
+    data = {"schema_version": SCHEMA_VERSION, "kind": "rollout", "generated": (generated or _now()).isoformat(),
+            "records": records}
+    data.update(summary)
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def rollout_reports(records, hosts, rollout):
+    summary = rollout_summary(records, hosts, rollout)
+    now = _now()
+    return {
+        "summary": summary,
+        "gate": rollout_gate(summary),
+        "json": rollout_json(summary, records, now),
+        "junit": rollout_junit(summary, now),
+        "markdown": rollout_markdown(summary),
+        "html": rollout_html(summary, now),
     }

@@ -106,12 +106,12 @@ def test_argument_errors_word_for_word(results):
     assert re.match(r"argument 'fail_on_drift' is of type (str|<class 'ansible\.parsing\.yaml\.objects\."
                     r"AnsibleUnicode'>) and we were unable to convert to bool: The value 'maybe' is not a valid "
                     r"boolean\.  ?Valid booleans include: ", r["two"]["msg"]), r["two"]["msg"]
-    assert r["three"]["msg"] == "value of kind must be one of: audit, diagnose, got: census"
+    assert r["three"]["msg"] == "value of kind must be one of: audit, diagnose, rollout, got: census"
     assert r["four"]["msg"] == "hosts: no host was targeted, so nothing was checked"
     assert r["five"]["msg"] == "fail_on: new needs a baseline (a previous audit.json)"
     assert r["six"]["msg"] == ("Unsupported parameters for (ansible_collections.kerneltune.tcp.plugins.action."
                                "fleet_report) module: colour. Supported parameters include: baseline, fail_on, "
-                               "fail_on_drift, hosts, kind, merge, paths, records, report_dir.")
+                               "fail_on_drift, hosts, kind, merge, paths, records, report_dir, rollout.")
     for k in ("two", "four", "five"):
         assert not (d / k).exists()
 
@@ -126,7 +126,8 @@ def test_built_collection_ships_templates_and_schema(tmp_path):
         names = set(t.getnames())
     assert {"plugins/plugin_utils/templates/audit.html.j2", "plugins/plugin_utils/templates/diagnose.html.j2",
             "plugins/plugin_utils/templates/_style.css.j2", "docs/schemas/audit.schema.json",
-            "playbooks/merge_reports.yml"} <= names
+            "playbooks/merge_reports.yml", "plugins/plugin_utils/templates/rollout.html.j2",
+            "docs/schemas/rollout.schema.json", "playbooks/rollout.yml"} <= names
 
 
 def test_diagnose_names_unreachable_hosts_without_making_the_task_unreachable(results):

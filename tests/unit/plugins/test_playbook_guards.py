@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The audit's and the diagnosis's guard through real ansible-playbook runs on the controller: a host pattern
+"""The audit's, the diagnosis's and the rollout's guards through real ansible-playbook runs on the controller: a host pattern
 that matches nothing within --limit fails the run before any host is contacted (the hosts here could not be
 reached anyway), and --tags cannot skip the guard."""
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,63 @@ def test_tags_do_not_skip_the_report_or_the_gate(tmp_path):
             in p.stdout + p.stderr)
     assert sorted(os.listdir(str(tmp_path / "kerneltune-reports"))) == [
         "audit-junit.xml", "audit.html", "audit.json", "audit.md"]
+
+
+ROLLOUT_PROFILES = "(web_frontend, high_outbound_client, reverse_proxy or kt_sysctl)"
+
+
+@pytest.mark.parametrize("extra", [[], ["--tags", "unrelated"]])
+def test_rollout_without_a_profile_fails_before_anything_runs(tmp_path, extra):
+    p = play(tmp_path, "kerneltune.tcp.rollout", *extra)
+    assert p.returncode == 2, p.stdout[-2000:]
+    assert ("kt_rollout_profile: required: name the one profile to roll out (web_frontend, high_outbound_client, "
+            "reverse_proxy or kt_sysctl)") in p.stdout + p.stderr
+    assert "Roll out the profile, batch by batch" not in p.stdout
+    assert not (tmp_path / "kerneltune-reports").exists()
+
+
+def test_rollout_of_an_unknown_profile_fails(tmp_path):
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=web_frontent")
+    assert p.returncode == 2, p.stdout[-2000:]
+    assert ("kt_rollout_profile: 'web_frontent' is not a profile; name one of web_frontend, high_outbound_client, "
+            "reverse_proxy or kt_sysctl") in p.stdout + p.stderr
+    assert not (tmp_path / "kerneltune-reports").exists()
+
+
+@pytest.mark.parametrize("limit,within", [([], ""), (["-l", "db1"], " within --limit db1")])
+def test_rollout_to_an_empty_pattern_fails(tmp_path, limit, within):
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=web_frontend",
+             "-e", "kt_rollout_hosts=%s" % ("typo_group" if not limit else "web_frontend"), *limit)
+    assert p.returncode == 2, p.stdout[-2000:]
+    assert ("kt_rollout_hosts: the host pattern '%s' matches no host in the inventory%s, so nothing would be "
+            "rolled out" % ("typo_group" if not limit else "web_frontend", within)) in p.stdout + p.stderr
+    assert not (tmp_path / "kerneltune-reports").exists()
+
+
+def test_rollout_with_a_bad_threshold_fails(tmp_path):
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=web_frontend",
+             "-e", "kt_rollout_max_fail_percentage=half")
+    assert p.returncode == 2, p.stdout[-2000:]
+    assert "kt_rollout_max_fail_percentage: 'half' is not a number from 0 to 100" in p.stdout + p.stderr
+
+
+def test_rollout_to_unreachable_hosts_stops_at_the_canary_and_reports(tmp_path):
+    """The canary (web1) cannot be reached: the rollout halts at batch 1, db1 is never contacted, the reports are
+    written and the gate fails."""
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=kt_sysctl", "-e", "kt_rollout_settle_seconds=0",
+             "--tags", "unrelated")
+    assert p.returncode == 2, p.stdout[-3000:]
+    d = tmp_path / "kerneltune-reports"
+    assert sorted(os.listdir(str(d))) == ["rollout-junit.xml", "rollout.html", "rollout.json", "rollout.md"]
+    data = json.loads((d / "rollout.json").read_text())
+    by = {h["host"]: h for h in data["hosts"]}
+    assert by["web1"]["status"] == "unreachable" and by["web1"]["batch"] == 1
+    assert by["db1"]["status"] == "not_touched" and by["db1"]["batch"] == 2
+    assert data["halted"] is True and data["halted_at_batch"] == 1
+    assert data["halt_reason"] == ("1 of 1 hosts of batch 1 failed (web1: unreachable), more than "
+                                   "kt_rollout_max_fail_percentage (0%)")
+    assert ("rollout halted at batch 1: 1 of 1 hosts of batch 1 failed (web1: unreachable), more than "
+            "kt_rollout_max_fail_percentage (0%%); unreachable: web1; not touched: db1 (reports in %s)" % d
+            in p.stdout + p.stderr)
+    # db1's only trace in the run: no task connected to it.
+    assert "db1" not in "".join(line for line in p.stdout.splitlines() if "UNREACHABLE" in line)
