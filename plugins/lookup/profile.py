@@ -43,7 +43,7 @@ _raw:
     settings: {description: "The settings to pass: base, then <name>_settings, then the overrides.", type: dict}
     path: {description: The file the profile's role owns., type: str}
     state: {description: V(present) or V(absent)., type: str}
-    restore: {description: "With V(absent): V(boot) or V(none), see M(kerneltune.tcp.tcp_sysctl)'s O(restore).", type: str}
+    restore: {description: "With V(absent): V(boot), V(none), or null for the module's default.", type: str}
     apply: {description: Whether the running values are set too., type: bool}
     nat: {description: NAT mode., type: str}
     skip_missing: {description: Keys older kernels may lack., type: list, elements: str}
@@ -67,7 +67,7 @@ PROFILES = ("high_outbound_client", "kt_sysctl", "reverse_proxy", "web_frontend"
 PARAMS = {
     "path": ("path", None),
     "state": ("state", "present"),
-    "restore": ("restore", "boot"),
+    "restore": ("restore", None),
     "apply": ("apply", True),
     "nat": ("nat", "auto"),
     "skip_missing": ("skip_missing", []),

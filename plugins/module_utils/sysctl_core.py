@@ -402,8 +402,7 @@ def resolve_bounds(desired, bounds, runtime, presence, findings):
     """Stage 2b: a bounded key's runtime target is its running value moved to the nearest bound."""
     for key, b in sorted(bounds.items()):
         if presence.get(key) != "present":
-            desired[key] = describe_bounds(b)  # the key is reported missing or unreadable by check_keys
-            continue
+            continue  # None: check_keys reports the key missing or unreadable; no value goes anywhere
         target = clamp_value(key, b, runtime[key])
         if target is None:
             findings.add("bounds", "error", key,
@@ -420,26 +419,47 @@ def resolve_bounds(desired, bounds, runtime, presence, findings):
         desired[key] = target
 
 
-def bounded_file_values(active, bounds, base, old_text, parts_of):
+def _fits(key, text):
+    """Whether TEXT is a value the module itself would accept for KEY (its range table, a real port range)."""
+    if text is None or kernel_value(key, text) is None:
+        return False
+    if key in INT_RANGES:
+        lo, hi = INT_RANGES[key]
+        return lo <= int(text) <= hi
+    if key == PORT_RANGE:
+        low, high = [int(w) for w in text.split()]
+        return 1 <= low <= high <= 65535
+    return True
+
+
+def bounded_file_values(active, bounds, base, old_text, parts_of, records=None):
     """The value our file records for each bounded key.
 
-    Where another file sets the key at boot, that value moved into the bounds
-    (so a later boot does not lower a host another role raised); otherwise the
-    value our file already has when it is within the bounds, else the runtime
-    target. Other keys keep their value.
+    In this order, the first that is a value the module accepts: the value
+    another file sets at boot, moved into the bounds (a later boot then never
+    lowers what another role raised); the value recorded before any of our
+    files first changed the key, moved into the bounds (what the host had, at
+    the nearest bound: stable from run to run); the value our file already has,
+    when it is within the bounds; the runtime target. Other keys keep their value.
     """
     out = dict(active)
+    records = records or {}
     ours = {}
     for parts, value, _ignore, _lineno in boot.parse_conf(old_text or ""):
         ours[boot.canonical_key(parts)] = value
     for key, b in bounds.items():
-        if key not in out:
+        if out.get(key) is None:
             continue
         other = base.get(parts_of[key])
-        if other and other[0] is not None and clamp_value(key, b, other[0]) is not None:
-            out[key] = clamp_value(key, b, other[0])
-        elif ours.get(key) is not None and within(key, b, ours[key]):
-            out[key] = normalize(key, ours[key])
+        candidates = [
+            clamp_value(key, b, other[0]) if other and other[0] is not None else None,
+            clamp_value(key, b, records[key]) if records.get(key) is not None else None,
+            normalize(key, ours[key]) if ours.get(key) is not None and within(key, b, ours[key]) else None,
+        ]
+        for c in candidates:
+            if _fits(key, c):
+                out[key] = c
+                break
     return out
 
 
@@ -895,12 +915,20 @@ def nat_state(nat, nat_result):
 
 
 def check_keys(desired, parts_of, runtime, presence, skip, nat, nat_info, nat_active, findings,
-               proc_root="/proc/sys", kernel_release=None):
+               proc_root="/proc/sys", kernel_release=None, bounds=None):
     """Stage 3a, per key: keys the kernel lacks, tcp_tw_recycle, read-only keys. Returns {key: skipped status}."""
     skipped = {}
     candidates = None
+    bounds = bounds or {}
+
+    def turns_on(key):
+        # tcp_tw_recycle set, or kept, non-zero; a bound whose key is missing turns it on when it asks min > 0.
+        if desired[key] is None:
+            return (bounds.get(key, {}).get("min") or 0) > 0
+        return desired[key] != "0"
     for key in sorted(desired):
-        if key == RECYCLE and desired[key] != "0" and nat_active:
+        b = bounds.get(key)
+        if key == RECYCLE and turns_on(key) and nat_active:
             why = "NAT is declared (nat: present)" if nat == "present" else "NAT was detected on this host"
             if nat_info.get("detected") and nat == "present":
                 why = "NAT is declared (nat: present) and was detected on this host"
@@ -932,16 +960,21 @@ def check_keys(desired, parts_of, runtime, presence, skip, nat, nat_info, nat_ac
             skipped[key] = "unsupported"
             continue
         if presence[key] == "unreadable" or not writable(parts_of[key], proc_root):
-            if normalize(key, runtime[key] or "") != normalize(key, desired[key]):
+            if b is not None:
+                differs = not within(key, b, runtime[key])
+            else:
+                differs = normalize(key, runtime[key] or "") != normalize(key, desired[key])
+            if differs:
                 shown = runtime[key] if runtime[key] is not None else "unreadable"
+                wanted = describe_bounds(b) if b is not None else desired[key]
                 if os.geteuid() != 0:
                     why = "%s: not writable by uid %d (running value %s, wanted %s); run as root (become: true)" % (
-                        key, os.geteuid(), shown, desired[key])
+                        key, os.geteuid(), shown, wanted)
                 else:
-                    why = "%s: read-only here (running value %s, wanted %s)" % (key, shown, desired[key])
+                    why = "%s: read-only here (running value %s, wanted %s)" % (key, shown, wanted)
                 findings.add("read_only", "error", key, why)
             skipped[key] = "read_only"
-        if key == RECYCLE and desired[key] != "0" and not nat_active:
+        if key == RECYCLE and turns_on(key) and not nat_active:
             findings.add("tw_recycle_no_nat", "warning", key,
                          "%s: no NAT found on this host, but clients behind NAT cannot be seen from here; "
                          "tcp_tw_recycle will drop their SYNs" % key)
@@ -1090,7 +1123,7 @@ def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, appl
             findings.add("applier_disagree", "warning", key,
                          "%s: %s would %s but %s would %s"
                          % (key, m.name(), _sets(e_after), m.name(m.other), _sets(e_other)))
-        if apply and state == "present" and status == "drift" and runtime_drift:
+        if apply and state == "present" and status == "drift" and runtime_drift and want is not None:
             runtime_changes.append((key, parts, cur, want))
         entries.append({
             "key": key,
@@ -1111,12 +1144,15 @@ def plan_keys(desired, parts_of, runtime, skipped, boot_model, path, state, appl
 
 def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(), allow=(),
          applier=None, proc_root="/proc/sys", boot_root="", nat_result=None, listeners=None, owners=None,
-         kernel_release=None, applier_versions=None, nat_detect=None, restore="none", records=None):
+         kernel_release=None, applier_versions=None, nat_detect=None, restore="none", records=None,
+         inherited=None):
     """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
 
-    restore (state=absent only): "boot" sets each key our file set to what the
-    other files set at boot, else to its value in RECORDS ({key: value before
-    tcp_sysctl first set it}); "none" leaves the running values.
+    restore (state=absent only): "boot" sets each key our file set (or that
+    RECORDS, this file's records, name) to what the other files set at boot,
+    else to its recorded value; "none" leaves the running values.
+    inherited: {key: value before any of our files first changed it}, this
+    file's records over those of the other managed files (first_records).
 
     Returns a dict: entries (per key), findings, new_text, old_text,
     file_changed, runtime_changes (ordered), restore, nat, applier, kernel.
@@ -1131,7 +1167,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
             raise SysctlError("skip_missing: %s" % e)
     if state == "absent":
         return plan_removal(path, restore, records or {}, findings, applier, proc_root, boot_root,
-                            applier_versions)
+                            applier_versions, inherited)
     desired, parts_of, bounds = parse_settings(settings, state, findings)
     runtime, presence = read_state(parts_of, proc_root)
     resolve_bounds(desired, bounds, runtime, presence, findings)
@@ -1141,14 +1177,16 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         nat_result = nat_detect()  # only once the names and values are valid
     nat_info, nat_active = nat_state(nat, nat_result)
     skipped = check_keys(desired, parts_of, runtime, presence, skip, nat, nat_info, nat_active, findings,
-                         proc_root, kernel_release)
-    active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported"}
+                         proc_root, kernel_release, bounds)
+    # A bounded key with no running value (missing, unreadable) has no value to check or write.
+    active = {k: v for k, v in desired.items() if skipped.get(k) != "unsupported" and v is not None}
     check_values(active, runtime, findings, listeners, owners)
     if findings.errors():
         raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
     model = BootModel(path, parts_of, runtime, applier, applier_versions, boot_root)
     old_text = read_file(path, boot_root)
-    new_text = render_file(bounded_file_values(active, bounds, model.base, old_text, parts_of), skipped)
+    new_text = render_file(bounded_file_values(active, bounds, model.base, old_text, parts_of,
+                                               inherited if inherited is not None else records), skipped)
     model.finish(new_text)
     model.file_findings(path, state, findings)
     entries, runtime_changes = plan_keys(desired, parts_of, runtime, skipped, model, path, state, apply, findings,
@@ -1178,11 +1216,15 @@ def file_keys(text):
 
 
 def plan_removal(path, restore, records, findings, applier=None, proc_root="/proc/sys", boot_root="",
-                 applier_versions=None):
+                 applier_versions=None, inherited=None):
     """state=absent: remove our file and, with restore=boot, plan the running values back."""
     old_text = read_file(path, boot_root)
     parts_of = file_keys(old_text)
-    for key in records:
+    own = list(records)  # keys this file recorded, in the file or not any more
+    values = dict(inherited or {})
+    values.update(records)
+    records = values
+    for key in own:
         try:
             k, parts = parse_key(key)
         except KeyNameError:
@@ -1201,8 +1243,13 @@ def plan_removal(path, restore, records, findings, applier=None, proc_root="/pro
             other = model.base.get(parts)
             if other and other[0] is not None:
                 target, source = other[0], other[1]
-            elif records.get(key) is not None:
+            elif records.get(key) is not None and kernel_value(key, records[key], cur) is not None:
                 target, source = kernel_value(key, records[key], cur), "recorded"
+            elif records.get(key) is not None:
+                target, source = None, None
+                findings.add("restore_unknown", "warning", key,
+                             "%s: the recorded value %r is not one the kernel takes; the running value %s is left "
+                             "as it is" % (key, records[key], cur))
             else:
                 target, source = None, None
                 findings.add("restore_unknown", "warning", key,
@@ -1217,7 +1264,8 @@ def plan_removal(path, restore, records, findings, applier=None, proc_root="/pro
                     why = "%s: not writable by uid %d (running value %s, to restore %s); run as root (become: " \
                           "true)" % (key, os.geteuid(), cur, target)
                 else:
-                    why = "%s: read-only here (running value %s, to restore %s)" % (key, cur, target)
+                    why = "%s: read-only here (running value %s, to restore %s); nothing was changed. With " \
+                          "restore=none the file is removed and the running values are left" % (key, cur, target)
                 findings.add("read_only", "error", key, why)
                 continue
             targets[key] = target
@@ -1260,12 +1308,15 @@ def load_state(state_file=STATE_FILE):
         raise SysctlError("%s: the state file is not valid JSON (%s); move it away to start over (its recorded "
                           "values are then lost)" % (state_file, e))
     files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or data.get("schema_version") != STATE_SCHEMA or not isinstance(files, dict) \
-            or not all(isinstance(v, dict) for v in files.values()):
+
+    def record_ok(r):
+        return isinstance(r, dict) and isinstance(r.get("value"), str) and r["value"].strip() != ""
+    if not isinstance(data, dict) or type(data.get("schema_version")) is not int \
+            or data.get("schema_version") != STATE_SCHEMA or not isinstance(files, dict) \
+            or not all(isinstance(keys, dict) and all(record_ok(r) for r in keys.values()) for keys in files.values()):
         raise SysctlError("%s: the state file is not schema_version %d of kerneltune.tcp.tcp_sysctl; move it away "
                           "to start over (its recorded values are then lost)" % (state_file, STATE_SCHEMA))
-    return dict((p, dict((k, v.get("value")) for k, v in keys.items() if isinstance(v, dict)))
-                for p, keys in files.items())
+    return dict((p, dict((k, r["value"]) for k, r in keys.items())) for p, keys in files.items())
 
 
 def save_state(state, state_file=STATE_FILE):
@@ -1291,22 +1342,45 @@ def save_state(state, state_file=STATE_FILE):
             os.unlink(tmp)
 
 
-def records_after(records, result):
+def first_records(state, path):
+    """{key: value} for PATH's plan: its own records, else those another managed file took first.
+
+    The value a key had before any of our files changed it is the one to go
+    back to: a second file that sets the key later finds our first file's value
+    running, not the host's own.
+    """
+    out = {}
+    for other, keys in sorted(state.items()):
+        if other != path:
+            for k, v in keys.items():
+                out.setdefault(k, v)
+    out.update(state.get(path, {}))
+    return out
+
+
+def records_after(records, result, inherited=None):
     """The records of one managed file after a run of state=present that writes.
 
     A key gets a record the first time this module changes its running value
-    (the value before) or first puts it in the file (the running value then);
-    a key that leaves the file loses its record.
+    (the value before) or first puts it in the file (the running value then),
+    unless another managed file recorded it first (INHERITED: that value, the
+    host's own). Records stay until the file is removed (state=absent): a key
+    that leaves the file keeps its running value, and its record, so a later
+    state=absent, or the key coming back, still knows the value before.
     """
+    inherited = inherited or {}
     old_keys = file_keys(result["old_text"])
     new_keys = file_keys(result["new_text"])
-    out = dict((k, v) for k, v in records.items() if k in new_keys)
+    out = dict(records)
+
+    def take(key, value):
+        if key not in out and value is not None:
+            out[key] = inherited.get(key, value)
     for key, _parts, old, _new in result["runtime_changes"]:
-        if key not in out and old is not None:
-            out[key] = old
+        take(key, old)
     for e in result["entries"]:
-        if e["key"] in new_keys and e["key"] not in old_keys and e["key"] not in out and e["runtime"] is not None:
-            out[e["key"]] = e["runtime"]
+        if e["key"] in new_keys and e["key"] not in old_keys:
+            take(e["key"], e["runtime"])
     return out
 
 

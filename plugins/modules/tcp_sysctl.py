@@ -44,9 +44,9 @@ options:
         For C(net.ipv4.ip_local_port_range) the bound is per field, C(low_min), C(low_max), C(high_min) and
         C(high_max) (C({low_max: 10240, high_min: 60999}) asks for at least the ports 10240 to 60999)."
       - A running value within its bounds is ok and left alone; one outside is moved to the nearest bound. The file
-        records the value another sysctl.d file sets at boot moved into the bounds, else the value it already had
-        when that is within the bounds, else the running value so moved; so a key another role raised is never
-        lowered. Bounds outside the key's range, C(min) above C(max), unknown fields and bounds on keys that do not
+        records the value another sysctl.d file sets at boot moved into the bounds, else the value recorded before
+        the first change so moved, else the value it already had when that is within the bounds, else the running
+        value so moved; so a key another role raised is never lowered. Bounds outside the key's range, C(min) above C(max), unknown fields and bounds on keys that do not
         hold one integer are refused.
       - Required unless O(state=absent).
     type: dict
@@ -82,8 +82,10 @@ options:
       - V(none) leaves the running values; they return to the boot-time values at the next reboot or
         C(sysctl --system).
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
-        managed file, from the run that first changes a key or first writes it in the file until the key leaves the
-        file. A key written by a release of this module without records has none.
+        managed file, from the run that first changes a key or first writes it in the file until the file is
+        removed; a key another managed file recorded first gets that record (the host's own value). A key that
+        leaves O(settings) keeps its record and is restored with the rest. A key written by a release of this
+        module without records has none.
       - Only with O(state=absent). Defaults to V(boot), or to V(none) when O(apply=false).
     type: str
     choices: [boot, none]
@@ -431,13 +433,19 @@ def main():
                              "apply=true", **base)
     if restore is None:
         restore = "boot" if p["apply"] else "none"
+    state_unread = None
     try:
         path = core.check_path(path)
-        state = core.load_state(STATE_FILE)
+        if module.check_mode and os.path.exists(STATE_FILE) and not os.access(STATE_FILE, os.R_OK):
+            # An audit without become: it reads everything else; only the records are root's.
+            state, state_unread = {}, STATE_FILE
+        else:
+            state = core.load_state(STATE_FILE)
     except core.SysctlError as e:
         module.fail_json(msg=e.message, **base)
     base["path"] = path
     records = state.get(path, {})
+    inherited = core.first_records(state, path)
 
     declared = {"present": True, "absent": False}.get(p["nat"])
 
@@ -451,13 +459,20 @@ def main():
             skip_missing=p["skip_missing"], allow=p["allow"],
             applier=None if p["applier"] == "auto" else p["applier"],
             nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel,
-            restore=restore, records=records)
+            restore=restore, records=records, inherited=inherited)
     except core.SysctlError as e:
         base.update(findings=e.findings)
         if e.nat is not None:
             base.update(nat=e.nat)
         module.fail_json(msg=e.message, **base)
 
+    if state_unread:
+        result["findings"].append({
+            "rule": "restore_unknown", "severity": "info", "key": None,
+            "message": "%s is not readable by uid %d: this check-mode run does not know the values recorded before "
+                       "the first change%s" % (state_unread, os.geteuid(),
+                                               ", so the restore shown may differ" if p["state"] == "absent" else ""),
+        })
     for f in result["findings"]:
         if f["severity"] == "warning":
             module.warn(f["message"])
@@ -484,7 +499,7 @@ def main():
     unchanged["changed"] = False
     # The records of this file after the run: written before anything else on present (a failure
     # then changes nothing), after everything on absent (the file and the values come first).
-    new_records = core.records_after(records, result) if p["state"] == "present" else {}
+    new_records = core.records_after(records, result, inherited) if p["state"] == "present" else {}
     new_state = dict(state)
     new_state[path] = new_records
     if changed and not module.check_mode:

@@ -25,7 +25,7 @@ def test_defaults_come_from_the_role():
     r = profile.resolve("web_frontend")
     assert r["settings"] == web["web_frontend_settings"] and r["base"] == {}
     assert (r["path"], r["nat"], r["state"], r["restore"], r["apply"], r["audit_only"]) == (
-        "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "present", "present", "boot", True, False)
+        "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "present", "present", None, True, False)
 
 
 def test_reverse_proxy_is_composed_and_the_outbound_value_wins():

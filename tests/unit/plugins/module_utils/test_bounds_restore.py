@@ -217,11 +217,143 @@ def test_records_first_change_first_write_and_drop(env):
     assert rec == {SOMAXCONN: "4096", "net.ipv4.tcp_fin_timeout": "15"}
     env.conf(PATH, r["new_text"])
     env.set("net/core/somaxconn", "8192")
-    # Second run with another value: the first record stays; fin_timeout leaves the file and its record.
+    # Second run with another value: the first record stays; fin_timeout leaves the file but keeps its running
+    # value, and its record (state=absent, or the key coming back, still knows the value before).
     r = env.plan({SOMAXCONN: 16384})
-    assert core.records_after(rec, r) == {SOMAXCONN: "4096"}
+    assert core.records_after(rec, r) == rec
+    # Another managed file that takes the key later inherits the first file's record, not our value running.
+    r = env.plan({SOMAXCONN: 16384}, path="/etc/sysctl.d/95-other.conf")
+    assert core.records_after({}, r, core.first_records({PATH: rec}, "/etc/sysctl.d/95-other.conf")) == {
+        SOMAXCONN: "4096"}
     # A key already in our file (an older release wrote it) and already right gets no record: the value before is
     # unknown.
     env.conf(PATH, core.HEADER + "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 15\n")
     r = env.plan({SOMAXCONN: 8192, "net.ipv4.tcp_fin_timeout": 15})
     assert core.records_after({}, r) == {}
+
+
+# ---------------------------------------------------------------- runs in sequence, as the module does them
+
+class Host(object):
+    """The module's flow on the Env: plan with this file's records and those inherited, records, writes."""
+
+    def __init__(self, env):
+        self.env = env
+        self.state = {}
+
+    def present(self, settings, path=PATH):
+        own, inherited = self.state.get(path, {}), core.first_records(self.state, path)
+        r = self.env.plan(settings, path=path, records=own, inherited=inherited)
+        self.state[path] = core.records_after(own, r, inherited)
+        core.apply_runtime(r["runtime_changes"], proc_root=self.env.proc)
+        self.env.conf(path, r["new_text"])
+        return r
+
+    def absent(self, path=PATH):
+        r = self.env.plan(None, path=path, state="absent", restore="boot", records=self.state.get(path, {}),
+                          inherited=core.first_records(self.state, path))
+        core.apply_runtime(r["runtime_changes"], proc_root=self.env.proc)
+        if os.path.exists(self.env.root + path):
+            os.unlink(self.env.root + path)
+        self.state.pop(path, None)
+        return r
+
+
+A = "/etc/sysctl.d/80-a.conf"
+B = "/etc/sysctl.d/85-b.conf"
+
+
+@pytest.mark.parametrize("order", [(A, B), (B, A)])
+def test_two_files_on_one_key_restore_the_hosts_own_value(env, order):
+    host = Host(env)
+    host.present({SOMAXCONN: 8192}, path=A)
+    host.present({SOMAXCONN: 16384}, path=B)
+    # B found A's 8192 running, but records what the host had before either: 4096.
+    assert host.state[B] == {SOMAXCONN: "4096"}
+    host.absent(order[0])
+    assert env.get("net/core/somaxconn") == ("16384" if order[0] == A else "8192")
+    host.absent(order[1])
+    assert env.get("net/core/somaxconn") == "4096"
+
+
+def test_a_key_that_leaves_the_file_keeps_its_record(env):
+    host = Host(env)
+    host.present({SOMAXCONN: 8192, "net.ipv4.tcp_fin_timeout": 30})
+    host.present({"net.ipv4.tcp_fin_timeout": 30})
+    assert env.get("net/core/somaxconn") == "8192"  # left as it is, record kept
+    host.present({SOMAXCONN: 16384, "net.ipv4.tcp_fin_timeout": 30})
+    r = host.absent()
+    assert [(k, new, src) for k, new, src in [(e["key"], e["value"], e["source"]) for e in r["restore"]]] == [
+        (SOMAXCONN, "4096", "recorded"), ("net.ipv4.tcp_fin_timeout", "60", "recorded")]
+    assert env.get("net/core/somaxconn") == "4096"
+
+
+def test_two_profiles_with_bounds_then_both_removed(env):
+    host = Host(env)
+    high = "/etc/sysctl.d/80-kerneltune-high_outbound_client.conf"
+    web = "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
+    host.present({"net.ipv4.tcp_fin_timeout": {"max": 15}, SOMAXCONN: 65535}, path=high)
+    r = host.present({"net.ipv4.tcp_fin_timeout": {"max": 30}, SOMAXCONN: {"min": 8192}}, path=web)
+    # web_frontend keeps what high_outbound_client set, at runtime and in its file.
+    assert r["runtime_changes"] == []
+    assert r["new_text"] == core.HEADER + "net.core.somaxconn = 65535\nnet.ipv4.tcp_fin_timeout = 15\n"
+    host.absent(high)
+    # Its own bounds from the host's values: 60 -> 30, 4096 -> 8192 in the file; the running values are within.
+    r = host.present({"net.ipv4.tcp_fin_timeout": {"max": 30}, SOMAXCONN: {"min": 8192}}, path=web)
+    assert r["new_text"] == core.HEADER + "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 30\n"
+    assert [e["status"] for e in r["entries"]] == ["ok", "ok"]
+    host.absent(web)
+    assert (env.get("net/core/somaxconn"), env.get("net/ipv4/tcp_fin_timeout")) == ("4096", "60")
+
+
+def test_another_files_value_that_the_module_would_refuse_is_not_copied(env):
+    env.conf("/etc/sysctl.d/60-other.conf", "net.ipv4.ip_local_port_range = 40000 45000\n"
+             "net.core.somaxconn = 0\nnet.ipv4.tcp_fin_timeout = -5\n")
+    r = env.plan({RANGE: {"low_min": 50000}, SOMAXCONN: {"max": 65535}, "net.ipv4.tcp_fin_timeout": {"max": 30}})
+    # 50000 45000 (low above high), 0 and -5 are not values the module writes: the runtime targets are.
+    assert r["new_text"] == core.HEADER + ("net.core.somaxconn = 4096\nnet.ipv4.ip_local_port_range = 50000 60999\n"
+                                           "net.ipv4.tcp_fin_timeout = 30\n")
+
+
+@pytest.mark.parametrize("value", ["", "abc", "-"])
+def test_a_recorded_value_the_kernel_refuses_is_named(env, value):
+    env.conf(PATH, core.HEADER + "net.core.somaxconn = 8192\n")
+    env.set("net/core/somaxconn", "8192")
+    r = env.plan(None, state="absent", restore="boot", records={SOMAXCONN: value})
+    assert r["runtime_changes"] == []
+    assert [f["message"] for f in r["findings"]] == [
+        "net.core.somaxconn: the recorded value %r is not one the kernel takes; the running value 8192 is left as "
+        "it is" % value]
+
+
+@pytest.mark.parametrize("files", [
+    {PATH: {SOMAXCONN: {"value": ["4096"]}}}, {PATH: {SOMAXCONN: {"value": True}}}, {PATH: {SOMAXCONN: 4096}},
+    {PATH: {SOMAXCONN: {"value": ""}}}, {PATH: ["x"]}])
+def test_state_file_records_of_another_shape_are_refused(tmp_path, files):
+    f = str(tmp_path / "tcp_sysctl.json")
+    with open(f, "w") as fh:
+        json.dump({"schema_version": 1, "files": files}, fh)
+    with pytest.raises(core.SysctlError) as e:
+        core.load_state(f)
+    assert e.value.message == ("%s: the state file is not schema_version 1 of kerneltune.tcp.tcp_sysctl; move it "
+                               "away to start over (its recorded values are then lost)" % f)
+
+
+def test_tw_recycle_bound_on_a_kernel_without_it(env):
+    # "recycle off" as a bound behaves as the value 0: the key is gone, nothing to refuse but its absence.
+    e = refused(env, {"net.ipv4.tcp_tw_recycle": {"max": 0}}, nat="present")
+    assert [f["rule"] for f in e.findings] == ["tw_recycle_removed"]
+    e = refused(env, {"net.ipv4.tcp_tw_recycle": {"min": 1}}, nat="present")
+    assert [f["rule"] for f in e.findings] == ["tw_recycle_nat"]
+
+
+def test_bounded_key_that_cannot_be_read(env, monkeypatch):
+    real = core.read_runtime
+    monkeypatch.setattr(core, "read_runtime", lambda parts, proc_root="/proc/sys": (None, "unreadable") if parts[
+        -1] == "somaxconn" else real(parts, proc_root))
+    monkeypatch.setattr(core.os, "geteuid", lambda: 0)
+    e = refused(env, {SOMAXCONN: {"min": 8192}})
+    assert e.message == "net.core.somaxconn: read-only here (running value unreadable, wanted >= 8192)"
+    r = env.plan({SOMAXCONN: {"min": 8192}}, allow=["read_only"])
+    assert r["runtime_changes"] == [] and r["new_text"] == core.HEADER
+    assert by_key(r)[SOMAXCONN]["status"] == "read_only"
