@@ -706,8 +706,8 @@ def _verdict_line(summary, esc=lambda v: v):
         return "PASS: every host %s." % ("would be changed or is already set (check mode)"
                                          if summary["check_mode"] else "kept the profile or already had it")
     if summary["halted"]:
-        return "FAIL: halted at batch %s of %s: %s." % (summary["halted_at_batch"], summary["batches"],
-                                                      esc(summary["halt_reason"]))
+        return "FAIL: halted at batch %s of %s: %s." % (
+            summary["halted_at_batch"], summary["batches"], esc(summary["halt_reason"]))
     return "FAIL: %s." % esc(rollout_gate(summary))
 
 

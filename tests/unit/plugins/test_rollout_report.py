@@ -78,8 +78,8 @@ def test_each_host_result_and_the_halt():
         {"check": "accept_queue",
          "message": "TcpExtListenOverflows grew from 3 to 9: listen queues overflowed after the change"}]
     assert by["web1"]["runtime_changes"] == ["net.core.somaxconn: 4096 -> 8192"]
-    assert by["web3"]["restore"]["runtime_changes"] == ["net.core.somaxconn: 8192 -> 4096",
-                                                       "net.ipv4.tcp_fin_timeout: 30 -> 45"]
+    assert by["web3"]["restore"]["runtime_changes"] == [
+        "net.core.somaxconn: 8192 -> 4096", "net.ipv4.tcp_fin_timeout: 30 -> 45"]
     assert by["web1"]["restore"] is None
     assert s["halted"] is True and s["halted_at_batch"] == 2 and s["batches"] == 3 and s["passed"] is False
     assert s["halt_reason"] == REASON
