@@ -343,8 +343,8 @@ def parse_bounds(key, raw):
         if f in raw:
             b[f] = _bound_int(key, f, raw[f])
             if limits and not limits[0] <= b[f] <= limits[1]:
-                raise ValueError("%s: bound %s %d is outside the key's range %d..%d" % (key, f, b[f], limits[0],
-                                                                                         limits[1]))
+                raise ValueError("%s: bound %s %d is outside the key's range %d..%d"
+                                 % (key, f, b[f], limits[0], limits[1]))
     pairs = (("min", "max"),) if key != PORT_RANGE else (("low_min", "low_max"), ("high_min", "high_max"),
                                                          ("low_min", "high_max"))
     for lo, hi in pairs:
@@ -1311,8 +1311,9 @@ def load_state(state_file=STATE_FILE):
 
     def record_ok(r):
         return isinstance(r, dict) and isinstance(r.get("value"), str) and r["value"].strip() != ""
-    if not isinstance(data, dict) or type(data.get("schema_version")) is not int \
-            or data.get("schema_version") != STATE_SCHEMA or not isinstance(files, dict) \
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or isinstance(version, bool) or not isinstance(version, int) \
+            or version != STATE_SCHEMA or not isinstance(files, dict) \
             or not all(isinstance(keys, dict) and all(record_ok(r) for r in keys.values()) for keys in files.values()):
         raise SysctlError("%s: the state file is not schema_version %d of kerneltune.tcp.tcp_sysctl; move it away "
                           "to start over (its recorded values are then lost)" % (state_file, STATE_SCHEMA))

@@ -46,8 +46,8 @@ options:
       - A running value within its bounds is ok and left alone; one outside is moved to the nearest bound. The file
         records the value another sysctl.d file sets at boot moved into the bounds, else the value recorded before
         the first change so moved, else the value it already had when that is within the bounds, else the running
-        value so moved; so a key another role raised is never lowered. Bounds outside the key's range, C(min) above C(max), unknown fields and bounds on keys that do not
-        hold one integer are refused.
+        value so moved; so a key another role raised is never lowered. Bounds outside the key's range, C(min)
+        above C(max), unknown fields and bounds on keys that do not hold one integer are refused.
       - Required unless O(state=absent).
     type: dict
   path:

@@ -90,7 +90,21 @@ _FOUND = {"runtime_drift": "runtime", "boot_drift": "persisted_before", "overrid
 
 
 def _drift_id(host, kind, e):
-    return json.dumps([host, e.get("profile"), kind, e.get("key"), e.get("desired"), e.get(_FOUND[kind])])
+    # A bound is wanted as the bound: its desired value follows the running value.
+    return json.dumps([host, e.get("profile"), kind, e.get("key"), _want(e), e.get(_FOUND[kind])])
+
+
+def _want(e):
+    """What an entry asks for: its value, or its bound's text (">= 8192")."""
+    b = e.get("bounds")
+    return b.get("text") if isinstance(b, dict) and b.get("text") else e.get("desired")
+
+
+def _runtime_change(e):
+    """'key: running -> wanted' with the bound, when there is one, after it."""
+    b = e.get("bounds")
+    bound = " (bound %s)" % b["text"] if isinstance(b, dict) and b.get("text") else ""
+    return "%s: %s -> %s%s" % (e["key"], e["runtime"], e["desired"], bound)
 
 
 def _previous_drift(baseline):
@@ -213,14 +227,15 @@ def _boot(e):
     """What the host boots with today, for a key with boot-time drift."""
     if e.get("source_before"):
         return "%s: boots with %s from %s, wants %s" % (
-            e["key"], e.get("persisted_before"), e["source_before"], e.get("desired"))
-    return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], e.get("desired"))
+            e["key"], e.get("persisted_before"), e["source_before"], _want(e))
+    return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], _want(e))
 
 
 def _detail(e):
-    return ("desired=%s runtime=%s persisted=%s source=%s persisted_before=%s source_before=%s overridden_by=%s"
+    return ("desired=%s runtime=%s persisted=%s source=%s persisted_before=%s source_before=%s overridden_by=%s%s"
             % (e.get("desired"), e.get("runtime"), e.get("persisted"), e.get("source"), e.get("persisted_before"),
-               e.get("source_before"), e.get("overridden_by")))
+               e.get("source_before"), e.get("overridden_by"),
+               " bounds=%s" % _want(e) if e.get("bounds") else ""))
 
 
 def _change(e):
@@ -333,7 +348,7 @@ def audit_markdown(summary):
     for h in summary["hosts"]:
         lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             md(h["host"]), _verdict(h), md(", ".join(h["profiles"])) or "-",
-            "<br>".join(md("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"])) + _change(e)
+            "<br>".join(md(_runtime_change(e)) + _change(e)
                         for e in h["runtime_drift"]) or "-",
             "<br>".join(md(_boot(e)) + _change(e) for e in h["boot_drift"]) or "-",
             "<br>".join(md("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"])) + _change(e)
@@ -350,7 +365,7 @@ def audit_html(summary, generated=None):
     hosts = []
     for h in summary["hosts"]:
         hosts.append(dict(h, verdict=_verdict(h),
-                          runtime_text=[("%s: %s -> %s" % (e["key"], e["runtime"], e["desired"]), e.get("change"))
+                          runtime_text=[(_runtime_change(e), e.get("change"))
                                         for e in h["runtime_drift"]],
                           boot_text=[(_boot(e), e.get("change")) for e in h["boot_drift"]],
                           over_text=[("%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"]),

@@ -349,3 +349,22 @@ def test_baseline_of_another_shape_is_refused_by_name(tmp_path, mutate, message)
 
 def test_markdown_line_separators_do_not_split_a_row():
     assert reports.md(u"a\u2028b\u2029c\u0085d") == "a b c d"
+
+
+def test_bounds_are_shown_and_a_bounds_drift_keeps_its_identity():
+    bound = {"min": 8192, "text": ">= 8192"}
+
+    def recs(runtime):
+        e = entry("net.core.somaxconn", "drift", runtime=runtime, desired="8192", rd=True, pd=True, before="4096",
+                  src_before="/etc/sysctl.d/50-vendor.conf")
+        e["bounds"] = bound
+        return {"web": {"profiles": [{"profile": "web_frontend", "result": {"settings": [e], "findings": []}}]}}
+    summary = reports.audit_summary(recs("1000"), ["web"])
+    md = reports.audit_markdown(summary)
+    assert "net.core.somaxconn: 1000 -\\> 8192 (bound \\>= 8192)" in md
+    assert "net.core.somaxconn: boots with 4096 from /etc/sysctl.d/50-vendor.conf, wants \\>= 8192" in md
+    html = reports.audit_html(summary)
+    assert "net.core.somaxconn: 1000 -&gt; 8192 (bound &gt;= 8192)" in html
+    # The boot-time drift is the same drift whatever the host runs now: the bound is what is wanted.
+    again = reports.audit_summary(recs("2000"), ["web"], baseline=json.loads(reports.audit_json(summary, recs("1000"))))
+    assert [e["change"] for e in again["hosts"][0]["boot_drift"]] == ["still"]

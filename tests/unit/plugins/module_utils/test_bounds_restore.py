@@ -190,7 +190,7 @@ def test_state_file_round_trip_is_root_only(tmp_path):
     assert core.load_state(f) == {PATH: {SOMAXCONN: "4096"}}
     assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(f)).st_mode) == 0o700
-    assert [n for n in os.listdir(os.path.dirname(f))] == ["tcp_sysctl.json"]
+    assert os.listdir(os.path.dirname(f)) == ["tcp_sysctl.json"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -283,7 +283,7 @@ def test_a_key_that_leaves_the_file_keeps_its_record(env):
     assert env.get("net/core/somaxconn") == "8192"  # left as it is, record kept
     host.present({SOMAXCONN: 16384, "net.ipv4.tcp_fin_timeout": 30})
     r = host.absent()
-    assert [(k, new, src) for k, new, src in [(e["key"], e["value"], e["source"]) for e in r["restore"]]] == [
+    assert [(e["key"], e["value"], e["source"]) for e in r["restore"]] == [
         (SOMAXCONN, "4096", "recorded"), ("net.ipv4.tcp_fin_timeout", "60", "recorded")]
     assert env.get("net/core/somaxconn") == "4096"
 
