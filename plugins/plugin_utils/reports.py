@@ -606,8 +606,23 @@ def _restore_text(r):
     return "%s: %s from %s" % (r.get("key"), r.get("value"), r.get("source"))
 
 
-def rollout_host(host, rec, halted):
-    """One host's rollout verdict from its record (see playbooks/rollout.yml, "Record this host's rollout")."""
+def _restore_lines(restore):
+    """What a restore did, line by line, for every report."""
+    lines = list(restore["runtime_changes"]) + [_restore_text(r) for r in restore["restore"]]
+    if restore["failed"]:
+        lines.append("restore failed: %s" % (restore["msg"] or "failed"))
+    prev = restore["previous_version"]
+    if prev is not None:
+        if prev["failed"]:
+            lines.append("putting the earlier version of the file back failed: %s" % (prev["msg"] or "failed"))
+        else:
+            lines.append("earlier version of the file put back (%d keys)" % len(prev["settings"]))
+            lines.extend(prev["runtime_changes"])
+    return lines or ["nothing to restore"]
+
+
+def rollout_host(host, rec, halted, halted_at=None):
+    """One host's rollout verdict from its record (see playbooks/rollout.yml, "kt_rollout_record_now")."""
     rec = rec or {}
     h = {"host": host, "batch": _int_or_none(rec.get("batch")), "status": None, "checks": [], "errors": [],
          "runtime_changes": [], "restore": None}
@@ -615,15 +630,28 @@ def rollout_host(host, rec, halted):
     h["checks"] = [_check(c) for c in rec.get("checks") or []]
     h["runtime_changes"] = list(apply_.get("runtime_changes") or [])
     if restore:
+        prev = restore.get("previous_version")
         h["restore"] = {"reason": restore.get("reason"), "changed": _flag(restore.get("changed")),
+                        "failed": _flag(restore.get("failed")) or _flag(restore.get("unreachable")),
+                        "msg": restore.get("msg") or "",
                         "restore": list(restore.get("restore") or []),
-                        "runtime_changes": list(restore.get("runtime_changes") or [])}
+                        "runtime_changes": list(restore.get("runtime_changes") or []),
+                        "previous_version": None if not prev else {
+                            "settings": dict(prev.get("settings") or {}), "failed": _flag(prev.get("failed")),
+                            "msg": prev.get("msg") or "", "runtime_changes": list(prev.get("runtime_changes") or [])}}
+        h["restore"]["lines"] = _restore_lines(h["restore"])
     if not _flag(rec.get("started")):
-        if halted:
+        if halted and (h["batch"] is None or halted_at is None or h["batch"] > halted_at):
             h["status"] = "not_touched"
         else:
             h["status"] = "error"
             h["errors"].append("no record: the rollout play did not run on this host")
+    elif rec.get("error"):
+        h["status"] = "error"
+        h["errors"].append("the rollout's tasks failed on this host (%s)%s" % (
+            rec["error"], "; it was restored" if restore and not h["restore"]["failed"] else
+            "; restoring it failed" if restore else "; nothing had been changed"
+            if not _flag(apply_.get("changed")) else "; it was changed and not restored"))
     elif _flag(before.get("unreachable")):
         h["status"] = "unreachable"
         h["errors"].append("unreachable before the change: %s" % (before.get("msg") or "unreachable"))
@@ -637,6 +665,9 @@ def rollout_host(host, rec, halted):
     elif _flag(apply_.get("failed")):
         h["status"] = "error"
         h["errors"].append("tcp_sysctl: %s" % (apply_.get("msg") or "failed"))
+    elif _flag(apply_.get("skipped")) and h["checks"]:
+        h["status"] = "error"
+        h["errors"].append("not changed: a health check failed before the change")
     elif not _flag(apply_.get("changed")):
         h["status"] = "unchanged"
     elif _flag(rec.get("check_mode")):
@@ -648,6 +679,10 @@ def rollout_host(host, rec, halted):
         elif _flag(restore.get("failed")):
             h["status"] = "error"
             h["errors"].append("restore failed: %s" % (restore.get("msg") or "failed"))
+        elif h["restore"]["previous_version"] and h["restore"]["previous_version"]["failed"]:
+            h["status"] = "error"
+            h["errors"].append("putting the earlier version of the file back failed: %s"
+                               % (h["restore"]["previous_version"]["msg"] or "failed"))
         else:
             h["status"] = "restored" if restore.get("reason") == "check" else "batch_restored"
     elif h["checks"]:
@@ -665,13 +700,14 @@ def rollout_summary(records, hosts, rollout):
     rollout = rollout or {}
     halted = _flag(rollout.get("halted"))
     halt = rollout.get("halt") or {} if halted else {}
-    out = [rollout_host(h, records.get(h), halted) for h in sorted(set(hosts))]
+    halted_at = _int_or_none(halt.get("batch")) if halted else None
+    out = [rollout_host(h, records.get(h), halted, halted_at) for h in sorted(set(hosts))]
     # Inventory order within a batch would be nicer to read, but batch then name is stable.
     out.sort(key=lambda h: (h["batch"] if h["batch"] is not None else 1 << 30, h["host"]))
     by_host = {h["host"]: h for h in out}
     status = dict((s, sum(1 for h in out if h["status"] == s)) for s in ROLLOUT_STATUSES)
+    # Batches planned: the last batch number a host was given (a host never touched still has its batch).
     batches = max([h["batch"] for h in out if h["batch"] is not None] or [0])
-    halted_at = _int_or_none(halt.get("batch")) if halted else None
     reason = None
     if halted:
         failed = list(halt.get("failed") or [])
@@ -746,8 +782,7 @@ def rollout_markdown(summary):
         checks = ["%s: %s" % (c["check"], c["message"]) for c in h["checks"]] + h["errors"]
         restore = "-"
         if h["restore"] is not None:
-            restore = "<br>".join([md(x) for x in h["restore"]["runtime_changes"]]
-                                  + [md(_restore_text(r)) for r in h["restore"]["restore"]]) or "nothing to restore"
+            restore = "<br>".join(md(x) for x in h["restore"]["lines"])
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
             md(h["host"]), h["batch"] if h["batch"] is not None else "-", h["result"],
             "<br>".join(md(x) for x in checks) or "-", "<br>".join(md(x) for x in h["runtime_changes"]) or "-",
@@ -772,11 +807,11 @@ def rollout_junit(summary, timestamp=None):
         tc = _sub(suite, "testcase", classname=cls, name="rollout", time="0")
         if h["status"] == "restored":
             _sub(tc, "failure", message="failed checks: %s; restored" % ", ".join(c["check"] for c in h["checks"]),
-                 type="restored").text = xml_text("\n".join(_restore_text(r) for r in h["restore"]["restore"]))
+                 type="restored").text = xml_text("\n".join(h["restore"]["lines"]))
             counts["failures"] += 1
         elif h["status"] == "batch_restored":
             _sub(tc, "failure", message="restored: batch %s failed" % h["batch"], type="batch_restored").text = \
-                xml_text("\n".join(_restore_text(r) for r in h["restore"]["restore"]))
+                xml_text("\n".join(h["restore"]["lines"]))
             counts["failures"] += 1
         elif h["status"] == "not_touched":
             _sub(tc, "skipped", message="not touched: the rollout halted at batch %s" % summary["halted_at_batch"])
@@ -797,8 +832,7 @@ def rollout_junit(summary, timestamp=None):
 
 
 def rollout_html(summary, generated=None):
-    hosts = [dict(h, restore_text=[_restore_text(r) for r in (h["restore"] or {}).get("restore", [])])
-             for h in summary["hosts"]]
+    hosts = [dict(h) for h in summary["hosts"]]
     return _env().get_template("rollout.html.j2").render(
         summary=summary, hosts=hosts, statuses=ROLLOUT_STATUSES, results=ROLLOUT_RESULTS,
         verdict_text=_verdict_line(summary), counts=_rollout_counts(summary), gate=rollout_gate(summary),

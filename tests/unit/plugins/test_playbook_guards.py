@@ -109,3 +109,47 @@ def test_rollout_to_unreachable_hosts_stops_at_the_canary_and_reports(tmp_path):
             in p.stdout + p.stderr)
     # db1's only trace in the run: no task connected to it.
     assert "db1" not in "".join(line for line in p.stdout.splitlines() if "UNREACHABLE" in line)
+
+
+@pytest.mark.parametrize("limit", [["--limit", "web1"], ["--limit", "@LIMITFILE"]])
+def test_rollout_under_a_limit_still_reports_and_fails(tmp_path, limit):
+    """--limit leaves localhost out (and an @retry file is no pattern the inventory lookup reads): the report play
+    and the gate must still run."""
+    (tmp_path / "limit.txt").write_text("web1\n")
+    limit = [a.replace("@LIMITFILE", "@" + str(tmp_path / "limit.txt")) for a in limit]
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=kt_sysctl", "-e", "kt_rollout_settle_seconds=0",
+             *limit)
+    assert p.returncode == 2, p.stdout[-3000:]
+    data = json.loads((tmp_path / "kerneltune-reports" / "rollout.json").read_text())
+    assert [(h["host"], h["status"]) for h in data["hosts"]] == [("web1", "unreachable")]
+    assert "rollout halted at batch 1: 1 of 1 hosts of batch 1 failed (web1: unreachable)" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-e", "kt_rollout_batches=[2,4]"],
+     "kt_rollout_batches: \"[2,4]\" is not a list of batch sizes (positive numbers of hosts, or percentages such as "
+     "\"10%\"); give a list, for example -e '{\"kt_rollout_batches\": [1, \"10%\", \"100%\"]}'"),
+    (["-e", '{"kt_rollout_batches": [1, 0]}'],
+     "kt_rollout_batches: [1, 0] is not a list of batch sizes (positive numbers of hosts, or percentages such as "
+     "\"10%\"); give a list, for example -e '{\"kt_rollout_batches\": [1, \"10%\", \"100%\"]}'"),
+    (["-e", '{"kt_rollout_health_status": [200, "ok"]}'],
+     "kt_rollout_health_status: [200, \"ok\"] is not a list of HTTP status codes (100-599), one code, or codes "
+     "separated by commas"),
+    (["-e", "kt_rollout_health_command='test -f /etc/hostname && echo ok'"],
+     "kt_rollout_health_command: 'test -f /etc/hostname && echo ok' has shell syntax (| & ; < > $ ` or a "
+     "redirection), but the command runs without a shell, so it would not mean what it says; give a script, or an "
+     "argv list such as [\"sh\", \"-c\", \"...\"]"),
+])
+def test_rollout_bad_batches_status_or_command_fail_before_anything_runs(tmp_path, extra, message):
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=kt_sysctl", *extra)
+    assert p.returncode == 2, p.stdout[-3000:]
+    assert message in " ".join((p.stdout + p.stderr).split())
+    assert "UNREACHABLE" not in p.stdout and not (tmp_path / "kerneltune-reports").exists()
+
+
+@pytest.mark.parametrize("status", ["200", "200,204", 200, [200, 301]])
+def test_rollout_health_status_forms_are_accepted(tmp_path, status):
+    p = play(tmp_path, "kerneltune.tcp.rollout", "-e", "kt_rollout_profile=kt_sysctl", "-e", "kt_rollout_settle_seconds=0",
+             "-e", json.dumps({"kt_rollout_health_status": status}), "--limit", "web1")
+    assert p.returncode == 2 and "kt_rollout_health_status:" not in p.stdout, p.stdout[-3000:]
+    assert (tmp_path / "kerneltune-reports" / "rollout.json").exists()

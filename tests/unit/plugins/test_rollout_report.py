@@ -212,3 +212,38 @@ def test_the_page_is_one_file_with_the_verdict():
     assert "FAIL: halted at batch 2 of 3: " + REASON + "." in html
     assert "default-src 'none'" in html and "http" not in html.replace("http-equiv", "")
     assert html.count('data-status="not_touched"') == 3
+
+
+def test_error_records_previous_version_and_health_before_the_change():
+    prev_restore = dict(restored("check"), previous_version={
+        "settings": {"net.core.somaxconn": "4096"}, "failed": False, "msg": "",
+        "runtime_changes": ["net.core.somaxconn: 2048 -> 4096"]})
+    failed_restore = dict(restored("batch"), failed=True, msg="net.core.somaxconn: read-only here")
+    records = {
+        "a": started(1, checks=["health_command: probe failed before the change (rc 1), so the profile was not "
+                                "applied"], apply={"skipped": True, "changed": False, "runtime_changes": []}),
+        "b": dict(started(1, restore=dict(restored("error"), previous_version=None)),
+                  error="Compare with the host's own state before the change: boom"),
+        "c": started(1, checks=["health_command: probe exited with rc 1"], restore=prev_restore),
+        "d": started(1, restore=failed_restore),
+        "e": {"batch": 1, "started": False},
+    }
+    s = reports.rollout_summary(records, sorted(records), dict(ROLLOUT, halt=dict(HALT, batch=1)))
+    by = {h["host"]: h for h in s["hosts"]}
+    assert (by["a"]["status"], by["a"]["errors"]) == ("error", ["not changed: a health check failed before the change"])
+    assert (by["b"]["status"], by["b"]["errors"]) == ("error", [
+        "the rollout's tasks failed on this host (Compare with the host's own state before the change: boom); it was "
+        "restored"])
+    assert by["c"]["status"] == "restored"
+    assert by["c"]["restore"]["lines"][-2:] == ["earlier version of the file put back (1 keys)",
+                                                "net.core.somaxconn: 2048 -> 4096"]
+    assert (by["d"]["status"], by["d"]["errors"]) == ("error", ["restore failed: net.core.somaxconn: read-only here"])
+    assert by["d"]["restore"]["lines"][-1] == "restore failed: net.core.somaxconn: read-only here"
+    # A host of the halting batch without a record was not "not touched": something went wrong there.
+    assert (by["e"]["status"], by["e"]["errors"]) == ("error", ["no record: the rollout play did not run on this host"])
+    summary_json = json.loads(reports.rollout_json(s, records))
+    with open(SCHEMA) as f:
+        jsonschema.validate(summary_json, json.load(f))
+    md = reports.rollout_markdown(s)
+    assert "earlier version of the file put back (1 keys)<br>net.core.somaxconn: 2048 -\\> 4096 |" in md
+    assert "restore failed: net.core.somaxconn: read-only here |" in md
