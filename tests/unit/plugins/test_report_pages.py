@@ -156,3 +156,34 @@ def test_diagnose_page(browser, tmp_path):
     assert "Unreachable: d" in body
     assert "none" in body
     _shot(browser, "diagnose.png")
+
+
+def test_rollout_page(browser, tmp_path):
+    """The halted rollout of the unit tests' records: no console error, one row per host with its result, the
+    verdict and the halt as the JSON says, the restore lines whole, a hostile host name inert."""
+    from selenium.webdriver.common.by import By
+    from .test_rollout_report import HOSTILE, ROLLOUT, halted_records, restored, started
+    recs = halted_records()
+    recs["x" + HOSTILE] = started(3, changed=False)
+    out = reports.rollout_reports(recs, sorted(recs), ROLLOUT)
+    data = json.loads(out["json"])
+    browser.get(_page(tmp_path, "rollout.html", out["html"]))
+    assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
+    rows = _rows(browser)
+    # Names as the page shows them: characters XML 1.0 forbids are removed (the template's clean filter).
+    assert [(r[0], r[1]) for r in rows] == [(reports._XML_FORBIDDEN.sub("", h["host"]), h["status"])
+                                            for h in data["hosts"]]
+    assert browser.find_element(By.ID, "verdict").text == "FAIL"
+    assert browser.find_element(By.ID, "summary").text == (
+        "FAIL: halted at batch 2 of 3: %s." % data["halt_reason"])
+    assert "(halted at batch 2)" in browser.find_element(By.ID, "totals").text
+    web3 = [r for r in browser.find_elements(By.CSS_SELECTOR, "#hosts tbody tr") if r.get_attribute(
+        "data-status") == "restored"][0]
+    assert [d.text for d in web3.find_elements(By.CSS_SELECTOR, "td:last-child div")] == \
+        data["hosts"][2]["restore"]["lines"] == restored("check")["runtime_changes"] + [
+            "net.core.somaxconn: 4096 from recorded", "net.ipv4.tcp_fin_timeout: 45 from /etc/sysctl.d/99-local.conf",
+            "net.ipv4.tcp_tw_reuse: left at 2 (no file sets it, no value recorded)"]
+    # The hostile name is text, not markup: no script ran, no element came from it.
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 0
+    assert any(r[0].startswith("x<script>alert(1)</script>") for r in rows)
+    _shot(browser, "rollout.png")
