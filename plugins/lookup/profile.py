@@ -91,8 +91,9 @@ def _dict_var(var_name, value):
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise AnsibleLookupError("%s: must be a dict of sysctl key: value, got %s %r"
-                                 % (var_name, type(value).__name__, value))
+        # The plain type's name: ansible-core 2.19 wraps values in tagged subclasses (_AnsibleTaggedStr).
+        kind = next((t.__name__ for t in (bool, str, int, float, list) if isinstance(value, t)), type(value).__name__)
+        raise AnsibleLookupError("%s: must be a dict of sysctl key: value, got %s %r" % (var_name, kind, value))
     return value
 
 

@@ -648,10 +648,17 @@ def rollout_host(host, rec, halted, halted_at=None):
             h["errors"].append("no record: the rollout play did not run on this host")
     elif rec.get("error"):
         h["status"] = "error"
-        h["errors"].append("the rollout's tasks failed on this host (%s)%s" % (
-            rec["error"], "; it was restored" if restore and not h["restore"]["failed"] else
-            "; restoring it failed" if restore else "; nothing had been changed"
-            if not _flag(apply_.get("changed")) else "; it was changed and not restored"))
+        if restore:
+            prev = h["restore"]["previous_version"]
+            ok = not h["restore"]["failed"] and not (prev and prev["failed"])
+            tail = "; it was restored" if ok else "; restoring it failed"
+        elif "apply" not in rec:
+            tail = ""  # the record of last resort: its error says what is known
+        elif not _flag(apply_.get("changed")):
+            tail = "; nothing had been changed"
+        else:
+            tail = "; it was changed and not restored"
+        h["errors"].append("the rollout's tasks failed on this host (%s)%s" % (rec["error"], tail))
     elif _flag(before.get("unreachable")):
         h["status"] = "unreachable"
         h["errors"].append("unreachable before the change: %s" % (before.get("msg") or "unreachable"))

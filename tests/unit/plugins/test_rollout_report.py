@@ -247,3 +247,20 @@ def test_error_records_previous_version_and_health_before_the_change():
     md = reports.rollout_markdown(s)
     assert "earlier version of the file put back (1 keys)<br>net.core.somaxconn: 2048 -\\> 4096 |" in md
     assert "restore failed: net.core.somaxconn: read-only here |" in md
+
+
+def test_error_tails_say_what_is_known():
+    prev = {"settings": {"net.core.somaxconn": "2048"}, "failed": True, "msg": "refused", "runtime_changes": []}
+    prev_failed = dict(restored("error"), previous_version=prev)
+    records = {
+        "a": dict(started(1, restore=prev_failed), error="Record this host's rollout: boom"),
+        "b": {"batch": 1, "started": True, "error": "restoring or recording this host failed (x: y); it may still "
+                                                    "have the change"},
+        "c": dict(started(1, changed=False), error="Apply the profile: template error"),
+    }
+    s = reports.rollout_summary(records, sorted(records), dict(ROLLOUT, halted=False, halt=None))
+    assert [h["errors"] for h in s["hosts"]] == [
+        ["the rollout's tasks failed on this host (Record this host's rollout: boom); restoring it failed"],
+        ["the rollout's tasks failed on this host (restoring or recording this host failed (x: y); it may still have "
+         "the change)"],
+        ["the rollout's tasks failed on this host (Apply the profile: template error); nothing had been changed"]]
