@@ -1041,9 +1041,18 @@ class BootModel(object):
             return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)
 
         self._model = model
+        self._base = None
         self.before = model(self.which)
-        # Without our file: what the other files set (bounds start from it; restore returns to it).
-        self.base = model(self.which, {path: None})
+
+    @property
+    def base(self):
+        """Without our file: what the other files set (bounds start from it; restore returns to it).
+
+        Read on first use: a run without bounds that keeps its file needs no third pass over the files.
+        """
+        if self._base is None:
+            self._base = self._model(self.which, {self.path: None})
+        return self._base
 
     def finish(self, new_text):
         """The models once our file has NEW_TEXT (None: removed)."""
@@ -1185,7 +1194,7 @@ def plan(settings, path, state="present", apply=True, nat="auto", skip_missing=(
         raise SysctlError(_error_summary(findings), findings.items, nat=nat_info)
     model = BootModel(path, parts_of, runtime, applier, applier_versions, boot_root)
     old_text = read_file(path, boot_root)
-    new_text = render_file(bounded_file_values(active, bounds, model.base, old_text, parts_of,
+    new_text = render_file(bounded_file_values(active, bounds, model.base if bounds else {}, old_text, parts_of,
                                                inherited if inherited is not None else records), skipped)
     model.finish(new_text)
     model.file_findings(path, state, findings)
