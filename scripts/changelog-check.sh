@@ -11,7 +11,14 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 dest="$(kt_collection_tree "$tmp")"
 cd "$dest"
 antsibull-changelog lint
-antsibull-changelog release --version "$version"
+if python3 -c 'import sys, yaml; sys.exit(0 if sys.argv[1] in (yaml.safe_load(open("changelogs/changelog.yaml")).get("releases") or {}) else 1)' "$version"; then
+    # Released: CHANGELOG.rst must be exactly what changelog.yaml generates.
+    cp CHANGELOG.rst "$tmp/CHANGELOG.committed"
+    antsibull-changelog generate
+    diff -u "$tmp/CHANGELOG.committed" CHANGELOG.rst || { echo "CHANGELOG.rst differs from changelog.yaml: run antsibull-changelog generate"; exit 1; }
+else
+    antsibull-changelog release --version "$version"
+fi
 python3 - CHANGELOG.rst <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()

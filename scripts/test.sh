@@ -48,7 +48,9 @@ build)
         ansible-galaxy collection install --force -p "$d/c" "$d"/kerneltune-tcp-0.1.0.tar.gz
         test -f "$d/c/ansible_collections/kerneltune/tcp/plugins/modules/tcp_sysctl.py"
         ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^(tests|molecule|benchmarks|scripts)/"
-        tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -qx LICENSE'
+        tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -qx LICENSE
+        ! tar -tzf "$d"/kerneltune-tcp-0.1.0.tar.gz | grep -E "^docs/images/"
+        size=$(stat -c %s "$d"/kerneltune-tcp-0.1.0.tar.gz); echo "tarball: $size bytes"; test "$size" -lt 250000'
     run_step "changelog-lint-release" bash scripts/changelog-check.sh
     run_step "collection-docs-lint" bash scripts/docs-check.sh
     ;;
