@@ -35,15 +35,15 @@ def best(fn, runs=5):
 
 def main():
     _collection()
-    from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
+    from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, audit_render, registry
     import fleet_records
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     records, hosts = fleet_records.fleet(n)
-    summary = reports.audit_summary(records, hosts)
-    t_json, js = best(lambda: reports.audit_json(summary, records))
-    t_html, page = best(lambda: reports.audit_html(summary))
-    t_junit, _j = best(lambda: reports.audit_junit(summary, records))
-    t_all, _a = best(lambda: reports.audit_reports(records, hosts))
+    summary = audit.audit_summary(records, hosts)
+    t_json, js = best(lambda: audit_render.audit_json(summary, records))
+    t_html, page = best(lambda: audit_render.audit_html(summary))
+    t_junit, _j = best(lambda: audit_render.audit_junit(summary, records))
+    t_all, _a = best(lambda: registry.build("audit", records, hosts))
     size = len(page.encode("utf-8"))
     result = {"hosts": n, "html_s": round(t_html, 3), "html_bytes": size, "json_s": round(t_json, 3),
               "json_bytes": len(js.encode("utf-8")), "junit_s": round(t_junit, 3),

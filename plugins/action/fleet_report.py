@@ -14,10 +14,10 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, common, registry
 
 ARGUMENT_SPEC = dict(
-    kind=dict(type="str", choices=["audit", "diagnose", "rollout"], required=True),
+    kind=dict(type="str", choices=list(registry.REPORTS), required=True),
     records=dict(type="dict", default={}),
     hosts=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
@@ -55,13 +55,46 @@ def _write_all(texts):
 def report_paths(kind, report_dir, paths):
     """Every report's path: paths[k] if given, else report_dir (default: the
     controller process's working directory + /kerneltune-reports) + file name."""
-    unknown = sorted(set(paths) - set(reports.REPORT_KINDS[kind]))
+    known = registry.formats(kind)
+    unknown = sorted(set(paths) - set(known))
     if unknown:
-        raise reports.ReportError("paths: unknown report %s for kind %s (known: %s)" % (
-            ", ".join(unknown), kind, ", ".join(reports.REPORT_KINDS[kind])))
+        raise common.ReportError("paths: unknown report %s for kind %s (known: %s)" % (
+            ", ".join(unknown), kind, ", ".join(known)))
     base = report_dir or os.path.join(os.getcwd(), "kerneltune-reports")
     return dict((k, os.path.abspath(os.path.expanduser(paths.get(k) or os.path.join(
-        base, reports.REPORT_FILES[kind][k])))) for k in reports.REPORT_KINDS[kind])
+        base, registry.file_name(kind, k))))) for k in known)
+
+
+def _merged(args):
+    """(records, hosts): the task's, with those of the audit.json files in merge."""
+    records = dict(args["records"])
+    hosts = list(args["hosts"])
+    if args["merge"]:
+        if args["kind"] != "audit":
+            raise common.ReportError("merge: only audit reports can be merged")
+        m_records, m_hosts = audit.merge_audits(args["merge"])
+        twice = sorted(set(hosts) & set(m_hosts))
+        if twice:
+            raise common.ReportError("merge: host %s is both in hosts and in a merged file" % twice[0])
+        records.update(m_records)
+        hosts += m_hosts
+    return records, hosts
+
+
+def _options(args, paths):
+    """registry.build's options for the task's kind, checked."""
+    if args["kind"] != "audit":
+        if args["baseline"]:
+            raise common.ReportError("baseline: only audits compare with a baseline")
+        return {"rollout": args["rollout"]} if args["kind"] == "rollout" else {}
+    if args["baseline"] and os.path.abspath(os.path.expanduser(args["baseline"])) == paths["json"]:
+        raise common.ReportError(
+            "baseline: %s is the audit.json this run writes; it would be replaced by this run, and a "
+            "rerun would compare with itself. Keep the previous audit under a path of its own" % args["baseline"])
+    baseline = audit.load_audit(args["baseline"]) if args["baseline"] else None
+    if args["fail_on"] == "new" and baseline is None:
+        raise common.ReportError("fail_on: new needs a baseline (a previous audit.json)")
+    return {"baseline": baseline, "fail_on": args["fail_on"]}
 
 
 class ActionModule(ActionBase):
@@ -72,78 +105,24 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         _v, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         kind = args["kind"]
-        records = dict(args["records"])
-        hosts = list(args["hosts"])
         try:
             paths = report_paths(kind, args["report_dir"], args["paths"])
-            if args["merge"]:
-                if kind != "audit":
-                    raise reports.ReportError("merge: only audit reports can be merged")
-                m_records, m_hosts = reports.merge_audits(args["merge"])
-                twice = sorted(set(hosts) & set(m_hosts))
-                if twice:
-                    raise reports.ReportError("merge: host %s is both in hosts and in a merged file" % twice[0])
-                records.update(m_records)
-                hosts += m_hosts
+            records, hosts = _merged(args)
             if not hosts:
-                raise reports.ReportError("hosts: no host was targeted, so nothing was checked")
-            if kind == "audit":
-                if args["baseline"] and os.path.abspath(os.path.expanduser(args["baseline"])) == paths["json"]:
-                    raise reports.ReportError(
-                        "baseline: %s is the audit.json this run writes; it would be replaced by this run, and a "
-                        "rerun would compare with itself. Keep the previous audit under a path of its own"
-                        % args["baseline"])
-                baseline = reports.load_audit(args["baseline"]) if args["baseline"] else None
-                if args["fail_on"] == "new" and baseline is None:
-                    raise reports.ReportError("fail_on: new needs a baseline (a previous audit.json)")
-                out = reports.audit_reports(records, hosts, baseline, args["fail_on"])
-            elif kind == "rollout":
-                if args["baseline"]:
-                    raise reports.ReportError("baseline: only audits compare with a baseline")
-                out = reports.rollout_reports(records, hosts, args["rollout"])
-            else:
-                if args["baseline"]:
-                    raise reports.ReportError("baseline: only audits compare with a baseline")
-                out = reports.diagnose_reports(records, hosts)
-        except reports.ReportError as e:
+                raise common.ReportError("hosts: no host was targeted, so nothing was checked")
+            out = registry.build(kind, records, hosts, **_options(args, paths))
+        except common.ReportError as e:
             return dict(result, failed=True, msg=str(e))
         try:
-            _write_all(dict((paths[k], out[k]) for k in reports.REPORT_KINDS[kind]))
+            _write_all(dict((paths[k], out["files"][k]) for k in registry.formats(kind)))
         except OSError as e:
             return dict(result, failed=True, msg="could not write %s: %s" % (e.filename, e.strerror))
         result.update(changed=True, paths=paths, report_dir=os.path.dirname(paths["json"]),
-                      markdown=out["markdown"])
-        if kind == "audit":
-            s = out["summary"]
-            t = s["totals"]
-            result["summary"] = {"totals": t, "status": s["status"], "passed": s["passed"], "changes": s["changes"],
-                                 "fail_on": s["fail_on"],
-                                 "unreachable": [h["host"] for h in s["hosts"] if h["status"] == "unreachable"],
-                                 "errors": [h["host"] for h in s["hosts"] if h["status"] == "error"],
-                                 "drift": [h["host"] for h in s["hosts"] if h["status"] in ("drift", "overridden")]}
-            if not s["passed"]:
-                if s["fail_on"] == "new" and s["changes"] is not None:
-                    msg = ("audit failed: %d new drift since the baseline, %d hosts with errors, %d unreachable "
-                           "(reports in %s)" % (s["changes"]["new"], t["errors"], t["unreachable"],
-                                                result["report_dir"]))
-                else:
-                    msg = "audit failed: %d of %d hosts are not compliant (reports in %s)" % (
-                        t["hosts"] - t["compliant"], t["hosts"], result["report_dir"])
-                result["gate_msg"] = msg
-                if args["fail_on_drift"]:
-                    result.update(failed=True, msg=msg)
-        elif kind == "rollout":
-            s = out["summary"]
-            result["summary"] = {
-                "passed": s["passed"], "halted": s["halted"], "halted_at_batch": s["halted_at_batch"],
-                "halt_reason": s["halt_reason"], "check_mode": s["check_mode"], "profile": s["profile"],
-                "status": s["status"],
-                "hosts": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st])
-                              for st in reports.ROLLOUT_STATUSES)}
-            if out["gate"]:
-                # The playbook fails on it after the summary is shown (fail_on_drift does not apply).
-                result["gate_msg"] = "%s (reports in %s)" % (out["gate"], result["report_dir"])
-        else:
-            # Not "unreachable": Ansible reads a truthy "unreachable" key in a result as the host being unreachable.
-            result.update(order=out["order"], errors=out["errors"], unreachable_hosts=out["unreachable"])
+                      markdown=out["files"]["markdown"])
+        result.update(out["task_result"])
+        if out["gate"]:
+            # The audit fails here with fail_on_drift; the rollout playbook fails on it after the summary is shown.
+            result["gate_msg"] = "%s (reports in %s)" % (out["gate"], result["report_dir"])
+            if kind == "audit" and args["fail_on_drift"]:
+                result.update(failed=True, msg=result["gate_msg"])
         return result

@@ -7,11 +7,11 @@ fleet_report action plugin)."""
 
 from __future__ import annotations
 
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit
 
 
 def audit_entry(item):
-    return reports.audit_entry(item)
+    return audit.audit_entry(item)
 
 
 class FilterModule(object):

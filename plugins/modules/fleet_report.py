@@ -15,10 +15,13 @@ module: fleet_report
 short_description: Write the audit, diagnose or rollout fleet reports on the controller
 version_added: 0.1.0
 description:
-  - Renders the records that the C(kerneltune.tcp.audit) or C(kerneltune.tcp.diagnose) playbook collected and
-    writes every report in one task, on the controller (an action plugin; nothing runs on the hosts).
-  - Audit reports are JSON (schema in C(meta/schemas/audit.schema.json)), JUnit XML (a C(testsuites) root, one
-    C(testsuite) per host), Markdown and HTML; diagnose reports are JSON, Markdown and HTML with charts.
+  - Renders the records that the C(kerneltune.tcp.audit), C(kerneltune.tcp.diagnose) or C(kerneltune.tcp.rollout)
+    playbook collected and writes every report in one task, on the controller (an action plugin; nothing runs on the
+    hosts).
+  - Audit reports are JSON (schema in C(docs/schemas/audit.schema.json)), JUnit XML, Markdown and HTML; diagnose
+    reports are JSON, Markdown and HTML with charts (no JUnit).
+  - JUnit XML is written for audits and rollouts, not for diagnoses; it has a C(testsuites) root and one
+    C(testsuite) per host.
   - Rollout reports (for the C(kerneltune.tcp.rollout) playbook) are JSON (schema in
     C(docs/schemas/rollout.schema.json)), JUnit XML, Markdown and HTML, with per host its batch, its result,
     the checks that failed and why, the runtime changes and the restore made, and whether and where the rollout
@@ -65,8 +68,8 @@ options:
     type: path
   paths:
     description:
-      - Overrides of single report paths, by kind, C(json), C(markdown), C(html), and for audits C(junit).
-        Directories are created.
+      - Overrides of single report paths, by format, C(json), C(markdown), C(html), and for audits and rollouts
+        C(junit). Directories are created.
     type: dict
     default: {}
   fail_on_drift:
@@ -119,7 +122,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 paths:
-  description: The reports written, by kind (absolute paths).
+  description: The reports written, by format (absolute paths).
   returned: success
   type: dict
   sample: {json: /ci/kerneltune-reports/audit.json, markdown: /ci/kerneltune-reports/audit.md}

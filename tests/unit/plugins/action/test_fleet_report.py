@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The fleet_report action through a real ansible-playbook run on the controller (local, no host):
-its one argument spec converts and refuses, word for word."""
+"""The fleet_report action: report paths, and a real ansible-playbook run on the controller (local, no host)
+with the installed collection: its one argument spec converts and refuses, word for word."""
 import json
 import os
 import re
@@ -9,7 +9,10 @@ import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from ansible_collections.kerneltune.tcp.plugins.action import fleet_report
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 PLAY = """
 - hosts: localhost
@@ -69,11 +72,13 @@ PLAY = """
 
 
 def run_play(d, play):
-    """Run PLAY on the controller (local, the installed collection) with d as its directory; its out.json."""
-    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
+    """Run PLAY on the controller (local, the installed collection: KT_COLLECTIONS as in scripts/setup.sh, default
+    .cache/collections) with d as its directory; its out.json."""
+    collections = os.environ.get("KT_COLLECTIONS", os.path.join(ROOT, ".cache", "collections"))
+    if not os.path.exists(os.path.join(collections, "ansible_collections", "kerneltune")):
         pytest.skip("collection not installed (scripts/setup.sh installs it)")
     (d / "play.yml").write_text(play)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections,
                ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     p = subprocess.run([playbook, "-i", "localhost,", "-c", "local", str(d / "play.yml"), "-e", "d=%s" % d,
@@ -124,9 +129,10 @@ def test_built_collection_ships_templates_and_schema(tmp_path):
     (tarball,) = list(tmp_path.glob("kerneltune-tcp-*.tar.gz"))
     with tarfile.open(str(tarball)) as t:
         names = set(t.getnames())
-    assert {"plugins/plugin_utils/templates/audit.html.j2", "plugins/plugin_utils/templates/diagnose.html.j2",
-            "plugins/plugin_utils/templates/_style.css.j2", "docs/schemas/audit.schema.json",
-            "playbooks/merge_reports.yml", "plugins/plugin_utils/templates/rollout.html.j2",
+    assert {"plugins/plugin_utils/reports/templates/audit.html.j2",
+            "plugins/plugin_utils/reports/templates/diagnose.html.j2",
+            "plugins/plugin_utils/reports/templates/_style.css.j2", "docs/schemas/audit.schema.json",
+            "playbooks/merge_reports.yml", "plugins/plugin_utils/reports/templates/rollout.html.j2",
             "docs/schemas/rollout.schema.json", "playbooks/rollout.yml"} <= names
 
 
@@ -189,3 +195,16 @@ def test_baseline_that_is_this_runs_output_and_all_or_nothing_writes(tmp_path):
     # The first run's reports are as they were: the failed run wrote none of its own, and left no temporary file.
     assert (tmp_path / "r" / "audit.json").read_text() == r["first"]
     assert not list((tmp_path / "r").glob(".kt-report-*"))
+
+
+def test_report_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", "/nonexistent")
+    p = fleet_report.report_paths("diagnose", None, {})
+    assert p == {"json": str(tmp_path / "kerneltune-reports" / "diagnose.json"),
+                 "markdown": str(tmp_path / "kerneltune-reports" / "diagnose.md"),
+                 "html": str(tmp_path / "kerneltune-reports" / "diagnose.html")}
+    assert fleet_report.report_paths("audit", "/r", {"junit": "j.xml"})["junit"] == str(tmp_path / "j.xml")
+    with pytest.raises(common.ReportError) as e:
+        fleet_report.report_paths("diagnose", None, {"junit": "x"})
+    assert str(e.value) == "paths: unknown report junit for kind diagnose (known: json, markdown, html)"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The audit and diagnose pages in headless Chromium (Debian's chromium and chromium-driver, through
-selenium): no console error, the summary counts equal the JSON's, sorting and filtering work, details expand.
+"""The HTML pages of templates/ (audit, diagnose, rollout) in headless Chromium (Debian's chromium and
+chromium-driver, through selenium): no console error, the summary counts equal the JSON's, sorting and filtering
+work, details expand.
 
 Pages: the real audit of the molecule audit scenario (tests/fixtures/audit-real.json: 3 containers and a host
 that does not exist) and a synthetic 1,000-host fleet. KT_SCREENSHOTS=1 refreshes docs/images/."""
@@ -12,9 +13,10 @@ import tempfile
 
 import pytest
 
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils import reports
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common, registry
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from .samples import ROOT
+
 sys.path.insert(0, os.path.join(ROOT, "tests", "helpers"))
 import fleet_records  # noqa: E402
 
@@ -108,7 +110,7 @@ def test_real_three_host_audit_page(browser, tmp_path):
     with open(os.path.join(ROOT, "tests", "fixtures", "audit-real.json")) as f:
         real = json.load(f)
     hosts = [h["host"] for h in real["hosts"]]
-    out = reports.audit_reports(real["records"], hosts)
+    out = registry.build("audit", real["records"], hosts)["files"]
     data = json.loads(out["json"])
     assert data["status"] == {"compliant": 1, "drift": 1, "overridden": 1, "error": 0, "unreachable": 1}
     check_audit_page(browser, _page(tmp_path, "audit.html", out["html"]), data, "audit-real")
@@ -116,7 +118,7 @@ def test_real_three_host_audit_page(browser, tmp_path):
 
 def test_thousand_host_page(browser, tmp_path):
     records, hosts = fleet_records.fleet(1000)
-    out = reports.audit_reports(records, hosts)
+    out = registry.build("audit", records, hosts)["files"]
     data = json.loads(out["json"])
     assert data["status"] == {"compliant": 400, "drift": 300, "overridden": 100, "error": 100, "unreachable": 100}
     check_audit_page(browser, _page(tmp_path, "audit.html", out["html"]), data, "audit-1000")
@@ -140,7 +142,7 @@ def test_diagnose_page(browser, tmp_path):
               "ephemeral_ports": {"busiest_destination": None}},
         "c": {"failed": True, "msg": "tcp_info: netlink refused"},
     }
-    out = reports.diagnose_reports(recs, list(recs) + ["d"])
+    out = registry.build("diagnose", recs, list(recs) + ["d"])["files"]
     browser.get(_page(tmp_path, "diagnose.html", out["html"]))
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
     # Every label and value of every chart is whole and inside its svg.
@@ -162,16 +164,17 @@ def test_rollout_page(browser, tmp_path):
     """The halted rollout of the unit tests' records: no console error, one row per host with its result, the
     verdict and the halt as the JSON says, the restore lines whole, a hostile host name inert."""
     from selenium.webdriver.common.by import By
-    from .test_rollout_report import HOSTILE, ROLLOUT, halted_records, restored, started
+    from .rollout_samples import ROLLOUT, halted_records, restored, started
+    from .samples import HOSTILE
     recs = halted_records()
     recs["x" + HOSTILE] = started(3, changed=False)
-    out = reports.rollout_reports(recs, sorted(recs), ROLLOUT)
+    out = registry.build("rollout", recs, sorted(recs), rollout=ROLLOUT)["files"]
     data = json.loads(out["json"])
     browser.get(_page(tmp_path, "rollout.html", out["html"]))
     assert [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
     rows = _rows(browser)
     # Names as the page shows them: characters XML 1.0 forbids are removed (the template's clean filter).
-    assert [(r[0], r[1]) for r in rows] == [(reports._XML_FORBIDDEN.sub("", h["host"]), h["status"])
+    assert [(r[0], r[1]) for r in rows] == [(common.XML_FORBIDDEN.sub("", h["host"]), h["status"])
                                             for h in data["hosts"]]
     assert browser.find_element(By.ID, "verdict").text == "FAIL"
     assert browser.find_element(By.ID, "summary").text == (

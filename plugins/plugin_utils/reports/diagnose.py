@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The diagnosis (controller side): registered tcp_info results -> hosts worst first, failed probes and
+unreachable hosts (diagnose_summary), and its reports: JSON, Markdown and the HTML page with its bar charts
+(templates/diagnose.html.j2). Every renderer is renderer(summary, records, generated)."""
+
+from __future__ import annotations
+
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
+
+
+def diagnose_split(records, hosts):
+    """(ok results, errors by host, unreachable hosts) from raw registered tcp_info results."""
+    ok, errors, unreachable = {}, {}, []
+    for h in sorted(set(hosts)):
+        r = records.get(h)
+        if r is None or r.get("unreachable"):
+            unreachable.append(h)
+        elif r.get("failed") or "time_wait" not in r:
+            errors[h] = r.get("msg") or "the probe failed"
+        else:
+            ok[h] = r
+    return ok, errors, unreachable
+
+
+def _score(info):
+    f = info.get("findings", [])
+    return (sum(1 for x in f if x["severity"] == "error"), sum(1 for x in f if x["severity"] == "warning"),
+            info.get("time_wait", {}).get("total", 0) + info.get("close_wait", {}).get("total", 0))
+
+
+def diagnose_summary(records, hosts):
+    """{results: {host: tcp_info result}, order: hosts worst first (errors, then warnings, then TIME_WAIT +
+    CLOSE_WAIT), errors: {host: message}, unreachable: [host]}."""
+    ok, errors, unreachable = diagnose_split(records, hosts)
+    order = sorted(ok, key=lambda h: tuple(-x for x in _score(ok[h])) + (h,))
+    return {"results": ok, "order": order, "errors": errors, "unreachable": unreachable}
+
+
+def diagnose_gate(_summary):
+    """A diagnosis has no gate: the playbook checks that every host was diagnosed."""
+    return None
+
+
+def diagnose_task_result(summary):
+    """What the fleet_report task returns for a diagnosis. Not "unreachable": Ansible reads a truthy
+    "unreachable" key in a result as the host being unreachable."""
+    return {"order": summary["order"], "errors": dict(summary["errors"]), "unreachable_hosts": summary["unreachable"]}
+
+
+def _busiest(r):
+    b = (r.get("ephemeral_ports") or {}).get("busiest_destination")
+    if not b:
+        return None
+    return "%s:%s, %d ports (%.1f%%)" % (b["address"], b["port"], b["local_ports_used"], b["share"] * 100)
+
+
+def diagnose_json(summary, _records=None, _generated=None):
+    ok, errors = summary["results"], summary["errors"]
+    data = {"schema_version": common.SCHEMA_VERSION, "kind": "diagnose",
+            "hosts": [dict(ok[h], host=h) for h in summary["order"]],
+            "errors": [{"host": h, "error": errors[h]} for h in sorted(errors)], "unreachable": summary["unreachable"]}
+    return common.json_text(data)
+
+
+def _host_section(h, r):
+    """A diagnosed host's Markdown section: findings with remedies, CLOSE_WAIT owners, port exhaustion."""
+    md = common.md
+    lines = ["", "## %s" % md(h), ""]
+    if not r["findings"]:
+        lines.append("Findings: none")
+    for f in r["findings"]:
+        lines.append("- **%s** `%s`: %s  \n  Remedy: %s" % (f["severity"], md(f["id"]).replace("`", ""),
+                                                            md(f["message"]), md(f["remedy"])))
+    procs = r["close_wait"].get("processes") or []
+    lines.append("")
+    held = "; ".join("held by %s (pid %s): %d, e.g. %s" % (
+        md(p["command"]), md(p["pid"]), p["count"], md("; ".join(p["sample"][:3]))) for p in procs)
+    lines.append("CLOSE_WAIT: %d; %s" % (r["close_wait"]["total"], held or "none"))
+    lines.append("")
+    lines.append("Port exhaustion: %s" % md(_busiest(r) or "none"))
+    return lines
+
+
+def diagnose_markdown(summary, _records=None, _generated=None):
+    md = common.md
+    ok, errors = summary["results"], summary["errors"]
+    lines = ["# kerneltune.tcp diagnosis", "",
+             "| host | TIME_WAIT (out/in) | CLOSE_WAIT | busiest destination (port use) | findings |",
+             "|---|---|---|---|---|"]
+    for h in summary["order"]:
+        r = ok[h]
+        lines.append("| %s | %d (%d/%d) | %d | %s | %s |" % (
+            md(h), r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
+            r["close_wait"]["total"], md(_busiest(r) or "none"),
+            ", ".join("%s %s" % (f["severity"], md(f["id"])) for f in r["findings"]) or "none"))
+    for h in sorted(errors):
+        lines.append("| %s | error | | | %s |" % (md(h), md(errors[h])))
+    for h in summary["unreachable"]:
+        lines.append("| %s | unreachable | | | |" % md(h))
+    for h in summary["order"]:
+        lines += _host_section(h, ok[h])
+    return "\n".join(lines) + "\n"
+
+
+def _bars(items, width=420):
+    """Rows for a horizontal SVG bar chart: label and value never cut (label column sized to the text)."""
+    top = max([v for _l, v in items] or [1]) or 1
+    label_w = max([len(u"%s" % label) for label, _v in items] or [4]) * 7 + 12
+    value_w = max([len(str(v)) for _l, v in items] or [1]) * 8 + 12
+    rows = []
+    for i, (label, value) in enumerate(items):
+        rows.append({"label": label, "value": value, "y": 5 + i * 22, "w": max(int(width * value / top), 1)})
+    return {"rows": rows, "label_w": label_w, "width": label_w + width + value_w + 10,
+            "height": 22 * len(items) + 10}
+
+
+def diagnose_html(summary, _records=None, generated=None):
+    ok, ranked = summary["results"], summary["order"]
+    dests = {}
+    for h in ranked:
+        for x in ok[h]["time_wait"].get("top_remote", []):
+            if "port" in x:
+                k = "%s:%d" % (x["address"], x["port"])
+                dests[k] = dests.get(k, 0) + x["count"]
+    top_dests = sorted(dests.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    rows = [dict(host=h, r=ok[h], busiest=_busiest(ok[h])) for h in ranked]
+    return common.env().get_template("diagnose.html.j2").render(
+        rows=rows, errors=summary["errors"], unreachable=summary["unreachable"],
+        tw=_bars([(h, ok[h]["time_wait"]["total"]) for h in ranked]),
+        cw=_bars([(h, ok[h]["close_wait"]["total"]) for h in ranked]),
+        dests=_bars(top_dests), generated=common.iso_time(generated))

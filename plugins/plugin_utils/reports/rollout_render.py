@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The rollout's reports (controller side): JSON, JUnit XML, Markdown and the HTML page
+(templates/rollout.html.j2), each rendered from rollout.rollout_summary's summary. Every renderer is
+renderer(summary, records, generated)."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common, rollout
+
+
+def _verdict_line(summary, esc=lambda v: v):
+    """The verdict in one sentence; esc makes host-derived text inert (md for Markdown)."""
+    if summary["passed"]:
+        return "PASS: every host %s." % ("would be changed or is already set (check mode)"
+                                         if summary["check_mode"] else "kept the profile or already had it")
+    if summary["halted"]:
+        return "FAIL: halted at batch %s of %s: %s." % (
+            summary["halted_at_batch"], summary["batches"], esc(summary["halt_reason"]))
+    return "FAIL: %s." % esc(rollout.rollout_gate(summary))
+
+
+def _rollout_counts(summary):
+    return ", ".join("%d %s" % (summary["status"][k], "with errors" if k == "error" else rollout.ROLLOUT_RESULTS[k])
+                     for k in rollout.ROLLOUT_STATUSES)
+
+
+def rollout_json(summary, records, generated=None):
+    data = {"schema_version": common.SCHEMA_VERSION, "kind": "rollout", "generated": common.iso_time(generated),
+            "records": records}
+    data.update(summary)
+    return common.json_text(data)
+
+
+def rollout_markdown(summary, _records=None, _generated=None):
+    md = common.md
+    lines = [
+        "# kerneltune.tcp rollout: %s%s" % (md(summary["profile"]), " (check mode)" if summary["check_mode"] else ""),
+        "",
+        "**%s**:%s" % tuple(_verdict_line(summary, md).split(":", 1)),
+        "",
+        _rollout_counts(summary) + ".",
+        "",
+        "| host | batch | result | failed checks | runtime changes | restore |",
+        "|---|---|---|---|---|---|",
+    ]
+    for h in summary["hosts"]:
+        checks = ["%s: %s" % (c["check"], c["message"]) for c in h["checks"]] + h["errors"]
+        restore = "-"
+        if h["restore"] is not None:
+            restore = "<br>".join(md(x) for x in h["restore"]["lines"])
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            md(h["host"]), h["batch"] if h["batch"] is not None else "-", h["result"],
+            "<br>".join(md(x) for x in checks) or "-", "<br>".join(md(x) for x in h["runtime_changes"]) or "-",
+            restore))
+    return "\n".join(lines) + "\n"
+
+
+def _rollout_case(suite, cls, h, summary):
+    """The host's "rollout" testcase with its result; the counts it adds."""
+    counts = {"tests": 1, "failures": 0, "errors": 0, "skipped": 0}
+    tc = common.xml_sub(suite, "testcase", classname=cls, name="rollout", time="0")
+    if h["status"] == "restored":
+        common.xml_sub(tc, "failure", message="failed checks: %s; restored" % ", ".join(
+            c["check"] for c in h["checks"]), type="restored").text = common.xml_text("\n".join(h["restore"]["lines"]))
+        counts["failures"] += 1
+    elif h["status"] == "batch_restored":
+        common.xml_sub(tc, "failure", message="restored: batch %s failed" % h["batch"],
+                       type="batch_restored").text = common.xml_text("\n".join(h["restore"]["lines"]))
+        counts["failures"] += 1
+    elif h["status"] == "not_touched":
+        common.xml_sub(tc, "skipped",
+                       message="not touched: the rollout halted at batch %s" % summary["halted_at_batch"])
+        counts["skipped"] += 1
+    elif h["status"] in ("unreachable", "error"):
+        common.xml_sub(tc, "error", message=h["status"], type=h["status"]).text = common.xml_text(
+            "\n".join(h["errors"]))
+        counts["errors"] += 1
+    return counts
+
+
+def rollout_junit(summary, _records=None, timestamp=None):
+    """JUnit XML: one testsuite per host, a "rollout" case with the host's result and a case per failed check."""
+    ts = common.junit_time(timestamp)
+    root = ET.Element("testsuites")
+    for n, h in enumerate(summary["hosts"]):
+        host = h["host"]
+        suite = common.xml_sub(root, "testsuite", name=host or "-", package="kerneltune.tcp.rollout", id=str(n),
+                               hostname=host or "-", timestamp=ts, time="0.000")
+        props = ET.SubElement(suite, "properties")
+        common.xml_sub(props, "property", name="status", value=h["status"])
+        common.xml_sub(props, "property", name="batch", value="-" if h["batch"] is None else str(h["batch"]))
+        common.xml_sub(props, "property", name="profile", value=summary["profile"] or "-")
+        cls = "%s.batch%s" % (host, "-" if h["batch"] is None else h["batch"])
+        counts = _rollout_case(suite, cls, h, summary)
+        for c in h["checks"]:
+            tc = common.xml_sub(suite, "testcase", classname=cls, name="check %s" % c["check"], time="0")
+            common.xml_sub(tc, "failure", message=c["check"], type="check").text = common.xml_text(c["message"])
+            counts["tests"] += 1
+            counts["failures"] += 1
+        ET.SubElement(suite, "system-out").text = common.xml_text("\n".join(h["runtime_changes"]))
+        ET.SubElement(suite, "system-err").text = common.xml_text("\n".join(h["errors"]))
+        for k in ("tests", "failures", "errors", "skipped"):
+            suite.set(k, str(counts[k]))
+    return common.xml_document(root)
+
+
+def rollout_html(summary, _records=None, generated=None):
+    hosts = [dict(h) for h in summary["hosts"]]
+    return common.env().get_template("rollout.html.j2").render(
+        summary=summary, hosts=hosts, statuses=rollout.ROLLOUT_STATUSES, results=rollout.ROLLOUT_RESULTS,
+        verdict_text=_verdict_line(summary), counts=_rollout_counts(summary), gate=rollout.rollout_gate(summary),
+        generated=common.iso_time(generated))

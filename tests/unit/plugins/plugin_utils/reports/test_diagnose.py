@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The diagnosis: hosts worst first, failed probes, unreachable hosts, the bar charts, hostile strings."""
+import json
+
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import diagnose, registry
+
+from .samples import HOSTILE, _Collect
+
+
+def info(tw, errors=0, warnings=0, cw=0):
+    f = [{"id": "e", "severity": "error", "message": "m", "remedy": "r"}] * errors
+    f += [{"id": "w", "severity": "warning", "message": "m", "remedy": "r"}] * warnings
+    return {"time_wait": {"total": tw, "outbound": tw, "inbound": 0,
+                          "top_remote": [{"address": "10.0.0.5", "port": 5432, "count": tw}]},
+            "close_wait": {"total": cw, "processes": []}, "findings": f,
+            "ephemeral_ports": {"busiest_destination": None}}
+
+
+def test_diagnose_worst_first_errors_and_unreachable():
+    recs = {"a": info(10), "b": info(5, warnings=1), "c": info(1, errors=1), "d": info(144),
+            "f": {"failed": True, "msg": "tcp_info: netlink refused"}, "u": {"unreachable": True, "msg": "x"}}
+    built = registry.build("diagnose", recs, ["a", "b", "c", "d", "e", "f", "u"])
+    out = built["files"]
+    assert built["task_result"]["order"] == ["c", "b", "d", "a"]
+    assert built["task_result"]["unreachable_hosts"] == ["e", "u"]
+    assert built["task_result"]["errors"] == {"f": "tcp_info: netlink refused"}
+    assert "| f | error | | | tcp\\_info: netlink refused |" in out["markdown"]
+    assert "f: error: <code>tcp_info: netlink refused</code>" in out["html"]
+    assert "Top TIME_WAIT destinations (fleet)" in out["html"]
+    assert out["markdown"].index("| c |") < out["markdown"].index("| a |")
+    assert "Findings: none" in out["markdown"] and "CLOSE_WAIT: 0; none" in out["markdown"]
+    assert "Port exhaustion: none" in out["markdown"]
+    # Bar values are whole: "144" is in the page, and the value sits right of the bar inside the svg width.
+    assert ">144</text>" in out["html"]
+
+
+def test_bars_never_cut_labels():
+    chart = diagnose._bars([("a-very-long-host-name.example.internal", 144), ("b", 7)])
+    assert chart["label_w"] >= len("a-very-long-host-name.example.internal") * 7
+    assert chart["width"] >= chart["label_w"] + 420 + len("144") * 8
+    assert [r["label"] for r in chart["rows"]] == ["a-very-long-host-name.example.internal", "b"]
+
+
+def test_hostile_strings_in_diagnose():
+    h = HOSTILE
+    r = {"time_wait": {"total": 2, "outbound": 2, "inbound": 0,
+                       "top_remote": [{"address": h, "port": 1, "count": 2}]},
+         "close_wait": {"total": 1, "processes": [{"command": h, "pid": h, "count": 1, "sample": [h]}]},
+         "findings": [{"id": h, "severity": "warning", "message": h, "remedy": h}],
+         "ephemeral_ports": {"busiest_destination": {"address": h, "port": 1, "local_ports_used": 3,
+                                                     "share": 0.5}}}
+    out = registry.build("diagnose", {"x" + h: r, "f" + h: {"failed": True, "msg": h}}, ["x" + h, "f" + h])["files"]
+    p = _Collect()
+    p.feed(out["html"])
+    assert p.scripts == 0 and "<script>alert" not in out["html"] and "\x00" not in out["html"]
+    assert out["html"].count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 9
+    assert "<script>" not in out["markdown"] and "\x1b" not in out["markdown"]
+    assert "held by \\<script\\>alert(1)\\</script\\>\"'\\&amp;\\|\\*\\_\\`\\[x\\](y) end" in out["markdown"]
+    json.loads(out["json"])
