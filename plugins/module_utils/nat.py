@@ -166,37 +166,38 @@ class _Host(object):
         return out if rc == 0 else None
 
 
-def detect(declared, module, root=""):
-    """Look for NAT on this host without changing it (no module is loaded).
+_LEGACY_TOOLS = (("iptables-legacy-save", "iptables-legacy", "ip_tables_names"),
+                 ("iptables-nft-save", "iptables-nft", None),
+                 ("ip6tables-legacy-save", "ip6tables-legacy", "ip6_tables_names"),
+                 ("ip6tables-nft-save", "ip6tables-nft", None))
+_PLAIN_TOOLS = (("iptables-save", "iptables", "ip_tables_names"),
+                ("ip6tables-save", "ip6tables", "ip6_tables_names"))
 
-    declared: True (nat: present), False (nat: absent) or None (auto).
-    module: the AnsibleModule (its get_bin_path and run_command run the probes).
-    Returns {detected, declared, evidence, hints, sources}.
-    """
-    host = _Host(module)
-    evidence = []
-    hints = []
-    sources = []
-    seen_rules = set()
-    tools = [("iptables-legacy-save", "iptables-legacy", "ip_tables_names"),
-             ("iptables-nft-save", "iptables-nft", None),
-             ("ip6tables-legacy-save", "ip6tables-legacy", "ip6_tables_names"),
-             ("ip6tables-nft-save", "ip6tables-nft", None)]
+
+def _iptables_tools(host):
+    """[(tool, label, legacy table-names file or None for nf_tables)] and {tool: path}."""
+    tools = list(_LEGACY_TOOLS)
     paths = dict((t, host.which(t)) for t, _l, _f in tools)
-    if not any(paths.values()):
-        # Older distributions ship one back end under the plain name: ask it which.
-        tools = []
-        for tool, label, names in (("iptables-save", "iptables", "ip_tables_names"),
-                                   ("ip6tables-save", "ip6tables", "ip6_tables_names")):
-            paths[tool] = host.which(tool)
-            version = host.run([paths[tool], "--version"]) if paths[tool] else None
-            if version is not None:
-                # "iptables-save v1.8.7 (nf_tables)"; releases before 1.8 print
-                # no version (they dump the rules): legacy.
-                first = (version.splitlines() or [""])[0]
-                nft_backend = re.match(r"^\S+ v[\d.]+ \(nf_tables\)\s*$", first) is not None
-                tools.append((tool, label, None if nft_backend else names))
-    nft_loaded = _loaded(root, "nf_tables")
+    if any(paths.values()):
+        return tools, paths
+    # Older distributions ship one back end under the plain name: ask it which.
+    tools = []
+    for tool, label, names in _PLAIN_TOOLS:
+        paths[tool] = host.which(tool)
+        version = host.run([paths[tool], "--version"]) if paths[tool] else None
+        if version is not None:
+            # "iptables-save v1.8.7 (nf_tables)"; releases before 1.8 print
+            # no version (they dump the rules): legacy.
+            first = (version.splitlines() or [""])[0]
+            nft_backend = re.match(r"^\S+ v[\d.]+ \(nf_tables\)\s*$", first) is not None
+            tools.append((tool, label, None if nft_backend else names))
+    return tools, paths
+
+
+def _iptables_rules(host, root, nft_loaded, evidence, sources):
+    """NAT rules from every iptables back end that is loaded (never loads one)."""
+    tools, paths = _iptables_tools(host)
+    seen_rules = set()
     for tool, label, legacy_names in tools:
         path = paths.get(tool)
         if not path:
@@ -216,33 +217,48 @@ def detect(declared, module, root=""):
             if (label, rule) not in seen_rules:
                 seen_rules.add((label, rule))
                 evidence.append(e)
+
+
+def _nft_rules(host, nft_loaded, evidence, sources):
+    """NAT rules from the nftables ruleset, when nf_tables is loaded."""
     nft = host.which("nft") if nft_loaded else None
     if nft:
         out = host.run([nft, "-j", "list", "ruleset"])
         if out is not None:
             sources.append("nft")
             evidence.extend(parse_nft_json(out))
-    # Conntrack tables can hold millions of entries: read them only when no
-    # rule was found, only when conntrack is loaded, and at most
-    # CONNTRACK_MAX_LINES entries. The conntrack tool needs
-    # nf_conntrack_netlink: without it, read /proc/net/nf_conntrack if built.
+
+
+def _conntrack_entries(host, root, evidence, sources):
+    """Translated conntrack entries, only when no rule was found.
+
+    Conntrack tables can hold millions of entries: read them only when conntrack is loaded, and at most
+    CONNTRACK_MAX_LINES entries. The conntrack tool needs nf_conntrack_netlink: without it, read
+    /proc/net/nf_conntrack if built.
+    """
     count = (_read(root + "/proc/sys/net/netfilter/nf_conntrack_count") or "").strip()
-    if not evidence and count.isdigit() and int(count) > 0:
-        ct_text = None
-        conntrack = host.which("conntrack")
-        if conntrack and _loaded(root, "nf_conntrack_netlink") and int(count) <= CONNTRACK_MAX_LINES:
-            ct_text = host.run([conntrack, "-L"])
-            if ct_text is not None:
-                sources.append("conntrack")
-        if ct_text is None:
-            ct_text = _read(root + "/proc/net/nf_conntrack", CONNTRACK_MAX_LINES)
-            if ct_text is not None:
-                sources.append("/proc/net/nf_conntrack")
-        if ct_text:
-            samples, n = parse_conntrack(ct_text)
-            if n:
-                evidence.append("%d conntrack entries with translated addresses" % n)
-                evidence.extend(samples)
+    if evidence or not count.isdigit() or int(count) <= 0:
+        return
+    ct_text = None
+    conntrack = host.which("conntrack")
+    if conntrack and _loaded(root, "nf_conntrack_netlink") and int(count) <= CONNTRACK_MAX_LINES:
+        ct_text = host.run([conntrack, "-L"])
+        if ct_text is not None:
+            sources.append("conntrack")
+    if ct_text is None:
+        ct_text = _read(root + "/proc/net/nf_conntrack", CONNTRACK_MAX_LINES)
+        if ct_text is not None:
+            sources.append("/proc/net/nf_conntrack")
+    if ct_text:
+        samples, n = parse_conntrack(ct_text)
+        if n:
+            evidence.append("%d conntrack entries with translated addresses" % n)
+            evidence.extend(samples)
+
+
+def _hints(root):
+    """What suggests NAT without proving it: forwarding, bridges, nf_nat loaded."""
+    hints = []
     if (_read(root + "/proc/sys/net/ipv4/ip_forward") or "").strip() == "1":
         hints.append("net.ipv4.ip_forward=1: this host may route for others")
     try:
@@ -255,10 +271,27 @@ def detect(declared, module, root=""):
     modules = _read(root + "/proc/modules") or ""
     if re.search(r"^nf_nat\s", modules, re.M):
         hints.append("kernel module nf_nat is loaded")
+    return hints
+
+
+def detect(declared, module, root=""):
+    """Look for NAT on this host without changing it (no module is loaded).
+
+    declared: True (nat: present), False (nat: absent) or None (auto).
+    module: the AnsibleModule (its get_bin_path and run_command run the probes).
+    Returns {detected, declared, evidence, hints, sources}.
+    """
+    host = _Host(module)
+    evidence = []
+    sources = []
+    nft_loaded = _loaded(root, "nf_tables")
+    _iptables_rules(host, root, nft_loaded, evidence, sources)
+    _nft_rules(host, nft_loaded, evidence, sources)
+    _conntrack_entries(host, root, evidence, sources)
     return {
         "detected": bool(evidence),
         "declared": declared,
         "evidence": evidence,
-        "hints": hints,
+        "hints": _hints(root),
         "sources": sources,
     }
