@@ -11,30 +11,46 @@ version_added: 0.1.0
 short_description: The kerneltune.tcp.tcp_sysctl parameters of a tuning profile, resolved for this host
 description:
   - For each profile name, the parameters its role passes to M(kerneltune.tcp.tcp_sysctl), resolved from the
-    host's variables the way the role resolves them. C(settings) is the profile's C(base) (the web_frontend settings
-    combined with the high_outbound_client settings for C(reverse_proxy), empty otherwise) combined with
-    C(<name>_settings) and then with C(<name>_sysctl_overrides) (C(kt_sysctl_overrides) for the plain role); a key
-    set to null in the overrides is removed from the profile. The other parameters are C(<name>_path),
-    C(<name>_nat) and so on; where the host does not set one, or sets it to null, the default from the profile
-    role's C(defaults/main.yml) applies.
+    host's variables the way the role resolves them. C(settings) is the profile's C(base) (the settings of the
+    profiles it is composed on, in order, so a later one wins a shared key; web_frontend then high_outbound_client
+    for C(reverse_proxy); empty otherwise) combined with C(<name>_settings) and then with
+    C(<name>_sysctl_overrides) (C(kt_sysctl_overrides) for the plain role); a key set to null in the overrides is
+    removed from the profile. The other parameters are C(<name>_path), C(<name>_nat) and so on; where the host
+    does not set one, or sets it to null, the default from the profile role's C(defaults/main.yml) applies.
   - The one place where a profile becomes module parameters, for the roles and for the audit playbook alike.
+  - The one list of the collection's profiles. A profile is a role whose C(defaults/main.yml) has a
+    C(__<name>_profile) header (C(purpose), and C(composed_on), the profiles whose settings it starts from), plus
+    the plain role C(kt_sysctl). With O(names) the lookup returns that list instead, which is where the playbooks
+    take the profile names from (the audit's default group mapping, the rollout's checks and messages).
 options:
   _terms:
-    description: Profile names (web_frontend, high_outbound_client, reverse_proxy, kt_sysctl).
-    required: true
+    description:
+      - Profile names, as O(names=all) returns them.
+      - Not with O(names).
     type: list
     elements: str
+  names:
+    description:
+      - Return the profile names instead of resolving profiles, in the order the playbooks' messages name them (each
+        composed profile after the profiles it is composed on, the other profile roles by name, C(kt_sysctl) last).
+      - V(all) every name the lookup resolves; V(roles) the profile roles only (without C(kt_sysctl)).
+    type: str
+    choices: [all, roles]
 """
 
 EXAMPLES = r"""
 - name: Show what the web_frontend profile would set on this host
   ansible.builtin.debug:
     msg: "{{ (query('kerneltune.tcp.profile', 'web_frontend') | first).settings }}"
+
+- name: Name the collection's profiles (web_frontend, high_outbound_client, reverse_proxy, kt_sysctl)
+  ansible.builtin.debug:
+    msg: "{{ query('kerneltune.tcp.profile', names='all') }}"
 """
 
 RETURN = r"""
 _raw:
-  description: One dict per profile.
+  description: One dict per profile; with O(names), the profile names (strings) instead.
   type: list
   elements: dict
   contains:
@@ -61,8 +77,8 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
-COMPOSED = {"reverse_proxy": ("web_frontend", "high_outbound_client")}
-PROFILES = ("high_outbound_client", "kt_sysctl", "reverse_proxy", "web_frontend")
+# The plain role: its own kt_sysctl_* variables, no profile header; always a profile name, named last.
+PLAIN = "kt_sysctl"
 # Parameter -> (variable suffix, default when neither the host nor the role's defaults set it).
 PARAMS = {
     "path": ("path", None),
@@ -75,6 +91,7 @@ PARAMS = {
     "backup": ("backup", False),
     "audit_only": ("audit_only", False),
 }
+NAMES = ("all", "roles")
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,8 +100,45 @@ def _defaults(name):
         return yaml.safe_load(f) or {}
 
 
+def header(name):
+    """The profile header of role NAME's defaults (__<name>_profile), or None for a role that is no profile."""
+    if name == PLAIN or not os.path.isfile(os.path.join(ROLES, name, "defaults", "main.yml")):
+        return None
+    return _defaults(name).get("__%s_profile" % name)
+
+
+@functools.lru_cache(maxsize=None)
+def composed():
+    """Profile role -> the profiles it is composed on (its header's composed_on), for every profile role."""
+    parts = {name: tuple(header(name).get("composed_on") or ()) for name in sorted(os.listdir(ROLES))
+             if isinstance(header(name), dict)}
+    for name, on in parts.items():
+        # A part's own settings are its whole profile only when it is composed on nothing.
+        bad = [part for part in on if parts.get(part, ("?",))]
+        if bad:
+            raise AnsibleLookupError("profile: %s is composed on %s, which must be profile roles composed on nothing"
+                                     % (name, ", ".join(map(str, bad))))
+    return parts
+
+
+@functools.lru_cache(maxsize=None)
+def names():
+    """Every profile name: each composed profile after its parts, the other profile roles by name, kt_sysctl last."""
+    parts = composed()
+    out = []
+
+    def visit(name):
+        if name not in out:
+            for part in parts[name]:
+                visit(part)
+            out.append(name)
+    for name in sorted(parts, key=lambda n: (not parts[n], n)):
+        visit(name)
+    return tuple(out) + (PLAIN,)
+
+
 def _overrides_var(name):
-    return "kt_sysctl_overrides" if name == "kt_sysctl" else name + "_sysctl_overrides"
+    return "kt_sysctl_overrides" if name == PLAIN else name + "_sysctl_overrides"
 
 
 def _dict_var(var_name, value):
@@ -103,8 +157,8 @@ def resolve(name, lookup_var=lambda var_name, default: default):
     A variable set to null (a bare "web_frontend_nat:" in group_vars) counts as not set: the role's default
     applies. A key set to null in the overrides is removed from the profile's settings.
     """
-    if name not in PROFILES:
-        raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(PROFILES)))
+    if name not in names():
+        raise AnsibleLookupError("profile: no such profile %r (known: %s)" % (name, ", ".join(sorted(names()))))
     defaults = _defaults(name)
     prefix = name + "_"
 
@@ -112,7 +166,7 @@ def resolve(name, lookup_var=lambda var_name, default: default):
         value = lookup_var(var_name, default)
         return default if value is None else value
     base = {}
-    for part in COMPOSED.get(name, ()):
+    for part in composed().get(name, ()):
         base.update(_defaults(part)[part + "_settings"])
     settings = dict(base)
     settings.update(_dict_var(prefix + "settings", var(prefix + "settings", defaults.get(prefix + "settings"))))
@@ -129,8 +183,20 @@ def resolve(name, lookup_var=lambda var_name, default: default):
     return out
 
 
+def profile_names(which, terms=()):
+    """The answer to names=WHICH: every profile name (all) or the profile roles only (roles)."""
+    if which not in NAMES:
+        raise AnsibleLookupError("profile: names must be one of %s, got %r" % (", ".join(NAMES), which))
+    if terms:
+        raise AnsibleLookupError("profile: names=%s takes no profile names, got %s"
+                                 % (which, ", ".join(map(str, terms))))
+    return list(names()) if which == "all" else [n for n in names() if n != PLAIN]
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        if kwargs.get("names") is not None:
+            return profile_names(str(kwargs["names"]), terms)
         variables = variables or {}
 
         def lookup_var(var_name, default):

@@ -12,7 +12,7 @@ import yaml
 from ansible.errors import AnsibleLookupError
 from ansible_collections.kerneltune.tcp.plugins.lookup import profile
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 
 def role_defaults(name):
@@ -123,3 +123,75 @@ def test_settings_that_are_not_a_dict_are_refused_by_name(var, value, message):
     with pytest.raises(AnsibleLookupError) as e:
         profile.resolve("web_frontend", {var: value}.get)
     assert str(e.value) == message
+
+
+def test_the_one_list_of_profiles():
+    """The profile roles are the roles whose defaults carry a profile header; kt_sysctl is last. The order is the
+    one the rollout's messages name them in: a composed profile after its parts."""
+    assert profile.profile_names("all") == ["web_frontend", "high_outbound_client", "reverse_proxy", "kt_sysctl"]
+    assert profile.profile_names("roles") == ["web_frontend", "high_outbound_client", "reverse_proxy"]
+    assert profile.composed() == {"web_frontend": (), "high_outbound_client": (),
+                                  "reverse_proxy": ("web_frontend", "high_outbound_client")}
+
+
+def test_names_through_the_lookup_class():
+    lookup = profile.LookupModule()
+    assert lookup.run([], names="all") == list(profile.names())
+    assert lookup.run([], names="roles") == [n for n in profile.names() if n != "kt_sysctl"]
+
+
+@pytest.mark.parametrize("which,terms,message", [
+    ("some", [], "profile: names must be one of all, roles, got 'some'"),
+    ("all", ["web_frontend"], "profile: names=all takes no profile names, got web_frontend"),
+])
+def test_names_refuses_a_bad_query(which, terms, message):
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.LookupModule().run(terms, names=which)
+    assert str(e.value) == message
+
+
+def test_a_composed_part_must_be_a_plain_profile(monkeypatch):
+    heads = {"web_frontend": {"purpose": "p", "composed_on": []},
+             "reverse_proxy": {"purpose": "p", "composed_on": ["web_frontend", "database"]}}
+    monkeypatch.setattr(profile, "header", heads.get)
+    monkeypatch.setattr(profile.os, "listdir", lambda path: sorted(heads))
+    profile.composed.cache_clear()
+    try:
+        with pytest.raises(AnsibleLookupError) as e:
+            profile.composed()
+    finally:
+        monkeypatch.undo()
+        profile.composed.cache_clear()
+    assert str(e.value) == ("profile: reverse_proxy is composed on database, which must be profile roles composed "
+                            "on nothing")
+
+
+NAMES_PLAY = """
+- hosts: web1
+  gather_facts: false
+  tasks:
+    - ansible.builtin.copy:
+        dest: "{{ d }}/names.json"
+        content: "{{ [query('kerneltune.tcp.profile', names='all'), lookup('kerneltune.tcp.profile', names='roles')]
+                     | to_json }}"
+        mode: "0644"
+      delegate_to: localhost
+"""
+
+
+def test_names_in_a_real_play(tmp_path):
+    """The checkout itself, through the ansible_collections tree the unit tests import it from (conftest.py)."""
+    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
+    assert os.path.isdir(os.path.join(collections, "ansible_collections", "kerneltune", "tcp"))
+    (tmp_path / "play.yml").write_text(NAMES_PLAY)
+    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": {"web1": {"ansible_connection": "local"}}}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
+                        "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    every, roles = json.loads((tmp_path / "names.json").read_text())
+    assert every == ["web_frontend", "high_outbound_client", "reverse_proxy", "kt_sysctl"]
+    # lookup() joins a list of strings with commas.
+    assert roles == "web_frontend,high_outbound_client,reverse_proxy"
