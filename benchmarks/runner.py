@@ -27,17 +27,19 @@ def _import_path():
 
 def child(mode, arg):
     _import_path()
-    from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag, tcpinfo, tcpreset
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink, states
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import filters, selection
     t = time.perf_counter()
     if mode == "info":
-        r = tcpinfo.collect(source=arg, nat={}, kernel={}, owners=lambda inodes: {})
+        r = collect.collect(source=arg, nat={}, kernel={}, owners=lambda inodes: {})
         n = r["total"]
         extra = {"time_wait": r["time_wait"]["total"]}
     else:
-        sel = tcpreset.Selector([], [tcpreset.parse_spec("remote", "127.0.0.1:%s" % arg)], "ipv4", None)
-        sockdiag.dump(sel, sockdiag.state_mask(["time_wait"]), families=sel.families)
+        sel = selection.Selector([], [filters.parse_spec("remote", "127.0.0.1:%s" % arg)], "ipv4", None)
+        netlink.dump(sel, states.state_mask(["time_wait"]), families=sel.families)
         sel.finish()
-        res = sockdiag.destroy(sel.matched)
+        res = netlink.destroy(sel.matched)
         n = len(sel.matched)
         extra = {"destroyed": res.destroyed, "failed": len(res.failed), "error": res.error}
     dt = time.perf_counter() - t

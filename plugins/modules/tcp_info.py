@@ -165,8 +165,10 @@ findings:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
-from ansible_collections.kerneltune.tcp.plugins.module_utils import sockdiag
-from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpinfo
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import kernel
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import readers
 
 
 def main():
@@ -183,14 +185,14 @@ def main():
     p = module.params
     if p["top"] < 1:
         module.fail_json(msg="top: %d must be at least 1" % p["top"])
-    sysctls = tcpinfo.read_sysctls()
+    sysctls = readers.read_sysctls()
     try:
-        result = tcpinfo.collect(
+        result = collect.collect(
             source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None, module),
-            kernel=tcpinfo.kernel_support(sysctls),
+            kernel=kernel.kernel_support(sysctls),
             thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
                         "close_wait_min": p["close_wait_min"]})
-    except sockdiag.DiagError as e:
+    except netlink.DiagError as e:
         module.fail_json(msg="netlink sock_diag: %s; use source=proc to read /proc/net/tcp instead" % e.message)
     module.exit_json(changed=False, **result)
 

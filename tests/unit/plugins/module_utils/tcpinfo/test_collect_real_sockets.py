@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpinfo
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
 
 IN_NETNS = r"""
 import json, os, socket, subprocess, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.kerneltune.tcp.plugins.module_utils import tcpinfo
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
 
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 def sysctl(key, value):
@@ -49,7 +49,7 @@ for p in peers:
     p.close()
 time.sleep(0.2)
 
-r = tcpinfo.collect(source="netlink")
+r = collect.collect(source="netlink")
 out = subprocess.run(["ss", "-Htan", "state", "close-wait"], stdout=subprocess.PIPE, check=True).stdout
 print(json.dumps({"result": r, "ss_close_wait": len(out.decode().splitlines()), "pid": os.getpid(),
                   "comm": open("/proc/self/comm").read().strip()}))
@@ -61,8 +61,8 @@ def real():
     if os.geteuid() != 0:
         pytest.skip("needs root for unshare --net")
     # The collection tree the unit tests import from (tests/unit/conftest.py makes it).
-    base = tcpinfo.__file__
-    for _level in range(6):
+    base = collect.__file__
+    for _level in range(7):
         base = os.path.dirname(base)
     out = subprocess.run(["unshare", "--net", sys.executable, "-c", IN_NETNS, base],
                          stdout=subprocess.PIPE, check=True, timeout=120).stdout

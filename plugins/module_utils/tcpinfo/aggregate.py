@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""tcp_info's aggregation: a stream of sockets folded into counts with bounded
+memory, from Sock objects or straight from raw netlink replies.
+"""
+
+from __future__ import annotations
+
+import heapq
+import socket
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import addresses
+
+SAMPLE_CAP = 1000  # CLOSE_WAIT tuples kept as text, whatever the number of sockets
+QUEUE_SAMPLE = 5  # tuples kept per accept queue
+TOP_CAP = 2048
+
+
+class TopCounter(object):
+    """Counts with bounded memory (Misra-Gries in batches): at most 2 x cap
+    keys are kept; when more come, the (cap+1)-th largest count is taken off
+    every key and the keys at zero dropped. Exact while there are at most
+    2 x cap distinct keys; otherwise every count is low by at most ``error``,
+    and any key with more than total / cap sockets is kept."""
+
+    __slots__ = ("cap", "data", "error")
+
+    def __init__(self, cap=TOP_CAP):
+        self.cap = cap
+        self.data = {}
+        self.error = 0
+
+    def add(self, key, n=1):
+        d = self.data
+        d[key] = d.get(key, 0) + n
+        if len(d) > 2 * self.cap:
+            self.prune()
+
+    def prune(self):
+        t = heapq.nlargest(self.cap + 1, self.data.values())[-1]
+        self.error += t
+        self.data = dict((k, v - t) for k, v in self.data.items() if v > t)
+
+    def items(self):
+        return self.data.items()
+
+    def get(self, key, default=0):
+        return self.data.get(key, default)
+
+
+class Aggregator(object):
+    """Folds a stream of sockets into counts; memory is bounded by the
+    TopCounter caps and the sample cap, never by the number of sockets or
+    of distinct destinations."""
+
+    def __init__(self, port_range, cap=TOP_CAP):
+        self.low, self.high = port_range
+        self.counts = {}
+        self.listeners = set()
+        self.listen_socks = {}  # (local address, port) -> inode
+        self.tw_total = 0
+        self.tw_inbound = 0
+        self.tw_out_loopback = 0
+        self.tw_remote = TopCounter(cap)
+        self.tw_local = {}
+        # Ports in use per (source, destination, destination port); TIME_WAIT apart.
+        self.dest = TopCounter(cap)
+        self.dest_tw = TopCounter(cap)
+        self.cw_total = 0
+        self.cw_inodes = set()
+        self.cw_sample = {}
+        self.cw_queue = {}  # (local address, port) -> [count, sample]
+
+    def _conn(self, fam, state, sport, dport, src, dst):
+        """Folding shared by both paths for every state but LISTEN and CLOSE_WAIT."""
+        inbound = sport in self.listeners
+        if state == st.TCP_TIME_WAIT:
+            self.tw_total += 1
+            self.tw_local[sport] = self.tw_local.get(sport, 0) + 1
+            if inbound:
+                self.tw_inbound += 1
+                self.tw_remote.add((dst, None))  # clients: by address, their ports are all different
+                return
+            if addresses.is_loopback(dst) or addresses.is_loopback(src):
+                self.tw_out_loopback += 1
+            self.tw_remote.add((dst, dport))
+        if not inbound and self.low <= sport <= self.high:
+            key = (src, dst, dport)
+            self.dest.add(key)
+            if state == st.TCP_TIME_WAIT:
+                self.dest_tw.add(key)
+
+    def _close_wait(self, s, src):
+        self.cw_total += 1
+        if s.inode:
+            self.cw_inodes.add(s.inode)
+            if len(self.cw_sample) < SAMPLE_CAP:
+                self.cw_sample[s.inode] = s.tuple_text()
+        else:
+            # Not accepted yet: in a listener's accept queue, no owner fd.
+            q = self.cw_queue.setdefault((src, s.sport), [0, []])
+            q[0] += 1
+            if len(q[1]) < QUEUE_SAMPLE:
+                q[1].append(s.tuple_text())
+
+    def __call__(self, s):
+        state = s.state
+        fam = s.family
+        key = (state, fam)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        src = addresses.norm(fam, s.src)
+        if state == st.TCP_LISTEN:
+            self.listeners.add(s.sport)
+            self.listen_socks[(src, s.sport)] = s.inode
+            return
+        if state == st.TCP_CLOSE_WAIT:
+            self._close_wait(s, src)
+            if s.sport in self.listeners:
+                return
+        self._conn(fam, state, s.sport, s.dport, src, addresses.norm(fam, s.dst))
+
+    def feed(self, data):
+        """Fast path over raw netlink replies: the same folding as __call__
+        without building a Sock per socket (LISTEN, CLOSE_WAIT and errors go
+        through netlink.parse_messages). Returns True at NLMSG_DONE."""
+        hdr = netlink.DIAG_HEAD.unpack_from
+        ports = netlink.SOCKID_PORTS.unpack_from
+        head_len = netlink.DIAG_HEAD.size
+        p_ports, p_src, p_dst = netlink.DIAG_PORTS, netlink.DIAG_SRC, netlink.DIAG_DST
+        src4_end, dst4_end = p_src + addresses.IPV4_LEN, p_dst + addresses.IPV4_LEN
+        dst6_end = p_dst + addresses.IPV6_LEN  # the source (16 bytes) ends where the destination starts
+        mapped, mapped_len = addresses.MAPPED, addresses.MAPPED_LEN
+        hdrlen, align = netlink.NLMSG_HDRLEN, netlink.NLMSG_ALIGNTO - 1
+        by_family, done, error = netlink.SOCK_DIAG_BY_FAMILY, netlink.NLMSG_DONE, netlink.NLMSG_ERROR
+        af_inet = socket.AF_INET
+        by_sock = (st.TCP_LISTEN, st.TCP_CLOSE_WAIT)
+        counts = self.counts
+        counts_get = counts.get
+        conn = self._conn
+        end = len(data)
+        off = 0
+        while off + head_len <= end:
+            length, mtype, _flags, _seq, _pid, fam, state, _timer, _retrans = hdr(data, off)
+            if length < hdrlen:
+                raise netlink.malformed(length)
+            if mtype == by_family:
+                if state in by_sock:
+                    netlink.parse_messages(data[off:off + length], self)
+                else:
+                    key = (state, fam)
+                    counts[key] = counts_get(key, 0) + 1
+                    sport, dport = ports(data, off + p_ports)
+                    if fam == af_inet:
+                        src = data[off + p_src:off + src4_end]
+                        dst = data[off + p_dst:off + dst4_end]
+                    else:
+                        src = data[off + p_src:off + p_dst]
+                        dst = data[off + p_dst:off + dst6_end]
+                        if src[:mapped_len] == mapped:
+                            src = src[mapped_len:]
+                        if dst[:mapped_len] == mapped:
+                            dst = dst[mapped_len:]
+                    conn(fam, state, sport, dport, src, dst)
+            elif mtype == done:
+                return True
+            elif mtype == error:
+                netlink.parse_messages(data[off:off + length], self)
+            off += (length + align) & ~align  # netlink.aligned, inline on the hot path
+        return False
