@@ -115,7 +115,7 @@ options:
       - Rule ids whose errors become warnings. The key of an allowed C(unknown_key), C(global_key),
         C(tw_recycle_removed) or C(read_only) error is skipped; an allowed C(range) error lets the kernel judge
         the value (a refusal then rolls the run back).
-      - C(key_name), C(scope), C(value_chars) and C(tw_recycle_nat) can never be allowed.
+      - C(key_name), C(scope), C(value_chars), C(tw_recycle_nat) and C(bounds) can never be allowed.
     type: list
     elements: str
     default: []
@@ -152,11 +152,14 @@ EXAMPLES = r"""
     skip_missing:
       - net.ipv4.tcp_tw_reuse_delay
 
-- name: Audit only (drift check), whatever the playbook's mode
+- name: Audit only (drift check of the first example's file), whatever the playbook's mode
   kerneltune.tcp.tcp_sysctl:
     settings:
-      net.core.somaxconn: 4096
-    nat: present
+      net.ipv4.ip_local_port_range: [10240, 65535]
+      net.ipv4.tcp_tw_reuse: 1
+      net.ipv4.tcp_fin_timeout: 15
+    skip_missing:
+      - net.ipv4.tcp_tw_reuse_delay
   check_mode: true
   register: audit
 
@@ -310,97 +313,16 @@ backup_file:
   description: The backup copy, when O(backup=true) and the file changed.
   returned: changed and backup
   type: str
-  sample: /etc/sysctl.d/90-kerneltune-tcp.conf.1234.2026-11-22@10:00:00~
+  sample: /etc/sysctl.d/90-kerneltune-tcp.conf.2026-11-22@10:00:00~
 """
 
-import os
 import platform
-import shutil
-import tempfile
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
-from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
-
-STATE_FILE = core.STATE_FILE
-
-
-def _diff(path, result):
-    file_diff = {
-        "before_header": path,
-        "after_header": path,
-        "before": result["old_text"] or "",
-        "after": result["new_text"] or "",
-    }
-    runtime_diff = {
-        "before_header": "running kernel (/proc/sys)",
-        "after_header": "running kernel (/proc/sys)",
-        "before": "".join("%s = %s\n" % (k, old if old is not None else "(absent)")
-                          for k, _p, old, _n in result["runtime_changes"]),
-        "after": "".join("%s = %s\n" % (k, new) for k, _p, _o, new in result["runtime_changes"]),
-    }
-    out = [file_diff, runtime_diff]
-    st = _stat(path)
-    if result.get("new_text") is not None and _perms_wrong(st):
-        # A mode or owner that only changes is drift too: show it, not an empty diff.
-        out.append({
-            "before_header": "%s (mode, owner)" % path,
-            "after_header": "%s (mode, owner)" % path,
-            "before": "mode %04o, owner %d:%d\n" % (st.st_mode & 0o7777, st.st_uid, st.st_gid),
-            "after": "mode 0644, owner 0:0\n",
-        })
-    return out
-
-
-def _stat(path):
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
-def _write_file(module, path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".kerneltune-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # 0644 root:root every time, whatever the umask or the old file's mode, and the
-        # directory's default SELinux label, set on the new file before it takes the name.
-        os.chown(tmp, 0, 0)
-        os.chmod(tmp, 0o644)
-        module.set_default_selinux_context(tmp, False)
-        # A rename in one directory is atomic; unlike module.atomic_move it raises on
-        # failure, so the caller can put the running values back and say so.
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _fix_perms(path):
-    os.chown(path, 0, 0)
-    os.chmod(path, 0o644)
-
-
-def _backup(module, path):
-    """module.backup_local, but an error is raised instead of failing the module, so the caller can roll back."""
-    backup = "%s.%s~" % (path, time.strftime("%Y-%m-%d@%H:%M:%S"))
-    shutil.copy2(path, backup)
-    return backup
-
-
-def _perms_wrong(st):
-    """Whether an existing file (its os.stat, or None) is not 0644 root:root."""
-    if st is None:
-        return False
-    return (st.st_mode & 0o7777) != 0o644 or st.st_uid != 0 or st.st_gid != 0
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import task
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import transaction
 
 
 def main():
@@ -420,146 +342,25 @@ def main():
         required_if=[("state", "present", ("settings",))],
         supports_check_mode=True,
     )
-    p = module.params
-    path = p["path"]
-    kernel = platform.release()
-    base = dict(changed=False, path=path, kernel=kernel, settings=[], findings=[], runtime_changes=[], restore=[])
-    restore = p["restore"]
-    if restore is not None and p["state"] != "absent":
-        module.fail_json(msg="restore: only with state=absent (it says what removing the file does to the running "
-                             "values); got restore=%s with state=%s" % (restore, p["state"]), **base)
-    if restore == "boot" and not p["apply"]:
-        module.fail_json(msg="restore: boot sets running values, which apply=false forbids; use restore=none or "
-                             "apply=true", **base)
-    if restore is None:
-        restore = "boot" if p["apply"] else "none"
-    state_unread = None
-    try:
-        path = core.check_path(path)
-        if module.check_mode and os.path.exists(STATE_FILE) and not os.access(STATE_FILE, os.R_OK):
-            # An audit without become: it reads everything else; only the records are root's.
-            state, state_unread = {}, STATE_FILE
-        else:
-            state = core.load_state(STATE_FILE)
-    except core.SysctlError as e:
-        module.fail_json(msg=e.message, **base)
-    base["path"] = path
-    records = state.get(path, {})
-    inherited = core.first_records(state, path)
-
-    declared = {"present": True, "absent": False}.get(p["nat"])
+    declared = {"present": True, "absent": False}.get(module.params["nat"])
 
     def detect_nat():
         # Only after the arguments are valid; reads only, never loads a module.
         return nat_lib.detect(declared, module)
 
+    def label(path):
+        module.set_default_selinux_context(path, False)
+
+    opts = task.Options(check_mode=module.check_mode, diff=module._diff, kernel=platform.release(),
+                        detect_nat=detect_nat, hooks=transaction.Hooks(label=label))
     try:
-        result = core.plan(
-            p["settings"] or {}, path, state=p["state"], apply=p["apply"], nat=p["nat"],
-            skip_missing=p["skip_missing"], allow=p["allow"],
-            applier=None if p["applier"] == "auto" else p["applier"],
-            nat_detect=detect_nat if p["state"] == "present" else None, kernel_release=kernel,
-            restore=restore, records=records, inherited=inherited)
-    except core.SysctlError as e:
-        base.update(findings=e.findings)
-        if e.nat is not None:
-            base.update(nat=e.nat)
-        module.fail_json(msg=e.message, **base)
-
-    if state_unread:
-        result["findings"].append({
-            "rule": "restore_unknown", "severity": "info", "key": None,
-            "message": "%s is not readable by uid %d: this check-mode run does not know the values recorded before "
-                       "the first change%s" % (state_unread, os.geteuid(),
-                                               ", so the restore shown may differ" if p["state"] == "absent" else ""),
-        })
-    for f in result["findings"]:
-        if f["severity"] == "warning":
-            module.warn(f["message"])
-
-    perms = p["state"] == "present" and not result["file_changed"] and _perms_wrong(_stat(path))
-    changes = result["runtime_changes"]
-    changed = result["file_changed"] or perms or bool(changes)
-    out = dict(base)
-    out.update(
-        changed=changed,
-        settings=result["entries"],
-        findings=result["findings"],
-        runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in changes],
-        restore=result["restore"],
-        nat=result["nat"],
-        applier=result["applier"],
-        applier_name=result["applier_name"],
-        applier_version=result["applier_version"],
-    )
-    if module._diff:
-        out["diff"] = _diff(path, result)
-
-    unchanged = dict(out)
-    unchanged["changed"] = False
-    # The records of this file after the run: written before anything else on present (a failure
-    # then changes nothing), after everything on absent (the file and the values come first).
-    new_records = core.records_after(records, result, inherited) if p["state"] == "present" else {}
-    new_state = dict(state)
-    new_state[path] = new_records
-    if changed and not module.check_mode:
-        if p["state"] == "present" and new_records != records:
-            try:
-                core.save_state(new_state, STATE_FILE)
-            except (IOError, OSError) as e:
-                module.fail_json(msg="%s: could not write the state file: %s; nothing was changed"
-                                 % (STATE_FILE, e.strerror or e), **unchanged)
-
-        def put_state_back():
-            if p["state"] == "present" and new_records != records:
-                try:
-                    core.save_state(state, STATE_FILE)
-                except (IOError, OSError):
-                    pass  # the extra records hold the running values from before this run: still true
-
-        try:
-            core.apply_runtime(changes)
-        except core.SysctlError as e:
-            put_state_back()
-            module.fail_json(msg=e.message, **unchanged)
-
-        def fail_after_runtime(what, err):
-            # All or nothing: put the running values back, and say whether that worked.
-            put_state_back()
-            rollback = [(k, parts, new, old) for k, parts, old, new in reversed(changes)]
-            if not rollback:
-                module.fail_json(msg="%s: %s: %s" % (path, what, err), **unchanged)
-            try:
-                core.apply_runtime(rollback)
-            except core.SysctlError as e2:
-                failed = dict(unchanged)
-                failed["changed"] = True
-                module.fail_json(msg="%s: %s: %s; restoring the running values failed too: %s"
-                                 % (path, what, err, e2.message), **failed)
-            module.fail_json(msg="%s: %s: %s; running values restored" % (path, what, err), **unchanged)
-
-        if result["file_changed"] or perms:
-            if p["backup"] and os.path.exists(path):
-                try:
-                    out["backup_file"] = _backup(module, path)
-                except (IOError, OSError) as e:
-                    fail_after_runtime("could not back up the file", e.strerror or e)
-            try:
-                if p["state"] == "absent":
-                    os.unlink(path)
-                elif result["file_changed"]:
-                    _write_file(module, path, result["new_text"])
-                else:
-                    _fix_perms(path)
-            except (IOError, OSError) as e:
-                what = {"absent": "could not remove the file"}.get(p["state"], "could not write the file")
-                fail_after_runtime(what, e.strerror or e)
-    if p["state"] == "absent" and records and not module.check_mode:
-        try:
-            core.save_state(new_state, STATE_FILE)
-        except (IOError, OSError) as e:
-            module.warn("%s: could not drop the records of %s: %s; they are used again if the file comes back"
-                        % (STATE_FILE, path, e.strerror or e))
+        out, warnings = task.run(module.params, opts)
+    except task.TaskFailed as e:
+        for w in e.warnings:
+            module.warn(w)
+        module.fail_json(msg=e.message, **e.result)
+    for w in warnings:
+        module.warn(w)
     module.exit_json(**out)
 
 

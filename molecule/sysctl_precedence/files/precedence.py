@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The boot model (sysctl_core.plan) against the real appliers, on many layouts.
+"""The boot model (module_utils/sysctl, plan.plan) against the real appliers, on many layouts.
 
 Runs inside the test container. For each layout it writes the files, asks the
 model for `persisted_before` (our file absent) and `persisted` (our file
@@ -142,24 +142,25 @@ def real(argv):
 
 
 def import_library(src):
-    """Make the module_utils files in src importable under their collection name."""
+    """Make the module_utils tree in src (its packages too) importable under its collection name."""
     import shutil
     import tempfile
     top = tempfile.mkdtemp(prefix="kt-lib-")
     pkg = top
-    for part in ("ansible_collections", "kerneltune", "tcp", "plugins", "module_utils"):
+    for part in ("ansible_collections", "kerneltune", "tcp", "plugins"):
         pkg = os.path.join(pkg, part)
         os.mkdir(pkg)
         open(os.path.join(pkg, "__init__.py"), "w").close()
-    for name in os.listdir(src):
-        if name.endswith(".py"):
-            shutil.copy(os.path.join(src, name), pkg)
+    lib = os.path.join(pkg, "module_utils")
+    shutil.copytree(src, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    open(os.path.join(lib, "__init__.py"), "a").close()
     sys.path.insert(0, top)
 
 
 def main():
     import_library(sys.argv[1])
-    from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core as core
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import plan as plan_lib
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 
     seed, count = int(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(seed)
@@ -177,14 +178,15 @@ def main():
             reality = {}
             for with_ours in (False, True):
                 if with_ours:
-                    put(OUR, core.render(SETTINGS))
+                    put(OUR, render.render(SETTINGS))
                 elif os.path.lexists(OUR):
                     os.unlink(OUR)
                 for applier, argv in APPLIERS.items():
                     reality[(applier, with_ours)] = real(argv)
             os.unlink(OUR)
             for applier in APPLIERS:
-                r = core.plan(SETTINGS, OUR, apply=False, applier=applier, nat_result={}, listeners=[], owners={})
+                r = plan_lib.plan(plan_lib.Request(SETTINGS, OUR, apply=False, applier=applier, nat_result={},
+                                                   listeners=[], owners={}))
                 appliers[applier] = r["applier"]
                 for e in r["entries"]:
                     for field, with_ours in (("persisted_before", False), ("persisted", True)):

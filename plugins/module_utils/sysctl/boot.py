@@ -37,68 +37,22 @@ import os
 import re
 import subprocess
 
-SYSTEMD_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d")
-PROCPS_DIRS = SYSTEMD_DIRS + ("/lib/sysctl.d",)
-PROCPS_CONF = "/etc/sysctl.conf"
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import conf
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import paths
+
+SYSTEMD_DIRS = paths.SYSTEMD_DIRS
+PROCPS_DIRS = paths.READ_DIRS
+PROCPS_CONF = paths.PROCPS_CONF
+# Before procps 3.3.17, /run/sysctl.d comes before /etc/sysctl.d.
+PROCPS_OLD_DIRS = (paths.READ_DIRS[1], paths.READ_DIRS[0]) + paths.READ_DIRS[2:]
+PROCPS_RUN_FIRST_BEFORE = (3, 3, 17)
+# systemd reads /lib/sysctl.d (split-usr builds) before v255.
+SYSTEMD_SPLIT_USR_BEFORE = (255,)
+# procps reads globs from 4.0.
+PROCPS_GLOBS_FROM = (4,)
 
 SYSTEMD = "systemd-sysctl"
 PROCPS = "procps"
-
-
-def key_to_path_parts(key):
-    """Split a sysctl key the way both appliers do.
-
-    If the first separator is '/', slashes separate and dots are literal
-    (net/ipv4/conf/eth0.100/rp_filter); otherwise dots separate and slashes
-    are literal dots of an interface name (net.ipv4.conf.eth0/100.rp_filter).
-    """
-    key = key.strip()
-    first_dot = key.find(".")
-    first_slash = key.find("/")
-    if first_slash != -1 and (first_dot == -1 or first_slash < first_dot):
-        return tuple(key.split("/"))
-    return tuple(part.replace("/", ".") for part in key.split("."))
-
-
-def canonical_key(parts):
-    """Dotted name when no part holds a dot, slash form otherwise."""
-    if any("." in p for p in parts):
-        return "/".join(parts)
-    return ".".join(parts)
-
-
-def is_glob(parts):
-    return any(c in p for p in parts for c in "*?[")
-
-
-def parse_conf(text):
-    """Parse one sysctl.d file.
-
-    Returns a list of (parts, value, ignore_failure, lineno) in file order.
-    value is None for a ``-key`` line without ``=`` (systemd: do not set the
-    key; procps 4: keep it out of globs). Comments start with '#' or ';'.
-    Other lines that are not assignments are skipped, as both appliers skip
-    them (with a log message).
-    """
-    out = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if "=" not in line:
-            if line.startswith("-") and line[1:].strip():
-                out.append((key_to_path_parts(line[1:].strip()), None, True, lineno))
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip()
-        ignore = False
-        if key.startswith("-"):
-            ignore = True
-            key = key[1:].strip()
-        if not key:
-            continue
-        out.append((key_to_path_parts(key), value.strip(), ignore, lineno))
-    return out
 
 
 def _read(path):
@@ -139,11 +93,12 @@ def directories(applier, version=None, root=""):
     if applier == SYSTEMD:
         dirs = list(SYSTEMD_DIRS)
         # split-usr builds before v255 also read /lib; on a merged /usr it is /usr/lib.
-        if version < (255,) and os.path.isdir(root + "/lib/sysctl.d") and not os.path.islink(root + "/lib"):
+        if version < SYSTEMD_SPLIT_USR_BEFORE and os.path.isdir(root + "/lib/sysctl.d") \
+                and not os.path.islink(root + "/lib"):
             dirs.append("/lib/sysctl.d")
         return tuple(dirs)
-    if version < (3, 3, 17):
-        return ("/run/sysctl.d", "/etc/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+    if version < PROCPS_RUN_FIRST_BEFORE:
+        return PROCPS_OLD_DIRS
     return PROCPS_DIRS
 
 
@@ -242,38 +197,47 @@ def effective(applier, root="", overlay=None, version=None, keys=(), valid=None)
     for path, masked_by_ in list_files(applier, root, overlay, version):
         if masked_by_ is not None:
             continue
-        for parts, value, ignore, lineno in parse_conf(file_text(path, root, overlay)):
+        for parts, value, ignore, lineno in conf.parse_conf(file_text(path, root, overlay)):
             entries.append((parts, value, ignore, path, lineno))
-    keys = set(keys)
-    final = {}
     if applier == SYSTEMD:
-        table = {}  # insertion-ordered in Python >= 3.7
-        for parts, value, ignore, path, lineno in entries:
-            old = table.get(parts)
-            if old is not None and old[0] == value:
+        return _systemd_final(entries, set(keys), valid)
+    return _procps_final(entries, set(keys), valid, version >= PROCPS_GLOBS_FROM)
+
+
+def _systemd_final(entries, keys, valid):
+    """systemd-sysctl: one ordered table of keys and globs; a glob reaches keys without an entry of their own."""
+    final = {}
+    table = {}  # insertion-ordered in Python >= 3.7
+    for parts, value, _ignore, path, lineno in entries:
+        old = table.get(parts)
+        if old is not None and old[0] == value:
+            continue
+        table.pop(parts, None)
+        table[parts] = (value, path, lineno)
+    for parts, (value, path, lineno) in table.items():
+        if not conf.is_glob(parts):
+            ok = _accept(valid, parts, value)
+            final[parts] = (ok, path, lineno)
+            continue
+        if value is None:
+            continue
+        for k in keys:
+            if k in table or not glob_matches(parts, k):
                 continue
-            table.pop(parts, None)
-            table[parts] = (value, path, lineno)
-        for parts, (value, path, lineno) in table.items():
-            if not is_glob(parts):
-                ok = _accept(valid, parts, value)
-                final[parts] = (ok, path, lineno)
-                continue
-            if value is None:
-                continue
-            for k in keys:
-                if k in table or not glob_matches(parts, k):
-                    continue
-                ok = _accept(valid, k, value)
-                if ok is not None:
-                    final[k] = (ok, path, lineno)
-        return final
-    globs_work = version >= (4,)
-    explicit = set(p for p, _v, _i, _pa, _l in entries if not is_glob(p))
-    for parts, value, ignore, path, lineno in entries:
+            ok = _accept(valid, k, value)
+            if ok is not None:
+                final[k] = (ok, path, lineno)
+    return final
+
+
+def _procps_final(entries, keys, valid, globs_work):
+    """procps: line by line; a glob (4.0+) reaches keys no line names explicitly."""
+    final = {}
+    explicit = set(p for p, _v, _i, _pa, _l in entries if not conf.is_glob(p))
+    for parts, value, _ignore, path, lineno in entries:
         if value is None:
             continue  # procps: "-key" only keeps the key out of globs
-        if is_glob(parts):
+        if conf.is_glob(parts):
             if not globs_work:
                 continue
             targets = [k for k in keys if k not in explicit and glob_matches(parts, k)]
@@ -310,13 +274,15 @@ def detect_applier(root=""):
     return PROCPS
 
 
+# Seconds an applier's --version may take.
+VERSION_TIMEOUT = 5
 APPLIER_COMMANDS = {
     SYSTEMD: (("/usr/lib/systemd/systemd-sysctl", "--version"), ("/lib/systemd/systemd-sysctl", "--version")),
     PROCPS: (("/usr/sbin/sysctl", "--version"), ("/sbin/sysctl", "--version")),
 }
 
 
-def detect_version(applier, root="", timeout=5):
+def detect_version(applier, root="", timeout=VERSION_TIMEOUT):
     """The version of the applier's binary on this host, or None (then DEFAULT_VERSION is modelled)."""
     if root:
         return None

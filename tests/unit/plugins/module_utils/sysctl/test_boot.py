@@ -8,7 +8,10 @@ import os
 
 import pytest
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_boot as boot
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
+
 
 K = ("net", "ipv4", "tcp_fin_timeout")
 
@@ -27,30 +30,6 @@ def root(tmp_path):
 
 def value(applier, root, overlay=None, key=K):
     return boot.effective(applier, root, overlay).get(key)
-
-
-@pytest.mark.parametrize("key,parts", [
-    ("net.ipv4.tcp_fin_timeout", ("net", "ipv4", "tcp_fin_timeout")),
-    ("net/ipv4/tcp_fin_timeout", ("net", "ipv4", "tcp_fin_timeout")),
-    ("net/ipv4/conf/eth0.100/rp_filter", ("net", "ipv4", "conf", "eth0.100", "rp_filter")),
-    ("net.ipv4.conf.eth0/100.rp_filter", ("net", "ipv4", "conf", "eth0.100", "rp_filter")),
-])
-def test_key_forms(key, parts):
-    assert boot.key_to_path_parts(key) == parts
-
-
-def test_canonical_key():
-    assert boot.canonical_key(("net", "ipv4", "tcp_fin_timeout")) == "net.ipv4.tcp_fin_timeout"
-    assert boot.canonical_key(("net", "ipv4", "conf", "eth0.100", "rp_filter")) == "net/ipv4/conf/eth0.100/rp_filter"
-
-
-def test_parse_comments_dash_and_non_assignments():
-    text = "# c\n; c\n\n-net.ipv4.a = 1\nnet.ipv4.b=2 3\nnot an assignment\n  net/ipv4/c =\t4 \n"
-    assert boot.parse_conf(text) == [
-        (("net", "ipv4", "a"), "1", True, 4),
-        (("net", "ipv4", "b"), "2 3", False, 5),
-        (("net", "ipv4", "c"), "4", False, 7),
-    ]
 
 
 @pytest.mark.parametrize("applier", [boot.SYSTEMD, boot.PROCPS])
@@ -155,15 +134,20 @@ def test_reads_directory(applier, path, expected):
 # 3.3.17/4.0.2/4.0.4) in molecule/sysctl_precedence; the model must say the same.
 
 P = ("net", "ipv4", "tcp_keepalive_probes")
+
+
 T = ("net", "ipv4", "tcp_keepalive_time")
+
+
 KEYS = {K, P, T}
+
+
 U8 = {P: 255}
 
 
 def kernel(parts, value):
-    """A stand-in for sysctl_core.kernel_value: base-0 integers, u8 for probes."""
-    from ansible_collections.kerneltune.tcp.plugins.module_utils import sysctl_core
-    return sysctl_core.kernel_value(boot.canonical_key(parts), value)
+    """A stand-in for values.kernel_value: base-0 integers, u8 for probes."""
+    return values.kernel_value(keys.canonical_key(parts), value)
 
 
 def model(applier, root, version, key=K):
@@ -171,11 +155,9 @@ def model(applier, root, version, key=K):
 
 
 V = {boot.SYSTEMD: [(247,), (252,), (257,)], boot.PROCPS: [(3, 3, 17), (4, 0, 2), (4, 0, 4)]}
+
+
 ALL = [(a, v) for a in V for v in V[a]]
-
-
-def test_parse_dash_key_without_value():
-    assert boot.parse_conf("-net.ipv4.tcp_fin_timeout\nnet.ipv4.x\n") == [(K, None, True, 1)]
 
 
 @pytest.mark.parametrize("applier,version", ALL)

@@ -1,0 +1,352 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The planner of kerneltune.tcp.tcp_sysctl: everything a run would do, without doing it.
+
+plan(Request) runs the stages: parse_settings (names, values) -> read_state
+(/proc/sys) -> resolve_bounds -> NAT -> check_keys -> check_values -> the
+file's new text -> BootModel (each applier, before and after) -> plan_keys
+(status, drift, ordered runtime writes). plan_removal is state=absent: the
+file goes and, with restore=boot, the running values go back.
+
+Stdlib only: this runs on the managed host.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import procsys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import rules
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.bootmodel import BootModel, sets_text
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors import SysctlError
+
+# One run's request. restore (state=absent only): "boot" sets each key our file
+# set (or that RECORDS, this file's records, name) to what the other files set
+# at boot, else to its recorded value; "none" leaves the running values.
+# inherited: {key: value before any of our files first changed it}, this file's
+# records over those of the other managed files (records.first_records).
+# nat_result: NAT detection's result, or nat_detect() to get it once the names
+# and values are valid. listeners {port: inode} and owners(inodes) stand in for
+# the host's sockets; applier_versions for the appliers' binaries.
+Request = collections.namedtuple("Request", (
+    "settings", "path", "state", "apply", "nat", "skip_missing", "allow", "applier", "proc_root", "boot_root",
+    "nat_result", "listeners", "owners", "kernel_release", "applier_versions", "nat_detect", "restore", "records",
+    "inherited"), defaults=(
+    None, None, "present", True, "auto", (), (), None, procsys.PROC_SYS, "",
+    None, None, None, None, None, None, "none", None, None))
+# The requested keys: {key: value (None for a bound until resolved)}, {key: parts}, {key: bounds}.
+Wanted = collections.namedtuple("Wanted", "desired parts_of bounds")
+# The running kernel: {key: value}, {key: present | missing | unreadable}.
+Running = collections.namedtuple("Running", "runtime presence")
+
+
+def plan(req):
+    """Everything a run would do, stage by stage. Raises SysctlError on a refusal.
+
+    Returns a dict: entries (per key), findings, new_text, old_text,
+    file_changed, runtime_changes (ordered), restore, nat, applier, kernel.
+    """
+    rules.validate_allow(req.allow)
+    findings = rules.Findings(req.allow)
+    req = req._replace(skip_missing=skip_keys(req.skip_missing))
+    if req.state == "absent":
+        return plan_removal(req, findings)
+    return plan_present(req, findings)
+
+
+def skip_keys(skip_missing):
+    """skip_missing as canonical keys; SysctlError naming a bad one."""
+    skip = set()
+    for k in skip_missing or ():
+        try:
+            skip.add(keys.parse_key(k)[0])
+        except keys.KeyNameError as e:
+            raise SysctlError("skip_missing: %s" % e)
+    return frozenset(skip)
+
+
+def plan_present(req, findings):
+    """state=present: the file's new text, each key's entry and the runtime writes."""
+    wanted = parse_settings(req.settings, req.state, findings)
+    running = read_state(wanted.parts_of, req.proc_root)
+    bounds_lib.resolve_bounds(wanted.desired, wanted.bounds, running, findings)
+    if findings.errors():
+        raise SysctlError(rules.error_summary(findings), findings.items)
+    nat_result = req.nat_result
+    if nat_result is None and req.nat_detect is not None:
+        nat_result = req.nat_detect()  # only once the names and values are valid
+    nat = rules.nat_state(req.nat, nat_result)
+    skipped = rules.check_keys(req, wanted, running, nat, findings)
+    # A bounded key with no running value (missing, unreadable) has no value to check or write.
+    active = {k: v for k, v in wanted.desired.items() if skipped.get(k) != "unsupported" and v is not None}
+    rules.check_values(active, running.runtime, findings, req.listeners, req.owners)
+    if findings.errors():
+        raise SysctlError(rules.error_summary(findings), findings.items, nat=nat.info)
+    model = BootModel(req.path, wanted.parts_of, running.runtime, req.applier, req.applier_versions, req.boot_root)
+    old_text = render.read_file(req.path, req.boot_root)
+    records = req.inherited if req.inherited is not None else req.records
+    new_text = render.render_file(bounds_lib.bounded_file_values(
+        active, wanted.bounds, model.base if wanted.bounds else {}, old_text, wanted.parts_of, records), skipped)
+    model.finish(new_text)
+    model.file_findings(req.path, req.state, findings)
+    entries, runtime_changes = plan_keys(req, wanted, running, skipped, model, findings)
+    out = {
+        "entries": entries,
+        "findings": findings.items,
+        "old_text": old_text,
+        "new_text": new_text,
+        "file_changed": old_text != new_text,
+        "runtime_changes": runtime_changes,
+        "restore": [],
+        "nat": nat.info,
+    }
+    out.update(model.summary())
+    return out
+
+
+def parse_settings(settings, state, findings):
+    """Stage 1, names and values, before anything is read: Wanted({key: value}, {key: parts}, {key: bounds}).
+
+    A dict value is a bound ({min, max}; {low_min, low_max, high_min, high_max}
+    for the port range): its key's value is None until resolve_bounds.
+
+    Values are normalised as the kernel reads them (base 0: "015" is 13), so the
+    file, the running value and the next run agree. Raises SysctlError on a refusal.
+    """
+    wanted = Wanted({}, {}, {})
+    if state != "present":
+        return wanted
+    if not settings:
+        raise SysctlError("settings: at least one key is required when state=present")
+    for raw_key in settings:
+        try:
+            key, parts = keys.parse_key(raw_key)
+        except keys.KeyNameError as e:
+            findings.add(e.rule, "error", str(raw_key), str(e))
+            continue
+        if key in wanted.desired:
+            raise SysctlError("%s: given twice (as %s and another spelling)" % (key, raw_key))
+        if _parse_value(wanted, key, settings[raw_key], findings):
+            wanted.parts_of[key] = parts
+    if findings.errors():
+        raise SysctlError(rules.error_summary(findings), findings.items)
+    return wanted
+
+
+def _parse_value(wanted, key, raw, findings):
+    """Put KEY's value (or bound) in WANTED; False with a finding when it is refused."""
+    if isinstance(raw, dict):
+        try:
+            wanted.bounds[key] = bounds_lib.parse_bounds(key, raw)
+        except ValueError as e:
+            findings.add("bounds", "error", key, str(e))
+            return False
+        wanted.desired[key] = None  # resolved against the running value (resolve_bounds)
+        return True
+    text = values.value_to_text(raw)
+    try:
+        values.check_value_chars(key, text)
+    except ValueError as e:
+        findings.add("value_chars", "error", key, str(e))
+        return False
+    if not text.strip():
+        findings.add("range", "error", key, "%s: value is empty; the kernel refuses an empty value" % key)
+        return False
+    wanted.desired[key] = " ".join(text.split()) if key == keys.RESERVED else values.normalize(key, text)
+    return True
+
+
+def read_state(parts_of, proc_root=procsys.PROC_SYS):
+    """Stage 2, the running kernel: Running({key: value}, {key: presence}) for our keys and those the rules need."""
+    runtime = {}
+    presence = {}
+    for key, parts in parts_of.items():
+        runtime[key], presence[key] = procsys.read_runtime(parts, proc_root)
+    for key in (keys.UNPRIV, keys.RESERVED, keys.TIMESTAMPS, keys.PORT_RANGE):
+        if key not in runtime:
+            runtime[key] = procsys.read_runtime(keys.key_to_path_parts(key), proc_root)[0]
+    return Running(runtime, presence)
+
+
+# --------------------------------------------------------------------------
+# Per key: status, drift, sources, findings
+# --------------------------------------------------------------------------
+
+def plan_keys(req, wanted, running, skipped, model, findings):
+    """Stage 5, per key: the entry (status, drift, sources) and the runtime writes, in write order."""
+    entries = []
+    runtime_changes = []
+    for key in sorted(wanted.desired):
+        parts = wanted.parts_of[key]
+        entry = _entry(req, key, wanted, running.runtime, skipped.get(key), model)
+        _entry_findings(req, entry, parts, model, findings)
+        if req.apply and req.state == "present" and entry["status"] == "drift" and entry["runtime_drift"] \
+                and entry["desired"] is not None:
+            runtime_changes.append((key, parts, entry["runtime"], entry["desired"]))
+        entries.append(entry)
+    return entries, render.write_order(runtime_changes, wanted.desired, running.runtime)
+
+
+def _meets(key, want, b):
+    def meets(value):
+        # A bounded key is ok anywhere within its bounds; any other key at its value.
+        if b is not None:
+            return bounds_lib.within(key, b, value)
+        return value is not None and values.normalize(key, value) == values.normalize(key, want)
+    return meets
+
+
+def _entry(req, key, wanted, runtime, status, model):
+    """One key's entry in the result."""
+    parts, want, b = wanted.parts_of[key], wanted.desired[key], wanted.bounds.get(key)
+    meets = _meets(key, want, b)
+    cur = runtime.get(key)
+    e_after = model.after.get(parts)
+    e_before = model.before.get(parts)
+    # As the kernel would show it once applied (base-0 integers, whitespace).
+    # A value of None with a source: that file makes the applier leave the
+    # key alone (systemd: a "-key" line or a value the kernel refuses).
+    runtime_drift = not meets(cur)
+    persisted_drift = e_before is None or not meets(e_before[0])
+    overridden_by = None
+    if status != "unsupported" and req.state == "present" and e_after and not meets(e_after[0]) \
+            and (e_after[1] != req.path or model.mask):
+        overridden_by = e_after[1]
+    if status is None:
+        if overridden_by:
+            status = "overridden"
+        elif runtime_drift or persisted_drift:
+            status = "drift"
+        else:
+            status = "ok"
+    return {
+        "key": key,
+        "desired": want,
+        "runtime": cur,
+        "persisted": e_after[0] if e_after else None,
+        "source": e_after[1] if e_after else None,
+        "persisted_before": e_before[0] if e_before else None,
+        "source_before": e_before[1] if e_before else None,
+        "runtime_drift": runtime_drift,
+        "persisted_drift": persisted_drift,
+        "overridden_by": overridden_by,
+        "status": status,
+        "bounds": dict(b, text=bounds_lib.describe_bounds(b)) if b else None,
+    }
+
+
+def _entry_findings(req, entry, parts, model, findings):
+    """overridden and applier_disagree for one key's entry."""
+    key, want, overridden_by, status = entry["key"], entry["desired"], entry["overridden_by"], entry["status"]
+    e_after, e_other = model.after.get(parts), model.after_other.get(parts)
+    if overridden_by and e_after[0] is None:
+        findings.add("overridden", "warning", key,
+                     "%s: %s makes %s leave the key unset at boot after %s (%s); the running value is left "
+                     "alone" % (key, overridden_by, model.which, req.path, want))
+    elif overridden_by:
+        findings.add("overridden", "warning", key,
+                     "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone"
+                     % (key, overridden_by, e_after[0], req.path, entry["bounds"]["text"] if entry["bounds"] else want))
+    mine = e_after[0] if e_after else None
+    theirs = e_other[0] if e_other else None
+    if status not in ("unsupported", "read_only") and req.state == "present" \
+            and (model.in_dirs or model.in_dirs_other) and mine != theirs:
+        findings.add("applier_disagree", "warning", key,
+                     "%s: %s would %s but %s would %s"
+                     % (key, model.name(), sets_text(e_after), model.name(model.other), sets_text(e_other)))
+
+
+# --------------------------------------------------------------------------
+# state=absent
+# --------------------------------------------------------------------------
+
+def plan_removal(req, findings):
+    """state=absent: remove our file and, with restore=boot, plan the running values back."""
+    old_text = render.read_file(req.path, req.boot_root)
+    parts_of = render.file_keys(old_text)
+    records = req.records or {}
+    recorded = dict(req.inherited or {})
+    recorded.update(records)
+    for key in records:  # keys this file recorded, in the file or not any more
+        try:
+            k, parts = keys.parse_key(key)
+        except keys.KeyNameError:
+            continue  # a record the state file should not hold; never written to the kernel
+        parts_of.setdefault(k, parts)
+    running = read_state(parts_of, req.proc_root)
+    model = BootModel(req.path, parts_of, running.runtime, req.applier, req.applier_versions,
+                      req.boot_root).finish(None)
+    restore, changes, targets = [], [], {}
+    if req.restore == "boot":
+        for key in sorted(parts_of):
+            parts = parts_of[key]
+            item, write = _restore_key(req, (key, parts), running, (model.base.get(parts), recorded.get(key)),
+                                       findings)
+            restore.append(item)
+            if write:
+                targets[key] = item["value"]
+                changes.append((key, parts, item["runtime"], item["value"]))
+    if findings.errors():
+        raise SysctlError(rules.error_summary(findings), findings.items)
+    out = {
+        "entries": [],
+        "findings": findings.items,
+        "old_text": old_text,
+        "new_text": None,
+        "file_changed": old_text is not None,
+        "runtime_changes": render.write_order(changes, targets, running.runtime),
+        "restore": restore,
+        "nat": None,
+    }
+    out.update(model.summary())
+    return out
+
+
+def _restore_key(req, key_parts, running, known, findings):
+    """One key's restore entry, and whether its running value is to change.
+
+    known: (what the other files set at boot, the value recorded before our first change).
+    """
+    key, parts = key_parts
+    cur = running.runtime.get(key)
+    if running.presence[key] != "present":
+        return {"key": key, "runtime": None, "value": None, "source": None}, False
+    target, source = _restore_target(key, cur, known[0], known[1], findings)
+    item = {"key": key, "runtime": cur, "value": target, "source": source}
+    if target is None or values.normalize(key, target) == values.normalize(key, cur):
+        return item, False
+    if not procsys.writable(parts, req.proc_root):
+        if os.geteuid() != 0:
+            why = "%s: not writable by uid %d (running value %s, to restore %s); run as root (become: " \
+                  "true)" % (key, os.geteuid(), cur, target)
+        else:
+            why = "%s: read-only here (running value %s, to restore %s); nothing was changed. With " \
+                  "restore=none the file is removed and the running values are left" % (key, cur, target)
+        findings.add("read_only", "error", key, why)
+        return item, False
+    return item, True
+
+
+def _restore_target(key, cur, other, record, findings):
+    """(value, source) to restore KEY to: another file's, else the recorded one; (None, None) with a finding."""
+    if other and other[0] is not None:
+        return other[0], other[1]
+    if record is not None and values.kernel_value(key, record, cur) is not None:
+        return values.kernel_value(key, record, cur), "recorded"
+    if record is not None:
+        findings.add("restore_unknown", "warning", key,
+                     "%s: the recorded value %r is not one the kernel takes; the running value %s is left "
+                     "as it is" % (key, record, cur))
+    else:
+        findings.add("restore_unknown", "warning", key,
+                     "%s: no other file sets it and no running value was recorded before "
+                     "kerneltune.tcp.tcp_sysctl first set it; the running value %s is left as it is"
+                     % (key, cur))
+    return None, None

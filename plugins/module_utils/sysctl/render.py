@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The managed file's text, and the order the running values are written in.
+
+HEADER marks a file as ours; render and render_file give the file's text;
+write_order orders runtime writes so the kernel accepts each step; read_file
+and file_keys read a file back.
+
+Stdlib only: this runs on the managed host.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import conf
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
+
+HEADER = (
+    "# Managed by Ansible (kerneltune.tcp.tcp_sysctl). Do not edit: changes here are\n"
+    "# overwritten on the next run. Put local settings in a file that sorts later\n"
+    "# and the audit will report it as an override.\n"
+)
+
+# The kernel's boot-time default low port the appliers start from
+# (net/ipv4/af_inet.c inet_init_net: ip_local_ports.range 32768 60999).
+DEFAULT_PORT_LOW = 32768
+
+
+def render(file_values):
+    """The managed file: header, then one `key = value` line per key, sorted.
+
+    Both appliers write in file order, starting from the kernel's defaults
+    (ip_unprivileged_port_start 1024, ip_local_port_range 32768 60999), and the
+    kernel refuses a range whose low port is below ip_unprivileged_port_start.
+    So ip_unprivileged_port_start comes before ip_local_port_range unless it
+    rises above the default low port, in which case the range goes first.
+    """
+    names = sorted(file_values)
+    if keys.PORT_RANGE in names and keys.UNPRIV in names:
+        names.remove(keys.UNPRIV)
+        start = values.parse_kint(str(file_values[keys.UNPRIV]).strip())
+        at = names.index(keys.PORT_RANGE) + (1 if start is not None and start > DEFAULT_PORT_LOW else 0)
+        names.insert(at, keys.UNPRIV)
+    lines = [HEADER]
+    for key in names:
+        lines.append("%s = %s\n" % (key, file_values[key]))
+    return "".join(lines)
+
+
+def render_file(active, skipped):
+    """Stage 4a, the file's new text.
+
+    Values are already whitespace-normalised; numbers are written as the kernel
+    shows them. The reserved-ports list is kept as the user wrote it. A key
+    allowed to stay read-only (allow: [read_only]) stays out of the file too.
+    """
+    file_values = {k: v if k == keys.RESERVED else values.normalize(k, v) for k, v in active.items()
+                   if skipped.get(k) != "read_only"}
+    return render(file_values)
+
+
+def write_order(changes, desired, runtime):
+    """Order runtime writes so the kernel accepts each step.
+
+    The port range must stay at or above ip_unprivileged_port_start: when that
+    rises, write the range first; when it falls, write it last.
+    """
+    changes = sorted(changes, key=lambda c: c[0])
+    names = [c[0] for c in changes]
+    if keys.PORT_RANGE in names and keys.UNPRIV in names:
+        try:
+            rising = int(desired[keys.UNPRIV]) > int(runtime.get(keys.UNPRIV) or 0)
+        except ValueError:
+            rising = True
+        pr = [c for c in changes if c[0] == keys.PORT_RANGE]
+        rest = [c for c in changes if c[0] != keys.PORT_RANGE]
+        if rising:
+            changes = pr + rest
+        else:
+            ui = [i for i, c in enumerate(rest) if c[0] == keys.UNPRIV][0]
+            changes = rest[:ui + 1] + pr + rest[ui + 1:]
+    return changes
+
+
+def read_file(path, boot_root=""):
+    """Our file's text, or None when it does not exist."""
+    try:
+        with open(boot_root + path, "r", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def file_keys(text):
+    """{key: parts} of the plain (not glob, not "-key") assignments in a file's text."""
+    out = {}
+    for parts, value, _ignore, _lineno in conf.parse_conf(text or ""):
+        if value is not None and not conf.is_glob(parts):
+            out[keys.canonical_key(parts)] = parts
+    return out

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One tcp_sysctl task without AnsibleModule: options that depend on each other, the diff.
+
+The whole task runs through the module in tests/unit/plugins/modules/test_modules.py
+(check mode and refusals) and in molecule; messages are asserted word for word.
+"""
+import os
+
+import pytest
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import task
+
+from .sysctl_env import PATH
+
+
+def params(**kw):
+    p = {"state": "present", "apply": True, "restore": None}
+    p.update(kw)
+    return p
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"restore": "boot"}, "restore: only with state=absent (it says what removing the file does to the running "
+                          "values); got restore=boot with state=present"),
+    ({"state": "absent", "restore": "boot", "apply": False},
+     "restore: boot sets running values, which apply=false forbids; use restore=none or apply=true"),
+])
+def test_restore_refusals(kw, message):
+    base = {"changed": False}
+    with pytest.raises(task.TaskFailed) as e:
+        task.restore_option(params(**kw), base)
+    assert e.value.message == message and e.value.result is base
+
+
+@pytest.mark.parametrize("kw,restore", [
+    ({"state": "absent"}, "boot"), ({"state": "absent", "apply": False}, "none"),
+    ({"state": "absent", "restore": "none"}, "none"), ({}, "boot"),
+])
+def test_restore_defaults(kw, restore):
+    assert task.restore_option(params(**kw), {}) == restore
+
+
+def test_diff_shows_the_file_the_running_values_and_the_mode(tmp_path):
+    path = str(tmp_path / "90-x.conf")
+    with open(path, "w") as f:
+        f.write("old\n")
+    os.chmod(path, 0o600)
+    result = {"old_text": "old\n", "new_text": "new\n",
+              "runtime_changes": [("net.core.somaxconn", ("net", "core", "somaxconn"), "4096", "8192"),
+                                  ("net.ipv4.tcp_fin_timeout", (), None, "15")]}
+    d = task.diff(path, result)
+    assert d[0] == {"before_header": path, "after_header": path, "before": "old\n", "after": "new\n"}
+    assert d[1]["before"] == "net.core.somaxconn = 4096\nnet.ipv4.tcp_fin_timeout = (absent)\n"
+    assert d[1]["after"] == "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 15\n"
+    st = os.stat(path)
+    assert d[2] == {"before_header": "%s (mode, owner)" % path, "after_header": "%s (mode, owner)" % path,
+                    "before": "mode 0600, owner %d:%d\n" % (st.st_uid, st.st_gid), "after": "mode 0644, owner 0:0\n"}
+    assert len(task.diff(PATH + ".none", result)) == 2
