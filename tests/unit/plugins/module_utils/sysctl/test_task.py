@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One tcp_sysctl task without AnsibleModule: options that depend on each other, the diff.
 
-The whole task runs through the module in tests/unit/plugins/modules/test_modules.py
+The whole task runs through the module in tests/unit/plugins/modules/test_tcp_sysctl.py
 (check mode and refusals) and in molecule; messages are asserted word for word.
 """
 import os

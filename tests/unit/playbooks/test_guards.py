@@ -51,9 +51,6 @@ def test_tags_do_not_skip_the_report_or_the_gate(tmp_path):
         "audit-junit.xml", "audit.html", "audit.json", "audit.md"]
 
 
-ROLLOUT_PROFILES = "(web_frontend, high_outbound_client, reverse_proxy or kt_sysctl)"
-
-
 @pytest.mark.parametrize("extra", [[], ["--tags", "unrelated"]])
 def test_rollout_without_a_profile_fails_before_anything_runs(tmp_path, extra):
     p = play(tmp_path, "kerneltune.tcp.rollout", *extra)
