@@ -1,29 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """tcp_info's glue, driven through main() with real arguments: it only reads this host's /proc."""
-import json
 import os
 
 import pytest
 
 from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info
 
-_ARGS = {}  # "patch": the module_args fixture (tests/unit/conftest.py), set for each test
 
-
-@pytest.fixture(autouse=True)
-def _module_args(module_args):
-    _ARGS["patch"] = module_args
-
-
-def run(module, args, capsys):
-    with _ARGS["patch"](args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def test_tcp_info_reads_this_host(capsys):
-    r = run(tcp_info, {"_ansible_check_mode": True, "source": "proc"}, capsys)
+def test_tcp_info_reads_this_host(run_module):
+    r = run_module(tcp_info, {"_ansible_check_mode": True, "source": "proc"})
     assert r["changed"] is False and r["source"] == "proc"
     # The numbers add up and the values are this host's own.
     assert r["total"] == sum(c["total"] for c in r["counts"].values())
@@ -38,5 +23,5 @@ def test_tcp_info_reads_this_host(capsys):
     assert all(f["severity"] in ("info", "warning", "error") and f["remedy"] for f in r["findings"])
 
 
-def test_tcp_info_top_must_be_positive(capsys):
-    assert run(tcp_info, {"top": 0}, capsys)["msg"] == "top: 0 must be at least 1"
+def test_tcp_info_top_must_be_positive(run_module):
+    assert run_module(tcp_info, {"top": 0})["msg"] == "top: 0 must be at least 1"

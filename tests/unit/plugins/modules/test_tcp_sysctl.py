@@ -6,36 +6,21 @@ Only read-only paths run here (check mode, refusals): they read this host's
 roots in tests/unit/plugins/module_utils/sysctl/test_transaction.py, and for
 real in molecule, in containers.
 """
-import json
 import os
 
 import pytest
 
 from ansible_collections.kerneltune.tcp.plugins.modules import tcp_sysctl
 
-_ARGS = {}  # "patch": the module_args fixture (tests/unit/conftest.py), set for each test
 
-
-@pytest.fixture(autouse=True)
-def _module_args(module_args):
-    _ARGS["patch"] = module_args
-
-
-def run(module, args, capsys):
-    with _ARGS["patch"](args):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(capsys.readouterr().out)
-
-
-def test_tcp_sysctl_check_mode_writes_nothing(capsys):
+def test_tcp_sysctl_check_mode_writes_nothing(run_module):
     path = "/run/sysctl.d/90-kerneltune-unit-test.conf"
     assert not os.path.exists(path)
     with open("/proc/sys/net/ipv4/tcp_fin_timeout") as f:
         running = f.read().strip()
     want = "17" if running != "17" else "18"
-    r = run(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": want}, "path": path, "_ansible_check_mode": True,
-                         "_ansible_diff": True}, capsys)
+    r = run_module(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": want}, "path": path, "_ansible_check_mode": True,
+                                "_ansible_diff": True})
     assert r["changed"] is True
     assert r["runtime_changes"] == ["net.ipv4.tcp_fin_timeout: %s -> %s" % (running, want)]
     assert r["settings"][0]["status"] == "drift"
@@ -46,17 +31,17 @@ def test_tcp_sysctl_check_mode_writes_nothing(capsys):
         assert f.read().strip() == running
 
 
-def test_tcp_sysctl_path_must_be_conf(capsys):
-    r = run(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": 15}, "path": "/etc/sysctl.d/x.txt",
-                         "_ansible_check_mode": True}, capsys)
+def test_tcp_sysctl_path_must_be_conf(run_module):
+    r = run_module(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": 15}, "path": "/etc/sysctl.d/x.txt",
+                                "_ansible_check_mode": True})
     assert r["failed"] is True
     assert r["msg"] == ("path: /etc/sysctl.d/x.txt must be an absolute path ending in .conf "
                         "(the appliers read only *.conf)")
 
 
-def test_tcp_sysctl_refusal_carries_findings(capsys):
+def test_tcp_sysctl_refusal_carries_findings(run_module):
     path = "/run/sysctl.d/90-kerneltune-unit-test.conf"
-    r = run(tcp_sysctl, {"settings": {"vm.swappiness": 1}, "path": path}, capsys)
+    r = run_module(tcp_sysctl, {"settings": {"vm.swappiness": 1}, "path": path})
     assert r["failed"] is True
     assert r["findings"][0]["rule"] == "scope"
     assert r["changed"] is False
@@ -77,14 +62,14 @@ def test_tcp_sysctl_refusal_carries_findings(capsys):
                                    "files"),
 ])
 @pytest.mark.parametrize("state", ["present", "absent"])
-def test_tcp_sysctl_path_confined(path, msg, state, capsys):
+def test_tcp_sysctl_path_confined(path, msg, state, run_module):
     before = os.path.exists(path) and open(path, "rb").read()
-    r = run(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": 15}, "path": path, "state": state}, capsys)
+    r = run_module(tcp_sysctl, {"settings": {"net.ipv4.tcp_fin_timeout": 15}, "path": path, "state": state})
     assert r["failed"] is True and r["changed"] is False
     assert r["msg"] == msg
     assert (os.path.exists(path) and open(path, "rb").read()) == before
 
 
-def test_tcp_sysctl_settings_required(capsys):
-    r = run(tcp_sysctl, {"state": "present"}, capsys)
+def test_tcp_sysctl_settings_required(run_module):
+    r = run_module(tcp_sysctl, {"state": "present"})
     assert r["msg"] == "state is present but all of the following are missing: settings"
