@@ -100,8 +100,8 @@ def header(lookup, name):
     head = lookup.header(name)
     where = "roles/%s/defaults/main.yml: __%s_profile" % (name, name)
     if set(head) - HEADER_KEYS:
-        raise ProfileError("%s: unknown keys %s (known: %s)" % (where, ", ".join(sorted(set(head) - HEADER_KEYS)),
-                                                               ", ".join(sorted(HEADER_KEYS))))
+        raise ProfileError("%s: unknown keys %s (known: %s)" % (
+            where, ", ".join(sorted(set(head) - HEADER_KEYS)), ", ".join(sorted(HEADER_KEYS))))
     if not isinstance(head.get("purpose"), str) or not head["purpose"].strip() or "\n" in head["purpose"].strip():
         raise ProfileError("%s: purpose must be one line of text" % where)
     for key in ("composed_on", "releases"):

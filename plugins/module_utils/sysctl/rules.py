@@ -266,8 +266,8 @@ def _check_port_range(desired, runtime, findings):
     elif v[0] > v[1]:
         msg = "%s: value %r has low %d above high %d" % (keys.PORT_RANGE, text, v[0], v[1])
     elif unpriv is not None and v[0] < unpriv:
-        msg = "%s: low port %d is below %s (%d); the kernel refuses that" % (keys.PORT_RANGE, v[0], keys.UNPRIV,
-                                                                              unpriv)
+        msg = "%s: low port %d is below %s (%d); the kernel refuses that" % (
+            keys.PORT_RANGE, v[0], keys.UNPRIV, unpriv)
     if msg:
         findings.add("range", "error", keys.PORT_RANGE, msg)
 

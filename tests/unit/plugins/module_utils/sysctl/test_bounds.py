@@ -130,7 +130,7 @@ def test_another_files_value_that_the_module_would_refuse_is_not_copied(env):
     r = env.plan({RANGE: {"low_min": 50000}, SOMAXCONN: {"max": 65535}, "net.ipv4.tcp_fin_timeout": {"max": 30}})
     # 50000 45000 (low above high), 0 and -5 are not values the module writes: the runtime targets are.
     assert r["new_text"] == render.HEADER + ("net.core.somaxconn = 4096\nnet.ipv4.ip_local_port_range = 50000 60999\n"
-                                           "net.ipv4.tcp_fin_timeout = 30\n")
+                                             "net.ipv4.tcp_fin_timeout = 30\n")
 
 
 def test_bounded_key_that_cannot_be_read(env, monkeypatch):

@@ -74,8 +74,8 @@ def test_state_absent(env):
 def test_stage_parse_settings_normalises_and_carries_rule_ids():
     findings = rules_mod.Findings(())
     desired, parts_of, bounds = plan_mod.parse_settings({"net.ipv4.tcp_fin_timeout": "015", "net/ipv4/tcp_tw_reuse": 1,
-                                                     "net.ipv4.ip_local_port_range": [10240, 65535]}, "present",
-                                                    findings)
+                                                         "net.ipv4.ip_local_port_range": [10240, 65535]}, "present",
+                                                        findings)
     assert bounds == {}
     assert desired == {"net.ipv4.tcp_fin_timeout": "13", "net.ipv4.tcp_tw_reuse": "1",
                        "net.ipv4.ip_local_port_range": "10240 65535"}
@@ -89,7 +89,7 @@ def test_stage_parse_settings_normalises_and_carries_rule_ids():
 
 def test_stage_read_state_reads_the_keys_the_rules_need(env):
     runtime, presence = plan_mod.read_state({"net.ipv4.tcp_fin_timeout": ("net", "ipv4", "tcp_fin_timeout"),
-                                         "net.ipv4.nope": ("net", "ipv4", "nope")}, env.proc)
+                                             "net.ipv4.nope": ("net", "ipv4", "nope")}, env.proc)
     assert (runtime["net.ipv4.tcp_fin_timeout"], presence["net.ipv4.tcp_fin_timeout"]) == ("60", "present")
     assert presence["net.ipv4.nope"] == "missing"
     assert runtime["net.ipv4.ip_local_port_range"] == "32768 60999" and "net.ipv4.ip_local_port_range" not in presence

@@ -29,7 +29,7 @@ def test_render_is_sorted_with_header(env):
 def test_render_orders_unprivileged_start_for_boot(start, first):
     # At boot both appliers write in file order from the kernel defaults (1024, 32768 60999).
     text = render.render({"net.ipv4.ip_local_port_range": "40000 65001", "net.ipv4.ip_unprivileged_port_start": start,
-                        "net.ipv4.tcp_fin_timeout": "15"})
+                          "net.ipv4.tcp_fin_timeout": "15"})
     keys = [line.split(" = ")[0] for line in text.splitlines() if " = " in line and not line.startswith("#")]
     assert keys[keys.index(first) + 1] in ("net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range")
     assert keys.index(first) < keys.index(({"net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_port_range"}

@@ -55,7 +55,7 @@ class Run(object):
 
     def running(self):
         return tuple(self.env.get(k) for k in ("net/ipv4/tcp_fin_timeout", "net/ipv4/tcp_keepalive_time",
-                                                "net/ipv4/tcp_tw_reuse"))
+                                               "net/ipv4/tcp_tw_reuse"))
 
     def file(self):
         if not os.path.exists(self.path):
