@@ -49,8 +49,7 @@ def _descriptions(node):
             if k == "description":
                 yield v
             else:
-                for d in _descriptions(v):
-                    yield d
+                yield from _descriptions(v)
 
 
 def test_every_description_is_text():

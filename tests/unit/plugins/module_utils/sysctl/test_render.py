@@ -6,7 +6,6 @@ needed; messages are asserted word for word.
 """
 import pytest
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 
 from .sysctl_env import PATH
