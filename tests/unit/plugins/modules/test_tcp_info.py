@@ -2,8 +2,6 @@
 """tcp_info's glue, driven through main() with real arguments: it only reads this host's /proc."""
 import os
 
-import pytest
-
 from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info
 
 
