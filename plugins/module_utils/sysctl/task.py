@@ -76,7 +76,10 @@ def run(params, opts):
     try:
         done = transaction.run(job, opts.hooks)
     except transaction.TransactionError as e:
-        raise TaskFailed(e.message, dict(out, changed=e.changed), warnings)
+        failed = dict(out, changed=e.changed)
+        if e.backup_file:
+            failed["backup_file"] = e.backup_file
+        raise TaskFailed(e.message, failed, warnings)
     if "backup_file" in done:
         out["backup_file"] = done["backup_file"]
     return out, warnings + done["warnings"]

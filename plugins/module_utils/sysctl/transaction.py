@@ -65,6 +65,8 @@ class TransactionError(Exception):
         super(TransactionError, self).__init__(message)
         self.message = message
         self.changed = changed
+        # The copy made before the failure, when it is left on disk (None: none made, or removed again).
+        self.backup_file = None
 
 
 def changed(job):
@@ -118,7 +120,7 @@ def _write(job, hooks, out):
         if touches_file:
             _commit(job, hooks, tmp)
             tmp = None
-    except TransactionError:
+    except TransactionError as err:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         if save_records:
@@ -126,7 +128,22 @@ def _write(job, hooks, out):
                 hooks.save(recs.before, recs.state_file)
             except (IOError, OSError):
                 pass  # the extra records hold the running values from before this run: still true
+        _drop_or_keep_backup(out, err)
         raise
+
+
+def _drop_or_keep_backup(out, err):
+    """A failed run that changed nothing leaves no backup behind; one that left changes keeps it and names it."""
+    backup = out.pop("backup_file", None)
+    if backup is None:
+        return
+    if err.changed:
+        err.backup_file = backup
+        return
+    try:
+        os.unlink(backup)
+    except OSError:
+        err.backup_file = backup  # still there: say where
 
 
 def _before_runtime(job, what, step, *args):

@@ -135,6 +135,41 @@ def test_a_runtime_write_that_fails_half_way(env, tmp_path):
     assert r.records() == {}
 
 
+def test_a_runtime_write_refused_after_the_backup_leaves_no_copy(env, tmp_path):
+    env.conf(PATH, OLD_FILE)
+    r = Run(env, tmp_path, SETTINGS)
+    os.unlink(os.path.join(env.proc, "net/ipv4/tcp_tw_reuse"))
+    os.mkdir(os.path.join(env.proc, "net/ipv4/tcp_tw_reuse"))
+    e = r.fails(keep_copy=True)
+    assert e.message == ("net.ipv4.tcp_tw_reuse: the kernel refused value '1': Is a directory; restored "
+                         "net.ipv4.tcp_fin_timeout, net.ipv4.tcp_keepalive_time; the file was not changed")
+    assert e.changed is False and e.backup_file is None
+    assert sorted(os.listdir(os.path.dirname(r.path))) == [os.path.basename(r.path)]
+    assert (env.get("net/ipv4/tcp_fin_timeout"), env.get("net/ipv4/tcp_keepalive_time")) == ("60", "7200")
+    assert r.file() == OLD_FILE and r.records() == {}
+
+
+def test_a_failed_rename_whose_rollback_fails_keeps_and_names_the_copy(env, tmp_path):
+    env.conf(PATH, OLD_FILE)
+    r = Run(env, tmp_path, SETTINGS)
+    calls = []
+
+    def writer(parts, text):
+        calls.append(parts[-1])
+        if len(calls) > 3 and parts[-1] == "tcp_fin_timeout":
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        procsys.write_value(parts, text, env.proc)
+
+    e = r.fails(keep_copy=True, writer=writer, move=raising(errno.EROFS, "Read-only file system"))
+    assert e.changed is True
+    assert e.message == ("%s: could not write the file: Read-only file system; restoring the running values "
+                         "failed too: net.ipv4.tcp_fin_timeout: the kernel refused value '60': Device or resource "
+                         "busy; restored net.ipv4.tcp_tw_reuse, net.ipv4.tcp_keepalive_time; the file was not changed" % r.path)
+    assert re.match(re.escape(r.path) + r"\.\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d~$", e.backup_file)
+    with open(e.backup_file) as f:
+        assert f.read() == OLD_FILE
+
+
 def test_a_runtime_write_refused_by_an_injected_writer(env, tmp_path):
     r = Run(env, tmp_path, SETTINGS)
 
