@@ -127,7 +127,9 @@ options:
     choices: [auto, systemd-sysctl, procps]
     default: auto
   backup:
-    description: Keep a timestamped copy of the file before changing it.
+    description:
+      - Keep a timestamped copy of the file before changing it. The copy is made before any running value changes;
+        when the run then fails having changed nothing, the copy is removed again.
     type: bool
     default: false
 notes:
@@ -310,7 +312,9 @@ path:
   type: str
   sample: /etc/sysctl.d/90-kerneltune-tcp.conf
 backup_file:
-  description: The backup copy, when O(backup=true) and the file changed.
+  description:
+    - The backup copy, when O(backup=true) and the file changed.
+    - Also on a failed run whose running values could not all be put back, where the copy is kept.
   returned: changed and backup
   type: str
   sample: /etc/sysctl.d/90-kerneltune-tcp.conf.2026-11-22@10:00:00~
