@@ -128,7 +128,7 @@ def fields(lookup, name, rules):
         "settings_default": block(own), "settings_description": description,
         "path": defaults["path"], "state": defaults["state"], "apply": flow(defaults["apply"]),
         "nat": defaults["nat"], "skip_missing": block(defaults["skip_missing"]), "allow": block(defaults["allow"]),
-        "audit_only": flow(defaults["audit_only"]),
+        "audit_only": flow(defaults["audit_only"]), "backup": flow(defaults["backup"]),
         "never_allowable": ", ".join(rules[:-1]) + " or " + rules[-1],
     }
 

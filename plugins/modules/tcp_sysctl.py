@@ -151,6 +151,8 @@ EXAMPLES = r"""
       net.ipv4.ip_local_port_range: [10240, 65535]
       net.ipv4.tcp_tw_reuse: 1
       net.ipv4.tcp_fin_timeout: 15
+      # Milliseconds before a TIME_WAIT port may be reused (Linux 6.12 and later); older kernels lack the key.
+      net.ipv4.tcp_tw_reuse_delay: 1000
     skip_missing:
       - net.ipv4.tcp_tw_reuse_delay
 
@@ -160,6 +162,8 @@ EXAMPLES = r"""
       net.ipv4.ip_local_port_range: [10240, 65535]
       net.ipv4.tcp_tw_reuse: 1
       net.ipv4.tcp_fin_timeout: 15
+      # Milliseconds before a TIME_WAIT port may be reused (Linux 6.12 and later); older kernels lack the key.
+      net.ipv4.tcp_tw_reuse_delay: 1000
     skip_missing:
       - net.ipv4.tcp_tw_reuse_delay
   check_mode: true

@@ -58,24 +58,24 @@ def test_check_names_the_copy_that_drifted(tree):
 
 def test_write_makes_a_new_profile_from_its_data_file(tree):
     """A new profile: its defaults with a header, then write; the lookup and kt_sysctl's choices list it."""
-    role = tree / "roles" / "db_client"
+    role = tree / "roles" / "zz_example"
     role.mkdir()
     (role / "defaults").mkdir()
     (role / "defaults" / "main.yml").write_text(
-        "---\n__db_client_profile:\n  purpose: Tune a database client\n  composed_on: []\n"
-        "db_client_settings:\n  net.ipv4.tcp_keepalive_time: {max: 300}\n"
-        "db_client_path: /etc/sysctl.d/80-kerneltune-db_client.conf\n")
+        "---\n__zz_example_profile:\n  purpose: Tune a database client\n  composed_on: []\n"
+        "zz_example_settings:\n  net.ipv4.tcp_keepalive_time: {max: 300}\n"
+        "zz_example_path: /etc/sysctl.d/80-kerneltune-zz_example.conf\n")
     assert check(str(tree)).returncode == 1
     p = subprocess.run([sys.executable, str(tree / SCRIPT), "write"], capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr
     assert check(str(tree)).returncode == 0
     spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
     assert spec["short_description"] == "Tune a database client"
-    assert spec["options"]["db_client_settings"]["default"] == {"net.ipv4.tcp_keepalive_time": {"max": 300}}
-    assert spec["options"]["db_client_nat"]["default"] == "auto"
+    assert spec["options"]["zz_example_settings"]["default"] == {"net.ipv4.tcp_keepalive_time": {"max": 300}}
+    assert spec["options"]["zz_example_nat"]["default"] == "auto"
     plain = yaml.safe_load((tree / "roles" / "kt_sysctl" / "meta" / "argument_specs.yml").read_text())
     assert plain["argument_specs"]["main"]["options"]["kt_sysctl_profile"]["choices"] == [
-        "kt_sysctl", "web_frontend", "high_outbound_client", "reverse_proxy", "db_client"]
+        "kt_sysctl", "web_frontend", "high_outbound_client", "reverse_proxy", "zz_example"]
 
 
 def test_the_lookup_lists_exactly_the_profile_roles():

@@ -21,6 +21,7 @@ Stdlib only: this runs on the managed host.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import shutil
 import tempfile
@@ -39,10 +40,21 @@ MODE_BITS = 0o7777
 
 
 def backup_copy(path):
-    """A timestamped copy beside PATH (module.backup_local's date, without the pid); its name."""
-    backup = "%s.%s~" % (path, time.strftime("%Y-%m-%d@%H:%M:%S"))
-    shutil.copy2(path, backup)
-    return backup
+    """A timestamped copy beside PATH (module.backup_local's date, without the pid); its name.
+
+    A second backup in the same second gets .1, .2, ... before the ~ instead of replacing the first (which may
+    hold the file as it was before both runs).
+    """
+    stem = "%s.%s" % (path, time.strftime("%Y-%m-%d@%H:%M:%S"))
+    for n in range(100):
+        backup = stem + ("" if n == 0 else ".%d" % n) + "~"
+        try:
+            os.close(os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        shutil.copy2(path, backup)
+        return backup
+    raise FileExistsError(errno.EEXIST, "no free backup name", stem + "~")
 
 
 # move(tmp, path) renames; backup(path) returns the copy's name; label(tmp) sets the SELinux

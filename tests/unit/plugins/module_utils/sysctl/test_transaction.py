@@ -10,6 +10,7 @@ import json
 import os
 import re
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -247,6 +248,17 @@ def test_backup_name_and_mode_only_change(env, tmp_path):
     assert again.job.perms is True and transaction.changed(again.job)
     again.run()
     assert stat.S_IMODE(os.stat(r.path).st_mode) == 0o644
+
+
+def test_two_backups_in_one_second_keep_both(tmp_path, monkeypatch):
+    monkeypatch.setattr(transaction.time, "strftime", lambda _fmt: "2026-12-03@10:00:00")
+    path = tmp_path / "90-kerneltune-tcp.conf"
+    path.write_text("first\n")
+    one = transaction.backup_copy(str(path))
+    path.write_text("second\n")
+    two = transaction.backup_copy(str(path))
+    assert (one, two) == (str(path) + ".2026-12-03@10:00:00~", str(path) + ".2026-12-03@10:00:00.1~")
+    assert (Path(one).read_text(), Path(two).read_text()) == ("first\n", "second\n")
 
 
 ABSENT_RECORDS = {"net.ipv4.tcp_fin_timeout": "60"}
