@@ -15,12 +15,14 @@ def _defaults(role):
 
 
 def expected():
-    if ROLE == "reverse_proxy":
-        s = dict(_defaults("web_frontend")["web_frontend_settings"])
-        s.update(_defaults("high_outbound_client")["high_outbound_client_settings"])
-        s.update(_defaults("reverse_proxy")["reverse_proxy_settings"])
-        return s
-    return _defaults(ROLE)[ROLE + "_settings"]
+    """The parts the profile's header names, in order, then its own settings (read from the defaults files, not
+    through the lookup under test)."""
+    own = _defaults(ROLE)
+    s = {}
+    for part in own["__%s_profile" % ROLE]["composed_on"]:
+        s.update(_defaults(part)[part + "_settings"])
+    s.update(own[ROLE + "_settings"] or {})
+    return s
 
 
 def expect_text(value):
