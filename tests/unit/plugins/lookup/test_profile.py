@@ -84,17 +84,23 @@ web1:
 """
 
 
-def test_in_a_real_play_with_templated_inventory_values(tmp_path):
-    if not os.path.exists(os.path.join(ROOT, ".cache", "collections", "ansible_collections", "kerneltune")):
-        pytest.skip("collection not installed (scripts/setup.sh installs it)")
-    (tmp_path / "play.yml").write_text(PLAY)
-    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": yaml.safe_load(INVENTORY)}}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"))
+def run_play(tmp_path, play, hosts):
+    """ansible-playbook PLAY on HOSTS against the checkout itself, through the ansible_collections tree the unit
+    tests import it from (conftest.py); the play writes its answers under -e d=TMP_PATH."""
+    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
+    assert os.path.isdir(os.path.join(collections, "ansible_collections", "kerneltune", "tcp"))
+    (tmp_path / "play.yml").write_text(play)
+    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
                         "-e", "ansible_python_interpreter=%s" % sys.executable],
                        env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
     assert p.returncode == 0, p.stdout[-3000:]
+
+
+def test_in_a_real_play_with_templated_inventory_values(tmp_path):
+    run_play(tmp_path, PLAY, yaml.safe_load(INVENTORY))
     web, proxy = json.loads((tmp_path / "out.json").read_text())
     assert web["settings"]["net.ipv4.tcp_fin_timeout"] == 21
     assert web["path"] == "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
@@ -184,17 +190,7 @@ NAMES_PLAY = """
 
 
 def test_names_in_a_real_play(tmp_path):
-    """The checkout itself, through the ansible_collections tree the unit tests import it from (conftest.py)."""
-    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
-    assert os.path.isdir(os.path.join(collections, "ansible_collections", "kerneltune", "tcp"))
-    (tmp_path / "play.yml").write_text(NAMES_PLAY)
-    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": {"web1": {"ansible_connection": "local"}}}}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
-                        "-e", "ansible_python_interpreter=%s" % sys.executable],
-                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
-    assert p.returncode == 0, p.stdout[-3000:]
+    run_play(tmp_path, NAMES_PLAY, {"web1": {"ansible_connection": "local"}})
     every, roles = json.loads((tmp_path / "names.json").read_text())
     assert every == profile.profile_names("all")
     # lookup() joins a list of strings with commas.
