@@ -251,7 +251,7 @@ def test_backup_name_and_mode_only_change(env, tmp_path):
 
 
 def test_two_backups_in_one_second_keep_both(tmp_path, monkeypatch):
-    monkeypatch.setattr(transaction.time, "strftime", lambda _fmt: "2026-12-03@10:00:00")
+    monkeypatch.setattr(transaction.time, "strftime", lambda *_args: "2026-12-03@10:00:00")
     path = tmp_path / "90-kerneltune-tcp.conf"
     path.write_text("first\n")
     one = transaction.backup_copy(str(path))
@@ -259,6 +259,21 @@ def test_two_backups_in_one_second_keep_both(tmp_path, monkeypatch):
     two = transaction.backup_copy(str(path))
     assert (one, two) == (str(path) + ".2026-12-03@10:00:00~", str(path) + ".2026-12-03@10:00:00.1~")
     assert (Path(one).read_text(), Path(two).read_text()) == ("first\n", "second\n")
+
+
+def test_no_free_backup_name_fails_before_anything_changes(env, tmp_path, monkeypatch):
+    monkeypatch.setattr(transaction.time, "strftime", lambda *_args: "2026-12-03@10:00:00")
+    env.conf(PATH, OLD_FILE)
+    r = Run(env, tmp_path, SETTINGS)
+    stem = r.path + ".2026-12-03@10:00:00"
+    taken = [stem + "~"] + [stem + ".%d~" % n for n in range(1, 100)]
+    for name in taken:
+        Path(name).write_text("an earlier copy\n")
+    e = r.fails(keep_copy=True)
+    assert e.message == "%s: could not back up the file: no free backup name" % r.path
+    assert e.changed is False and e.backup_file is None
+    assert r.running() == BEFORE and r.file() == OLD_FILE and r.leftovers() == [] and r.records() == {}
+    assert all(Path(name).read_text() == "an earlier copy\n" for name in taken)
 
 
 ABSENT_RECORDS = {"net.ipv4.tcp_fin_timeout": "60"}
