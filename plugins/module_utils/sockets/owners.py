@@ -40,6 +40,25 @@ def owners(inodes, proc_root="/proc"):
     return found
 
 
+def all_owners(inodes, proc_root="/proc"):
+    """{inode: [(pid, comm, cmdline), ...]} for the given socket inodes: every process that holds each one (a
+    parent and the children that inherited the descriptor), sorted by pid. Unlike owners(), it reads every
+    process: a socket has as many holders as share its file."""
+    want = set(SOCKET_LINK % i for i in inodes if i)
+    found = {}
+    if not want:
+        return found
+    for pid in sorted((p for p in os.listdir(proc_root) if p.isdigit()), key=int):
+        held = set(link for link in _fd_links(proc_root, pid) if link in want)
+        if not held:
+            continue
+        who = (int(pid), _read(proc_root, pid, "comm").strip(),
+               _read(proc_root, pid, "cmdline").replace("\0", " ").strip())
+        for link in held:
+            found.setdefault(_link_inode(link), []).append(who)
+    return found
+
+
 def held_by(pids, proc_root="/proc"):
     """The socket inodes held open by the given processes."""
     out = set()

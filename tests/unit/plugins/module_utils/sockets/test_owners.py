@@ -33,3 +33,40 @@ def test_owner_scan_stops_when_all_found(tmp_path):
         found = owners.owners([10], str(tmp_path))
     assert list(found) == [10]
     assert len([p for p in seen if p.endswith("fd")]) == 1
+
+
+def test_all_owners_names_every_holder(tmp_path):
+    for pid in ("7", "12", "30"):
+        (tmp_path / pid / "fd").mkdir(parents=True)
+        (tmp_path / pid / "comm").write_text("w%s\n" % pid)
+        (tmp_path / pid / "cmdline").write_text("w%s\0" % pid)
+    os.symlink("socket:[10]", str(tmp_path / "12" / "fd" / "3"))
+    os.symlink("socket:[10]", str(tmp_path / "7" / "fd" / "4"))
+    os.symlink("socket:[11]", str(tmp_path / "30" / "fd" / "3"))
+    os.symlink("socket:[99]", str(tmp_path / "30" / "fd" / "5"))
+    assert owners.all_owners([10, 11, 0], str(tmp_path)) == {
+        10: [(7, "w7", "w7"), (12, "w12", "w12")], 11: [(30, "w30", "w30")]}
+
+
+def test_all_owners_on_a_real_fork():
+    """A socket a forked child inherited has two holders in the real /proc: the parent and the child."""
+    import socket
+    s = socket.socket()
+    inode = os.fstat(s.fileno()).st_ino
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        os.write(w, b"x")
+        import time
+        time.sleep(30)
+        os._exit(0)
+    try:
+        os.close(w)
+        os.read(r, 1)
+        found = owners.all_owners([inode])
+        assert [pid for pid, _c, _l in found[inode]] == sorted([os.getpid(), child])
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        s.close()
