@@ -24,6 +24,10 @@ export ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 
 passed=0; failed=0; failures=()
+# The tests may change net.* inside their own namespaces only: kernel.*, fs.*, vm.* of this machine are compared
+# after the last stage (scripts/host-globals.sh).
+globals_before="$log_dir/host-globals.before"
+bash scripts/host-globals.sh snapshot "$globals_before"
 record() {  # record NAME RC
     if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "PASS $1"
     else failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1 (log: ${3:-})"; fi
@@ -132,6 +136,7 @@ controllers)
     ;;
 esac
 done
+run_step "host-globals-unchanged" bash scripts/host-globals.sh compare "$globals_before"
 
 if [ "${#failures[@]}" -gt 0 ]; then echo "failed: ${failures[*]}"; fi
 echo "$passed passed, $failed failed"
