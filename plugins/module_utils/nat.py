@@ -13,6 +13,14 @@ Hints (reported, never proof): ip_forward=1, container or VM bridges, the
 nf_nat module loaded.
 
 Every source is optional: a missing binary is skipped, never installed.
+Detection stops at the first source that proves NAT (legacy iptables
+first, then nf_tables, then conntrack); nf_tables is read over netlink
+(nftlink.py) and only when that cannot be done through iptables-nft-save and
+nft; a source is parsed only until
+EVIDENCE_SAMPLES of its rules are found: with thousands of DNAT rules
+(kube-proxy) the answer and the evidence stay small and quick. The
+evidence is a few sample rules per source; ``counts`` says how many were
+seen and whether parsing stopped early.
 Nothing here loads a kernel module: a netfilter back end is asked only when it
 is already loaded (/proc/net/ip_tables_names, /proc/modules, /sys/module).
 The parsers are pure functions so they are tested on captured outputs.
@@ -24,20 +32,40 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils import nftlink
 
 NAT_TARGETS = ("MASQUERADE", "SNAT", "DNAT", "REDIRECT", "NETMAP")
 NFT_NAT_STATEMENTS = ("masquerade", "snat", "dnat", "redirect")
 CONNTRACK_MAX_LINES = 100000
+# Rules kept as evidence per source; parsing a source stops there (the answer is known).
+EVIDENCE_SAMPLES = 5
+# The source name of nf_tables read over netlink (nftlink.py) in ``sources`` and ``counts``.
+NETLINK_SOURCE = "nf_tables netlink"
 BRIDGE_PREFIXES = ("docker", "cni", "podman", "virbr", "br-", "lxcbr", "lxdbr", "cali", "flannel", "kube-bridge")
 
 _TARGET_RE = re.compile(r"(?:^|\s)-j\s+(%s)(?:\s|$)" % "|".join(NAT_TARGETS))
 
 
-def parse_iptables_save(text, label="iptables"):
-    """Rules with a NAT target in the nat table of iptables-save output."""
+def _lines(text):
+    """The lines of TEXT, one at a time (no list of them all)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end]
+        start = end + 1
+
+
+def parse_iptables_save(text, label="iptables", limit=None):
+    """Rules with a NAT target in the nat table of iptables-save output; at most LIMIT (then parsing stops)."""
     evidence = []
     table = None
-    for line in text.splitlines():
+    for line in _lines(text):
+        if limit is not None and len(evidence) >= limit:
+            break
         line = line.strip()
         if line.startswith("*"):
             table = line[1:]
@@ -59,14 +87,16 @@ def _nft_walk(obj):
             yield from _nft_walk(v)
 
 
-def parse_nft_json(text):
-    """Rules with a NAT statement in `nft -j list ruleset` output."""
+def parse_nft_json(text, limit=None):
+    """Rules with a NAT statement in `nft -j list ruleset` output; at most LIMIT."""
     try:
         data = json.loads(text)
     except ValueError:
         return []
     evidence = []
     for item in data.get("nftables", []) if isinstance(data, dict) else []:
+        if limit is not None and len(evidence) >= limit:
+            break
         rule = item.get("rule") if isinstance(item, dict) else None
         if not rule:
             continue
@@ -194,39 +224,57 @@ def _iptables_tools(host):
     return tools, paths
 
 
-def _iptables_rules(host, root, nft_loaded, evidence, sources):
-    """NAT rules from every iptables back end that is loaded (never loads one)."""
-    tools, paths = _iptables_tools(host)
-    seen_rules = set()
-    for tool, label, legacy_names in tools:
-        path = paths.get(tool)
-        if not path:
+def _iptables_rules(host, root, backend, tools, evidence, sources, counts):
+    """NAT rules from the iptables tools of BACKEND (legacy: only where its nat table exists; nft: nf_tables is
+    loaded), until one of them shows some. TOOLS: _iptables_tools(host)."""
+    for tool, label, legacy_names in tools[0]:
+        path = tools[1].get(tool)
+        if evidence or not path or (backend == "legacy") != bool(legacy_names):
             continue
         if legacy_names and not _legacy_has_nat(root, legacy_names):
-            continue
-        if not legacy_names and not nft_loaded:
             continue
         out = host.run([path, "-t", "nat"])
         if out is None:
             continue
         sources.append(tool)
-        for e in parse_iptables_save(out, label):
-            rule = e.split(": ", 1)[1]
-            # iptables-nft rules also show in the nftables ruleset; keep both
-            # labels but do not count one rule twice per back end.
-            if (label, rule) not in seen_rules:
-                seen_rules.add((label, rule))
-                evidence.append(e)
+        found = parse_iptables_save(out, label, EVIDENCE_SAMPLES)
+        if found:
+            counts[tool] = _count(len(found))
+        evidence.extend(found)
 
 
-def _nft_rules(host, nft_loaded, evidence, sources):
-    """NAT rules from the nftables ruleset, when nf_tables is loaded."""
-    nft = host.which("nft") if nft_loaded else None
+def _nf_tables_netlink(root, nft_loaded, evidence, sources, counts):
+    """NAT rules straight from nf_tables over netlink (rules added through iptables-nft included), read only until
+    EVIDENCE_SAMPLES are found. True when the kernel answered: then no nf_tables tool needs to be run."""
+    if root or not nft_loaded:
+        return False  # a captured host (tests), or a dump that would load nf_tables
+    try:
+        rules = nftlink.nat_rules(EVIDENCE_SAMPLES)
+    except (OSError, ValueError, struct.error):
+        return False
+    sources.append(NETLINK_SOURCE)
+    if rules:
+        counts[NETLINK_SOURCE] = _count(len(rules))
+        evidence.extend(nftlink.evidence(rules))
+    return True
+
+
+def _count(n):
+    """What a source's count says: N rules seen; "at least" when parsing stopped at the sample limit."""
+    return {"rules": n, "complete": n < EVIDENCE_SAMPLES}
+
+
+def _nft_rules(host, nft_loaded, evidence, sources, counts):
+    """NAT rules from the nftables ruleset, when nf_tables is loaded and no iptables back end showed any."""
+    nft = host.which("nft") if nft_loaded and not evidence else None
     if nft:
         out = host.run([nft, "-j", "list", "ruleset"])
         if out is not None:
             sources.append("nft")
-            evidence.extend(parse_nft_json(out))
+            found = parse_nft_json(out, EVIDENCE_SAMPLES)
+            if found:
+                counts["nft"] = _count(len(found))
+            evidence.extend(found)
 
 
 def _conntrack_entries(host, root, evidence, sources):
@@ -279,14 +327,20 @@ def detect(declared, module, root=""):
 
     declared: True (nat: present), False (nat: absent) or None (auto).
     module: the AnsibleModule (its get_bin_path and run_command run the probes).
-    Returns {detected, declared, evidence, hints, sources}.
+    Returns {detected, declared, evidence, hints, sources, counts}: evidence holds at most EVIDENCE_SAMPLES
+    rules of the one source that proved NAT (sources lists every source asked, in order); counts, per source
+    with evidence, {rules: how many were seen, complete: false when parsing stopped at the sample limit}.
     """
     host = _Host(module)
     evidence = []
     sources = []
+    counts = {}
     nft_loaded = _loaded(root, "nf_tables")
-    _iptables_rules(host, root, nft_loaded, evidence, sources)
-    _nft_rules(host, nft_loaded, evidence, sources)
+    tools = _iptables_tools(host)
+    _iptables_rules(host, root, "legacy", tools, evidence, sources, counts)
+    if not evidence and not _nf_tables_netlink(root, nft_loaded, evidence, sources, counts) and nft_loaded:
+        _iptables_rules(host, root, "nft", tools, evidence, sources, counts)
+        _nft_rules(host, nft_loaded, evidence, sources, counts)
     _conntrack_entries(host, root, evidence, sources)
     return {
         "detected": bool(evidence),
@@ -294,4 +348,11 @@ def detect(declared, module, root=""):
         "evidence": evidence,
         "hints": _hints(root),
         "sources": sources,
+        "counts": counts,
     }
+
+
+def not_probed(declared, reason):
+    """The result when detection was not run because no answer depends on it: detected is None (not known)."""
+    return {"detected": None, "declared": declared, "evidence": [], "hints": [], "sources": [], "counts": {},
+            "not_probed": reason}

@@ -16,11 +16,17 @@ description:
     sockets are aborted (the owner sees C(ECONNABORTED), the peer gets a RST); TIME_WAIT sockets are removed
     (Linux 6.0 and later).
   - Never destroys a LISTEN socket, nor the connection Ansible itself arrives on. That connection is found by the
-    sockets the module's ancestor processes hold (the sshd session), and by C(SSH_CONNECTION) read from the module's
+    sockets the module's ancestor processes hold (the sshd session), by the sockets of every sshd process in the
+    module's kernel audit session (C(/proc/PID/sessionid), kept through C(async), setsid and sudo, so a detached
+    C(async) task still finds its login), and by C(SSH_CONNECTION) read from the module's
     environment or, under C(become) where sudo drops it, from its ancestors' environments; the mirror
     four-tuple (the client end, when the controller shares the host or network namespace) is protected too.
-  - When the run is remote (C(SSH_CONNECTION) or an sshd ancestor) but no socket of the control connection is found,
-    refuses to touch ESTABLISHED sockets unless O(allow_unprotected=true).
+  - When the run is remote (C(SSH_CONNECTION), an sshd ancestor or an sshd process in its audit session) or cannot
+    tell (an Ansible C(async) task, with C(ANSIBLE_ASYNC_DIR) set or async_wrapper among its ancestors) but no
+    socket of the control connection is found, refuses to touch ESTABLISHED sockets unless
+    O(allow_unprotected=true).
+  - When the filters match nothing, warns with the filter and what was there (the processes holding sockets in
+    O(states), or their local ports and remote ends).
   - Checks CAP_NET_ADMIN in C(CapEff) of C(/proc/self/status) before anything else.
   - Refuses, destroying nothing, when more sockets match than O(max_sockets).
   - Never forges packets. Where the kernel cannot destroy sockets it fails and says what to do instead.
@@ -65,10 +71,18 @@ options:
     choices: [ipv4, ipv6, both]
     default: both
   pid:
-    description: Only sockets held by this process (for CLOSE_WAIT leaks).
+    description:
+      - Only sockets held by this process (for CLOSE_WAIT leaks). Any holder counts, a forked child that shares a
+        parent's socket too.
+      - A connection still in a listener's accept queue (not yet accepted, no descriptor of its own) is held by the
+        listener's holders.
     type: int
   process:
-    description: Only sockets held by processes with this command name (as in C(/proc/PID/comm)).
+    description:
+      - Only sockets held by processes with this command name (as in C(/proc/PID/comm)); any holder counts, and
+        accept queues as for O(pid).
+      - The kernel keeps 15 characters of a name; a longer name matches a process whose comm is its first 15
+        characters and whose C(argv[0]) has the whole name as its base name (C(/usr/bin/NAME)).
     type: str
   all:
     description: Match every socket in O(states). Required when no other filter is given.
@@ -162,7 +176,22 @@ sample:
   returned: always
   type: list
   elements: dict
-  sample: [{tuple: "10.0.0.2:8080 -> 10.0.0.9:51234", state: close_wait, pid: 4242, command: java}]
+  sample: [{tuple: "10.0.0.2:8080 -> 10.0.0.9:51234", state: close_wait, pid: 4242, command: java,
+            holders: [{pid: 4242, command: java}]}]
+  contains:
+    pid:
+      description: The holder that matched O(pid) or O(process), else the lowest pid (absent when nobody holds it).
+      type: int
+    command:
+      description: That holder's command name (C(/proc/PID/comm)).
+      type: str
+    holders:
+      description: Every process that holds the socket, by pid (the listener's holders for an accept queue).
+      type: list
+      elements: dict
+    accept_queue:
+      description: True for a connection not yet accepted, credited to its listener's holders.
+      type: bool
 kernel:
   description: The release and whether it can destroy sockets.
   returned: always
@@ -195,7 +224,11 @@ def main():
     try:
         out = task.run(module.params, module.check_mode, platform.release())
     except task.TaskFailed as e:
+        for warning in e.result.pop("warnings", []):
+            module.warn(warning)
         module.fail_json(msg=e.message, **e.result)
+    for warning in out.pop("warnings"):
+        module.warn(warning)
     module.exit_json(**out)
 
 

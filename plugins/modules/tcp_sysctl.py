@@ -264,11 +264,13 @@ nat:
     - NAT detection and declaration.
     - Also returned when the run is refused after detection (for example C(tw_recycle_nat), with its evidence); a
       run refused before detection (bad path, names or values) probes nothing and returns no C(nat).
+    - Detection runs only when C(net.ipv4.tcp_tw_recycle) is among O(settings) (the only key NAT decides);
+      otherwise C(detected) is null and C(not_probed) says why.
   returned: success, and on a refusal after NAT detection
   type: dict
   contains:
     detected:
-      description: Evidence of NAT was found.
+      description: Evidence of NAT was found; null when detection was not run (C(not_probed)).
       type: bool
     declared:
       description: True for O(nat=present), false for O(nat=absent), null for O(nat=auto).
@@ -282,9 +284,16 @@ nat:
       type: list
       elements: str
     sources:
-      description: The tools and files that were read.
+      description: The tools and files that were read, in order; detection stops at the first that shows NAT.
       type: list
       elements: str
+    counts:
+      description: Per source with evidence, C(rules) seen and C(complete) (false when parsing stopped at the five
+        rules kept as evidence).
+      type: dict
+    not_probed:
+      description: Why detection was not run (only when it was not).
+      type: str
   sample: {detected: true, declared: null, evidence: ["iptables-nft nat rule: -A POSTROUTING -o eth0 -j MASQUERADE"],
            hints: [], sources: [iptables-nft-save, nft]}
 kernel:

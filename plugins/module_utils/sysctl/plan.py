@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import os
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import procsys
@@ -81,7 +82,10 @@ def plan_present(req, findings):
         raise SysctlError(rules.error_summary(findings), findings.items)
     nat_result = req.nat_result
     if nat_result is None and req.nat_detect is not None:
-        nat_result = req.nat_detect()  # only once the names and values are valid
+        # Only once the names and values are valid, and only when an answer depends on it: NAT decides
+        # nothing but tcp_tw_recycle's rule (rules.check_keys).
+        nat_result = req.nat_detect() if keys.RECYCLE in wanted.desired else nat_lib.not_probed(
+            None, "no requested key depends on NAT (only net.ipv4.tcp_tw_recycle does)")
     nat = rules.nat_state(req.nat, nat_result)
     skipped = rules.check_keys(req, wanted, running, nat, findings)
     # A bounded key with no running value (missing, unreadable) has no value to check or write.

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The protected control connection: the SSH connection a tcp_reset run
-arrived on, found from SSH_CONNECTION and the sockets its ancestors hold, and
-the refusal when a remote run cannot find it.
+arrived on, found from SSH_CONNECTION, the sockets its ancestors hold and the
+sshd processes of its audit session, and the refusal when a remote run (or a
+run that cannot tell) cannot find it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ IPV6_LEN = 16
 INIT_PID = 1
 # SSH_CONNECTION: "client_address client_port server_address server_port".
 SSH_CONNECTION_FIELDS = 4
+# /proc/PID/sessionid when pam_loginuid never ran for the process's login: (u32)-1.
+AUDIT_SESSION_UNSET = 4294967295
 
 
 def _ip(text):
@@ -47,6 +50,10 @@ def _addr(family, raw):
         return ipaddress.IPv4Address(raw[:IPV4_LEN])
     a = ipaddress.IPv6Address(raw[:IPV6_LEN])
     return a.ipv4_mapped or a
+
+
+# The address of a socket's end as an ipaddress object, IPv4-mapped IPv6 as IPv4.
+address = _addr
 
 
 def _environ(proc_root, pid):
@@ -77,16 +84,77 @@ def _ssh_connection(env, chain, proc_root, evidence):
     return value
 
 
+def _proc_text(proc_root, pid, name):
+    """The text of /proc/PID/NAME, or "" when the process is gone or the file unreadable."""
+    try:
+        with open(os.path.join(proc_root, str(pid), name), "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def audit_session(proc_root="/proc", pid="self"):
+    """The kernel's audit session id of PID (inherited by fork, kept through setsid, daemonising and sudo), or
+    None when unset or unreadable (no CONFIG_AUDIT)."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "sessionid")) as f:
+            sid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    return None if sid == AUDIT_SESSION_UNSET else sid
+
+
+def session_sshd(sid, proc_root="/proc"):
+    """[(pid, comm)] of the sshd processes (sshd, sshd-session) in audit session SID: they hold the connection
+    the session logged in on, whatever became of the process tree below them."""
+    out = []
+    for name in sorted((p for p in os.listdir(proc_root) if p.isdigit()), key=int):
+        comm = _proc_text(proc_root, name, "comm").strip()
+        if comm.startswith("sshd") and audit_session(proc_root, name) == sid:
+            out.append((int(name), comm))
+    return out
+
+
+def _cmdline(proc_root, pid):
+    return _proc_text(proc_root, str(pid), "cmdline").replace("\0", " ")
+
+
+def async_marker(env, chain, proc_root):
+    """Why this run is an Ansible async task (detached from the connection it came on), or None: ANSIBLE_ASYNC_DIR
+    in its environment, or async_wrapper among its ancestors."""
+    if env.get("ANSIBLE_ASYNC_DIR"):
+        return "an Ansible async task (ANSIBLE_ASYNC_DIR in the module's environment)"
+    for apid, _comm in chain:
+        if "async_wrapper" in _cmdline(proc_root, apid):
+            return "an Ansible async task (async_wrapper, pid %d, among its ancestors)" % apid
+    return None
+
+
+def _session_holders(proc_root, pid, evidence):
+    """The sshd processes of this run's audit session, named in evidence."""
+    sid = audit_session(proc_root, pid or "self")
+    if sid is None:
+        return []
+    found = session_sshd(sid, proc_root)
+    for spid, comm in found:
+        evidence.append("%s (pid %d) in the same audit session (%d)" % (comm, spid, sid))
+    return found
+
+
 class Control(object):
     """What identifies the connection this module arrived on.
 
     Under become, sudo drops SSH_CONNECTION from the module's environment, so
     it is read from the ancestors' environments too; and the sshd session
     process, an ancestor of the module, holds the connection's socket, so
-    every socket an ancestor holds is protected. The mirror of each protected
-    four-tuple is protected too: with the controller on the same host (ansible
-    to localhost over SSH, or a controller in the same network namespace) the
-    client end is a socket here as well, held by a process we may not see.
+    every socket an ancestor holds is protected. An async task is detached
+    from that tree (setsid, double fork) but keeps the kernel's audit session
+    id (/proc/PID/sessionid, set by pam_loginuid at the SSH login): the
+    sockets of every sshd process of the same session are protected too. The
+    mirror of each protected four-tuple is protected too: with the controller
+    on the same host (ansible to localhost over SSH, or a controller in the
+    same network namespace) the client end is a socket here as well, held by
+    a process we may not see.
     """
 
     def __init__(self, ssh=None, inodes=frozenset(), remote=False, evidence=None):
@@ -111,9 +179,14 @@ class Control(object):
         sshd = [(apid, comm) for apid, comm in chain if comm.startswith("sshd")]
         if sshd:
             evidence.append("ancestor %s (pid %d)" % (sshd[0][1], sshd[0][0]))
+        session = _session_holders(proc_root, pid, evidence)
+        detached = async_marker(env, chain, proc_root)
+        if detached:
+            evidence.append(detached)
         ssh = ssh_tuple(value)
-        inodes = owners_lib.held_by([apid for apid, _comm in chain if apid != INIT_PID], proc_root)
-        return cls(ssh, inodes, remote=bool(value) or bool(sshd), evidence=evidence)
+        holders = set(apid for apid, _comm in chain + session if apid != INIT_PID)
+        inodes = owners_lib.held_by(sorted(holders), proc_root)
+        return cls(ssh, inodes, remote=bool(value or sshd or session or detached), evidence=evidence)
 
     def key(self, s):
         return (_addr(s.family, s.src), s.sport, _addr(s.family, s.dst), s.dport)

@@ -6,7 +6,8 @@
 
 run() checks the request, the capability and the kernel, dumps the sockets through the Selector (the control
 connection kept out), applies the owner filter and max_sockets, and, outside check mode, destroys what matched.
-A refusal or failure raises TaskFailed with the message and the result to fail with.
+A refusal or failure raises TaskFailed with the message and the result to fail with. Warnings (filters that
+matched nothing, with what was there) are in the result's ``warnings``: the module passes them to module.warn.
 
 Stdlib only: this runs on the managed host.
 """
@@ -18,6 +19,7 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netl
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import owners as owners_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import control as control_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import explain
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import filters
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import outcome
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import request
@@ -72,23 +74,57 @@ def _select(p, states, local, remote, out):
     refusal = control_lib.unprotected_refusal(states, control, p["allow_unprotected"])
     if refusal:
         raise TaskFailed(refusal, out)
-    return sel.matched
+    return sel
 
 
-def _matched(p, matched, out):
-    """The sockets to destroy, after the owner filter; their sample with owners in out."""
-    owners = {}
-    if p["pid"] or p["process"]:
-        matched, owners = selection.by_owner(matched, p["pid"], p["process"])
-    elif any(s.state != st.TCP_TIME_WAIT for s in matched[:p["sample"]]):
-        owners = owners_lib.owners([s.inode for s in matched[:p["sample"]]])
-    out["matched"] = len(matched)
-    for s in matched[:p["sample"]]:
-        entry = _entry(s)
-        if s.inode in owners:
-            entry.update(pid=owners[s.inode][0], command=owners[s.inode][1])
-        out["sample"].append(entry)
-    return matched
+def _holders(socks, families):
+    """Holders of SOCKS; the listeners are dumped only when one of them waits in an accept queue."""
+    listener_map = None
+    if any(selection.queued(s) for s in socks):
+        try:
+            listener_map = selection.listeners(families, netlink.dump)
+        except netlink.DiagError:
+            listener_map = None
+    return selection.Holders(socks, listener_map, owners_lib.all_owners)
+
+
+def _sample_entry(s, holders, p):
+    entry = _entry(s)
+    hs = holders.of(s)
+    if hs:
+        # The holder the filter matched (else the lowest pid), then every holder.
+        first = [h for h in hs if selection.holder_matches(h, p["pid"], p["process"])] or hs
+        entry.update(pid=first[0][0], command=first[0][1],
+                     holders=[{"pid": pid, "command": comm} for pid, comm, _cmd in hs])
+    if selection.queued(s):
+        entry["accept_queue"] = True
+    return entry
+
+
+def _matched(p, states, sel, out):
+    """The sockets to destroy, after the owner filter; their sample with holders in out, and a warning when a
+    filter matched nothing."""
+    matched = sel.matched
+    owner_filter = bool(p["pid"] or p["process"])
+    holders = None
+    if owner_filter:
+        holders = _holders(matched, sel.families)
+        kept = selection.by_owner(matched, p["pid"], p["process"], holders)
+    else:
+        kept = matched
+    sample = kept[:p["sample"]]
+    if not owner_filter and any(s.state != st.TCP_TIME_WAIT for s in sample):
+        holders = _holders(sample, sel.families)
+    out["matched"] = len(kept)
+    out["sample"] = [_sample_entry(s, holders, p) if holders else _entry(s) for s in sample]
+    if not kept and (owner_filter or p["local"] or p["remote"]):
+        if not sel.seen:
+            out["warnings"].append(explain.nothing_seen(p, states, out["protected"]))
+        elif not matched:
+            out["warnings"].append(explain.endpoints_missed(p, states, sel))
+        else:
+            out["warnings"].append(explain.owners_missed(p, states, matched, holders))
+    return kept
 
 
 def _destroy(matched, out):
@@ -108,12 +144,12 @@ def _destroy(matched, out):
 def run(p, check_mode, release):
     """The task for the module's parameters P: the result, or TaskFailed."""
     out = dict(changed=False, matched=0, destroyed=0, gone=0, refused=[], unconfirmed=0, protected=0,
-               protected_sockets=[], sample=[],
+               protected_sockets=[], sample=[], warnings=[],
                kernel={"release": release, "sock_destroy": None, "reason": None})
     states = [s.lower() for s in p["states"]]
     local, remote = _filters(p, states, out)
     _check_kernel(states, release, out)
-    matched = _matched(p, _select(p, states, local, remote, out), out)
+    matched = _matched(p, states, _select(p, states, local, remote, out), out)
     if len(matched) > p["max_sockets"]:
         raise TaskFailed("%d sockets match, more than max_sockets (%d); nothing was destroyed. Narrow the "
                          "filters or raise max_sockets" % (len(matched), p["max_sockets"]), out)

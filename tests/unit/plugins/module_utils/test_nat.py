@@ -127,15 +127,44 @@ def test_detect_with_captured_outputs(host):
     r = nat.detect(True, host.module, root=host.root)
     assert r["detected"] is True
     assert r["declared"] is True
-    # Rules were found, so the conntrack table (possibly huge) is not read.
-    assert len(r["evidence"]) == 3 + 3
+    # The first back end with a NAT rule answers: neither the other back ends nor the conntrack table are read.
+    assert r["evidence"] == [
+        "iptables-legacy nat rule: -A PREROUTING -p tcp -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:8081"]
+    assert r["counts"] == {"iptables-legacy-save": {"rules": 1, "complete": True}}
     assert r["hints"] == [
         "net.ipv4.ip_forward=1: this host may route for others",
         "bridge interface docker0 (containers or VMs are often NATed behind it)",
         "kernel module nf_nat is loaded",
     ]
-    assert r["sources"] == ["iptables-legacy-save", "iptables-nft-save", "nft"]
-    assert host.ran() == ["iptables-legacy-save -t nat", "iptables-nft-save -t nat", "nft -j list ruleset"]
+    assert r["sources"] == ["iptables-legacy-save"]
+    assert host.ran() == ["iptables-legacy-save -t nat"]
+
+
+def test_nft_asked_only_when_iptables_shows_no_rule(host):
+    host.tool("iptables-nft-save", "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n")
+    host.tool("nft", fixture("nft.json"))
+    host.write("proc/modules", "nf_tables 1 2 - Live 0x0\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["iptables-nft-save -t nat", "nft -j list ruleset"]
+    assert r["sources"] == ["iptables-nft-save", "nft"]
+    assert r["evidence"] == ["nftables rule: ip nat chain POSTROUTING: xt MASQUERADE",
+                             "nftables rule: ip nat chain OUTPUT: xt REDIRECT", "nftables rule: inet kt chain post: snat"]
+    assert r["counts"] == {"nft": {"rules": 3, "complete": True}}
+
+
+def test_evidence_is_bounded_and_parsing_stops(host):
+    """20,000 DNAT rules (kube-proxy): five are kept, and parsing stops there."""
+    rules = "".join("-A KUBE-SEP-%d -p tcp -m tcp -j DNAT --to-destination 10.1.%d.%d:80\n" % (i, i // 250, i % 250)
+                    for i in range(20000))
+    host.tool("iptables-nft-save", "*nat\n" + rules + "COMMIT\n")
+    host.tool("nft", fixture("nft.json"))
+    host.write("proc/modules", "nf_tables 1 2 - Live 0x0\n")
+    r = nat.detect(None, host.module, root=host.root)
+    assert host.ran() == ["iptables-nft-save -t nat"]
+    assert len(r["evidence"]) == nat.EVIDENCE_SAMPLES == 5
+    assert r["evidence"][4] == "iptables-nft nat rule: -A KUBE-SEP-4 -p tcp -m tcp -j DNAT --to-destination 10.1.0.4:80"
+    assert r["counts"] == {"iptables-nft-save": {"rules": 5, "complete": False}}
+    assert nat.parse_nft_json(fixture("nft.json"), limit=1) == ["nftables rule: ip nat chain POSTROUTING: xt MASQUERADE"]
 
 
 def test_nothing_is_asked_that_would_load_a_module(host):
@@ -187,13 +216,14 @@ def test_plain_iptables_save_asked_for_its_back_end(host):
     assert r["sources"] == ["ip6tables-save"] and r["detected"] is False
     host.write("proc/net/ip_tables_names", "filter\nnat\n")
     r = nat.detect(None, host.module, root=host.root)
-    assert r["sources"] == ["iptables-save", "ip6tables-save"] and r["detected"] is True
+    # iptables-save answered: ip6tables-save is not asked.
+    assert r["sources"] == ["iptables-save"] and r["detected"] is True
 
 
 def test_kernel_without_loadable_modules_is_asked(host):
     """No /proc/modules (CONFIG_MODULES=n, built-in netfilter): nothing can be loaded, so every tool is asked."""
-    host.tool("iptables-nft-save", fixture("ipt-nft"))
-    host.tool("nft", '{"nftables": []}')
+    host.tool("iptables-nft-save", "*nat\nCOMMIT\n")
+    host.tool("nft", fixture("nft.json"))
     r = nat.detect(None, host.module, root=host.root)
     assert host.ran() == ["iptables-nft-save -t nat", "nft -j list ruleset"]
     assert r["detected"] is True

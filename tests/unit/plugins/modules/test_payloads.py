@@ -69,7 +69,7 @@ def payloads(tmp_path_factory):
 
 def test_tcp_info_ships_its_own_code_and_two_sysctl_readers(payloads):
     assert payloads["tcp_info"] == (_tree("sockets") | _tree("tcpinfo")
-                                    | {"nat.py", "sysctl/procsys.py", "sysctl/portlist.py"})
+                                    | {"nat.py", "nftlink.py", "sysctl/procsys.py", "sysctl/portlist.py"})
 
 
 def test_tcp_info_ships_nothing_else_from_sysctl(payloads):

@@ -82,3 +82,15 @@ def test_remote_run_without_control_socket_is_refused(tmp_path):
     assert control_lib.unprotected_refusal(["close_wait"], control, False) is None
     local = control_lib.Control.discover(environ={}, proc_root=str(tmp_path), pid=100)
     assert not local.remote and control_lib.unprotected_refusal(["established"], local, False) is None
+
+
+def test_async_wrapper_ancestor_makes_the_run_remote(tmp_path):
+    # python3 (the module, detached: no SSH_CONNECTION, no sshd, no audit session) <- async_wrapper <- init
+    fake_proc(tmp_path, [(300, 200, "python3", {}, []), (200, 1, "python3", {}, [])])
+    (tmp_path / "200" / "cmdline").write_bytes(b"/usr/bin/python3\0/home/kt/.ansible/tmp/AnsiballZ_async_wrapper.py\0")
+    control = control_lib.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    assert control.remote and control.evidence == ["an Ansible async task (async_wrapper, pid 200, among its ancestors)"]
+    assert control_lib.unprotected_refusal(["established"], control, False) == (
+        "this run is remote (an Ansible async task (async_wrapper, pid 200, among its ancestors)) but no socket of "
+        "its control connection was found in this network namespace, so it cannot be protected; refusing to touch "
+        "ESTABLISHED sockets. Set allow_unprotected: true to go on anyway (the task may cut its own connection)")

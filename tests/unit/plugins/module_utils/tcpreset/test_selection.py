@@ -27,8 +27,18 @@ def test_by_owner():
     a.inode = 11
     b = sock(8, "10.0.0.2", 8080, "10.0.0.9", 2)
     b.inode = 12
-    found = {11: (7, "java", "java"), 12: (8, "nginx", "nginx")}
-    keep, _found = selection.by_owner([a, b], None, "java", owners=lambda inodes: found)
-    assert keep == [a]
-    keep, _found = selection.by_owner([a, b], 8, None, owners=lambda inodes: found)
-    assert keep == [b]
+    found = {11: [(7, "java", "java")], 12: [(8, "nginx", "nginx"), (9, "nginx", "nginx")]}
+    holders = selection.Holders([a, b], lookup=lambda inodes: found)
+    assert selection.by_owner([a, b], None, "java", holders) == [a]
+    assert selection.by_owner([a, b], 8, None, holders) == [b]
+    assert selection.by_owner([a, b], 9, "nginx", holders) == [b]  # the child that shares the socket counts too
+    assert selection.by_owner([a, b], 7, "nginx", holders) == []
+
+
+def test_long_process_names():
+    name = "kerneltune-worker-daemon"  # 24 characters: comm keeps "kerneltune-work"
+    assert selection.name_matches(name, "kerneltune-work", "/usr/local/bin/kerneltune-worker-daemon --x")
+    assert not selection.name_matches(name, "kerneltune-work", "/usr/local/bin/kerneltune-worker-other")
+    assert not selection.name_matches(name, "python3", "/usr/local/bin/kerneltune-worker-daemon")
+    assert not selection.name_matches("kerneltune-work", "kerneltune-wor", "kerneltune-work")
+    assert selection.name_matches("java", "java", "")

@@ -23,4 +23,5 @@ def test_refusals_before_anything_is_read(extra, msg):
     assert e.value.message == msg
     assert e.value.result == {
         "changed": False, "matched": 0, "destroyed": 0, "gone": 0, "refused": [], "unconfirmed": 0, "protected": 0,
-        "protected_sockets": [], "sample": [], "kernel": {"release": "6.1.0", "sock_destroy": None, "reason": None}}
+        "protected_sockets": [], "sample": [], "warnings": [],
+        "kernel": {"release": "6.1.0", "sock_destroy": None, "reason": None}}
