@@ -59,7 +59,7 @@ _raw:
     settings: {description: "The settings to pass: base, then <name>_settings, then the overrides.", type: dict}
     path: {description: The file the profile's role owns., type: str}
     state: {description: V(present) or V(absent)., type: str}
-    restore: {description: "With V(absent): V(boot), V(none), or null for the module's default.", type: str}
+    restore: {description: "With V(absent): V(boot), V(previous), V(none), or null for the module's default.", type: str}
     apply: {description: Whether the running values are set too., type: bool}
     nat: {description: NAT mode., type: str}
     skip_missing: {description: Keys older kernels may lack., type: list, elements: str}

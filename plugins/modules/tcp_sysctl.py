@@ -43,11 +43,19 @@ options:
       - "A value may instead be a bound, for a key that holds one integer: C({min: N}), C({max: N}) or both.
         For C(net.ipv4.ip_local_port_range) the bound is per field, C(low_min), C(low_max), C(high_min) and
         C(high_max) (C({low_max: 10240, high_min: 60999}) asks for at least the ports 10240 to 60999)."
-      - A running value within its bounds is ok and left alone; one outside is moved to the nearest bound. The file
-        records the value another sysctl.d file sets at boot moved into the bounds, else the value recorded before
-        the first change so moved, else the value it already had when that is within the bounds, else the running
-        value so moved; so a key another role raised is never lowered. Bounds outside the key's range, C(min)
-        above C(max), unknown fields and bounds on keys that do not hold one integer are refused.
+      - "A bounded key gets one value, in the file and (when the running value is outside the bounds) in the
+        running kernel: the value it would have at boot without any kerneltune.tcp file (what the other sysctl.d
+        files set, else the kernel default, RV(settings[].kernel_default); else the value recorded before the
+        first change, else the file's own value when within, else the running value), moved into the intersection
+        of every kerneltune.tcp file's bounds on the key. Each file records its bounds in a comment line above the
+        key (C(# kerneltune.tcp bound: net.core.somaxconn min=8192)), so every run knows the others' bounds; a file
+        written before bounds were recorded counts as a plain value. So a key another file raised is never
+        lowered, the value goes back when that file goes, and two profiles agree on one value whatever their
+        order."
+      - A running value within the bounds is ok and left alone. Bounds outside the key's range, C(min) above
+        C(max), unknown fields and bounds on keys that do not hold one integer are refused (C(bounds)); bounds
+        that no value meets together with another kerneltune.tcp file's are refused before anything changes
+        (C(bounds_conflict)), naming both files and both bounds.
       - Required unless O(state=absent).
     type: dict
   path:
@@ -76,9 +84,14 @@ options:
   restore:
     description:
       - What O(state=absent) does with the running values of the keys the file set.
-      - V(boot) sets each to the value the modelled applier now sets from the remaining files; where no file sets
-        it, to the running value recorded before this module first changed it or first put it in the file. Without
-        either, the key is left as it is and a C(restore_unknown) finding says so.
+      - V(boot) sets each to the value the host boots with once the file is gone - the value the modelled applier
+        sets from the remaining files; where no file sets it, the kernel default (the key's value in a fresh network
+        namespace, see RV(settings[].kernel_default)). Only where neither is known (a global key, a key a new
+        namespace copies from the host, no CAP_SYS_ADMIN to make a namespace) it falls back to the running value
+        recorded before this module first changed it or first put it in the file. Without any, the key is left as
+        it is and a C(restore_unknown) finding says why.
+      - V(previous) sets each to that recorded value, whatever the boot value is (a value set by hand before the
+        first run comes back too); a key with no record is left as it is and named in a C(restore_unknown) finding.
       - V(none) leaves the running values; they return to the boot-time values at the next reboot or
         C(sysctl --system).
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
@@ -88,7 +101,7 @@ options:
         module without records has none.
       - Only with O(state=absent). Defaults to V(boot), or to V(none) when O(apply=false).
     type: str
-    choices: [boot, none]
+    choices: [boot, previous, none]
   apply:
     description:
       - Also set the running values. V(false) writes the file only and leaves the running kernel alone.
@@ -115,7 +128,8 @@ options:
       - Rule ids whose errors become warnings. The key of an allowed C(unknown_key), C(global_key),
         C(tw_recycle_removed) or C(read_only) error is skipped; an allowed C(range) error lets the kernel judge
         the value (a refusal then rolls the run back).
-      - C(key_name), C(scope), C(value_chars), C(tw_recycle_nat) and C(bounds) can never be allowed.
+      - C(key_name), C(scope), C(value_chars), C(tw_recycle_nat), C(bounds) and C(bounds_conflict) can never be
+        allowed.
     type: list
     elements: str
     default: []
@@ -180,12 +194,18 @@ EXAMPLES = r"""
     path: /etc/sysctl.d/80-syncookies.conf
     apply: false
 
-- name: Remove the managed file and put the running values back
+- name: Remove the managed file and put the running values back to what the host boots with
   kerneltune.tcp.tcp_sysctl:
     path: /etc/sysctl.d/80-syncookies.conf
     state: absent
 
-- name: Shared keys - raise the accept queue to at least 8192, never lower a host tuned higher
+- name: Remove it and put back the values that ran before the first change (even ones set by hand)
+  kerneltune.tcp.tcp_sysctl:
+    path: /etc/sysctl.d/80-syncookies.conf
+    state: absent
+    restore: previous
+
+- name: Shared keys - raise the accept queue to at least 8192, never lower what another sysctl.d file raised
   kerneltune.tcp.tcp_sysctl:
     settings:
       net.core.somaxconn: {min: 8192}
@@ -203,7 +223,7 @@ settings:
   contains:
     key: {description: Canonical key name., type: str, sample: net.ipv4.tcp_fin_timeout}
     desired:
-      description: Requested value as written to the file; for a bound, the running value moved into the bounds.
+      description: Requested value as written to the file; for a bound, the one value the bounds rule gives (see O(settings)).
       type: str
       sample: "15"
     bounds:
@@ -212,9 +232,27 @@ settings:
       sample: {min: 8192, text: ">= 8192"}
     runtime: {description: Running value before the task (null when the key is absent)., type: str, sample: "60"}
     persisted:
-      description: The value the boot-time applier would set from all config files after the task.
+      description:
+        - The value the boot-time applier would set from all config files after the task.
+        - Null when no file sets the key; then the key boots with the kernel default, C(kernel_default) where known.
       type: str
       sample: "15"
+    kernel_default:
+      description:
+        - The key's value in a fresh network namespace, read in a child process that makes one (one fork per run,
+          only when some key needs it); the value the key boots with when no file sets it.
+        - Null when a fresh namespace cannot show it; C(kernel_default_source) says why.
+      type: str
+      sample: "60"
+    kernel_default_source:
+      description:
+        - "Where C(kernel_default) comes from, V(fresh network namespace), or why it is unknown - V(global key) (the
+          key exists only in the host's namespace), V(copied from the host at namespace creation) (C(tcp_rmem),
+          C(tcp_wmem), C(tcp_congestion_control), C(ip_forward), C(conf.all.*) and C(conf.default.*)),
+          C(cannot create a network namespace: <error>) (no CAP_SYS_ADMIN, as in an audit without become or an
+          unprivileged container), V(not in a fresh network namespace)."
+      type: str
+      sample: fresh network namespace
     source: {description: The file that C(persisted) comes from., type: str, sample: /etc/sysctl.d/90-kerneltune-tcp.conf}
     persisted_before:
       description: The value the boot-time applier would set before the task (null when no file sets the key).
@@ -247,12 +285,12 @@ findings:
 restore:
   description:
     - With O(state=absent), one entry per key the file set (or that has a record), sorted by key.
-    - C(value) is what the key is set to and C(source) where it comes from (a file, V(recorded), or null when the
-      key is left as it is); C(runtime) is the running value before the task.
+    - C(value) is what the key is set to and C(source) where it comes from (a file, V(kernel default),
+      V(recorded), or null when the key is left as it is); C(runtime) is the running value before the task.
   returned: always
   type: list
   elements: dict
-  sample: [{key: net.core.somaxconn, runtime: "8192", value: "4096", source: recorded}]
+  sample: [{key: net.core.somaxconn, runtime: "8192", value: "4096", source: kernel default}]
 runtime_changes:
   description: Running values changed (or, in check mode, that would change), one C(key, old -> new) string each.
   returned: always
@@ -348,7 +386,7 @@ def main():
             settings=dict(type="dict"),
             path=dict(type="path", default="/etc/sysctl.d/90-kerneltune-tcp.conf"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            restore=dict(type="str", choices=["boot", "none"]),
+            restore=dict(type="str", choices=["boot", "previous", "none"]),
             apply=dict(type="bool", default=True),
             nat=dict(type="str", choices=["auto", "present", "absent"], default="auto"),
             skip_missing=dict(type="list", elements="str", default=[]),

@@ -14,7 +14,9 @@ Stdlib only: this runs on the managed host.
 from __future__ import annotations
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
 
 APPLIERS = (boot.SYSTEMD, boot.PROCPS)
@@ -42,7 +44,7 @@ class BootModel(object):
             return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)
 
         self._model = model
-        self._base = None
+        self._base = self._kerneltune = None
         self.after = self.after_other = self.mask = None
         self.in_dirs = self.in_dirs_other = False
         self.before = model(self.which)
@@ -56,6 +58,39 @@ class BootModel(object):
         if self._base is None:
             self._base = self._model(self.which, {self.path: None})
         return self._base
+
+    def kerneltune_files(self):
+        """{path: text} of the other kerneltune.tcp files the modelled applier reads (render.is_ours)."""
+        if self._kerneltune is None:
+            self._kerneltune = {}
+            for path, masked in boot.list_files(self.which, self.boot_root, {self.path: None},
+                                                self.versions[self.which]):
+                text = boot.file_text(path, self.boot_root) if masked is None else None
+                if render.is_ours(text):
+                    self._kerneltune[path] = text
+        return self._kerneltune
+
+    def kerneltune_bounds(self):
+        """{key: [(path, bound), ...]}: the bounds the other kerneltune files record (a bad one is skipped)."""
+        out = {}
+        for path, text in sorted(self.kerneltune_files().items()):
+            for key, raw in render.file_bounds(text).items():
+                try:
+                    out.setdefault(key, []).append((path, bounds_lib.parse_bounds(key, raw)))
+                except ValueError:
+                    continue
+        return out
+
+    def base_without_bounds(self):
+        """What the applier sets without any kerneltune file's bounded keys: where a bound starts from.
+
+        Our file is left out, and so are the lines of the keys another kerneltune file holds a bound for; its
+        plain values (and the files of an earlier release, with no bound comments) stay.
+        """
+        overlay = {self.path: None}
+        for path, text in self.kerneltune_files().items():
+            overlay[path] = render.without_bounded(text)
+        return self._model(self.which, overlay)
 
     def finish(self, new_text):
         """The models once our file has NEW_TEXT (None: removed)."""

@@ -5,16 +5,15 @@
 """Bounds: {min, max} (or the port range's four fields) asked for instead of a value.
 
 parse_bounds validates one; describe_bounds shows it; clamp_value and within
-place a value against it; resolve_bounds turns a bound into the runtime target
-(the running value moved to the nearest bound); bounded_file_values chooses
-the value our file records for each bounded key.
+place a value against it; merge_bounds intersects the bounds every kerneltune
+file holds on a key; bound_value is the one rule for the value a bounded key
+gets (in our file and in the running kernel).
 
 Stdlib only: this runs on the managed host.
 """
 
 from __future__ import annotations
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import conf
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
 
@@ -111,26 +110,29 @@ def within(key, b, text):
     return clamp_value(key, b, text) == values.normalize(key, text)
 
 
-def resolve_bounds(desired, bounds, running, findings):
-    """Stage 2b: a bounded key's runtime target is its running value moved to the nearest bound."""
-    runtime, presence = running
-    for key, b in sorted(bounds.items()):
-        if presence.get(key) != "present":
-            continue  # None: check_keys reports the key missing or unreadable; no value goes anywhere
-        target = clamp_value(key, b, runtime[key])
-        if target is None:
-            findings.add("bounds", "error", key,
-                         "%s: bounds (min, max) apply only to keys that hold one integer; the running value is %r"
-                         % (key, runtime[key]))
-            continue
-        if key == keys.PORT_RANGE:
-            low, high = [int(w) for w in target.split()]
-            if low > high:
-                findings.add("bounds", "error", key,
-                             "%s: bounds %s leave no range from the running value %s (low %d above high %d)"
-                             % (key, describe_bounds(b), runtime[key], low, high))
-                continue
-        desired[key] = target
+def _pairs(key):
+    """The (lower, upper) fields that must not cross."""
+    if key == keys.PORT_RANGE:
+        return (("low_min", "low_max"), ("high_min", "high_max"), ("low_min", "high_max"))
+    return (("min", "max"),)
+
+
+def merge_bounds(key, ours, others=()):
+    """The intersection of every kerneltune bound on KEY: OURS (path, bound) and OTHERS [(path, bound), ...].
+
+    ValueError naming the key, the two files and their bounds when it is empty.
+    """
+    merged, src = {}, {}
+    for path, b in [ours] + sorted(others):
+        for f, v in b.items():
+            if f not in merged or (v > merged[f] if f.endswith("min") else v < merged[f]):
+                merged[f], src[f] = v, (path, b)
+    for lo, hi in _pairs(key):
+        if lo in merged and hi in merged and merged[lo] > merged[hi]:
+            (p_lo, b_lo), (p_hi, b_hi) = src[lo], src[hi]
+            raise ValueError("%s: no value meets every kerneltune.tcp bound: %s in %s and %s in %s; change or "
+                             "remove one of them" % (key, describe_bounds(b_lo), p_lo, describe_bounds(b_hi), p_hi))
+    return merged
 
 
 def _fits(key, text):
@@ -146,32 +148,20 @@ def _fits(key, text):
     return True
 
 
-def bounded_file_values(active, bounds, base, old_text, parts_of, records=None):
-    """The value our file records for each bounded key.
+def bound_value(key, b, starts, ours=None, running=None):
+    """The one value of a bounded KEY, for our file and the running kernel.
 
-    In this order, the first that is a value the module accepts: the value
-    another file sets at boot, moved into the bounds (a later boot then never
-    lowers what another role raised); the value recorded before any of our
-    files first changed the key, moved into the bounds (what the host had, at
-    the nearest bound: stable from run to run); the value our file already has,
-    when it is within the bounds; the runtime target. Other keys keep their value.
+    STARTS, in order (None where unknown): the value at boot without any
+    kerneltune file, the kernel's default, the value recorded before the first
+    change. The first that is a value the module accepts, moved into the bounds
+    B (the intersection of every kerneltune bound, merge_bounds); else our
+    file's value OURS when it is within B; else the RUNNING value moved into B.
+    None when none of them is.
     """
-    out = dict(active)
-    records = records or {}
-    ours = {}
-    for parts, value, _ignore, _lineno in conf.parse_conf(old_text or ""):
-        ours[keys.canonical_key(parts)] = value
-    for key, b in bounds.items():
-        if out.get(key) is None:
-            continue
-        other = base.get(parts_of[key])
-        candidates = [
-            clamp_value(key, b, other[0]) if other and other[0] is not None else None,
-            clamp_value(key, b, records[key]) if records.get(key) is not None else None,
-            values.normalize(key, ours[key]) if ours.get(key) is not None and within(key, b, ours[key]) else None,
-        ]
-        for c in candidates:
-            if _fits(key, c):
-                out[key] = c
-                break
-    return out
+    for start in starts:
+        if start is not None and _fits(key, clamp_value(key, b, start)):
+            return clamp_value(key, b, start)
+    if ours is not None and within(key, b, ours) and _fits(key, values.normalize(key, ours)):
+        return values.normalize(key, ours)
+    target = clamp_value(key, b, running) if running is not None else None
+    return target if _fits(key, target) else None

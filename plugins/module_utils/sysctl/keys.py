@@ -56,16 +56,20 @@ HOLDS = {TRIPLE: "three integers (min default max)", PORT_LIST: "a list of ports
 
 # kind; accept: the inclusive range the module accepts (INT only); kernel: what
 # the kernel itself accepts (EINVAL outside; INT only); global_only: the key
-# exists only in the initial network namespace.
-Key = collections.namedtuple("Key", "kind accept kernel global_only")
+# exists only in the initial network namespace; copied: a new network namespace
+# starts with the initial namespace's value, not the kernel's built-in default
+# (tcp_sk_init copies tcp_rmem, tcp_wmem and the congestion control; ip_forward
+# follows net.core.devconf_inherit_init_net), so a fresh namespace does not show
+# the default (sysctl/defaults.py).
+Key = collections.namedtuple("Key", "kind accept kernel global_only copied", defaults=(False,))
 
 
-def _int(accept, kernel=(INT_MIN, INT_MAX), global_only=False):
-    return Key(INT, accept, kernel, global_only)
+def _int(accept, kernel=(INT_MIN, INT_MAX), global_only=False, copied=False):
+    return Key(INT, accept, kernel, global_only, copied)
 
 
-def _other(kind, global_only=False):
-    return Key(kind, None, None, global_only)
+def _other(kind, global_only=False, copied=False):
+    return Key(kind, None, None, global_only, copied)
 
 
 # Each accepted range is the kernel's own limit (its proc handler and
@@ -85,7 +89,7 @@ KEYS = {
     "net.ipv4.tcp_sack": _int((0, 1), (0, U8_MAX)),
     "net.ipv4.tcp_window_scaling": _int((0, 1), (0, U8_MAX)),
     "net.ipv4.tcp_mtu_probing": _int((0, 2), (0, U8_MAX)),
-    "net.ipv4.ip_forward": _int((0, 1)),
+    "net.ipv4.ip_forward": _int((0, 1), copied=True),
     "net.ipv4.tcp_fin_timeout": _int((1, JIFFIES_MAX), (-JIFFIES_MAX, JIFFIES_MAX)),
     "net.ipv4.tcp_keepalive_time": _int((1, JIFFIES_MAX), (-JIFFIES_MAX, JIFFIES_MAX)),
     "net.ipv4.tcp_keepalive_intvl": _int((1, JIFFIES_MAX), (-JIFFIES_MAX, JIFFIES_MAX)),
@@ -98,11 +102,11 @@ KEYS = {
     UNPRIV: _int((0, PORT_MAX), (0, PORT_MAX)),
     "net.core.somaxconn": _int((1, INT_MAX), (0, INT_MAX)),
     "net.core.netdev_max_backlog": _int((1, INT_MAX), global_only=True),
-    "net.ipv4.tcp_rmem": _other(TRIPLE),
-    "net.ipv4.tcp_wmem": _other(TRIPLE),
+    "net.ipv4.tcp_rmem": _other(TRIPLE, copied=True),
+    "net.ipv4.tcp_wmem": _other(TRIPLE, copied=True),
     PORT_RANGE: _other(PORTS),
     RESERVED: _other(PORT_LIST),
-    "net.ipv4.tcp_congestion_control": _other(STRING),
+    "net.ipv4.tcp_congestion_control": _other(STRING, copied=True),
     "net.ipv4.tcp_allowed_congestion_control": _other(STRING),
     "net.ipv4.tcp_available_congestion_control": _other(STRING),
     "net.ipv4.tcp_available_ulp": _other(STRING),
@@ -150,6 +154,16 @@ def kernel_range(key):
 def is_global(key):
     """Whether KEY exists only in the initial network namespace."""
     return KEYS.get(key, _UNKNOWN).global_only
+
+
+# net.ipv{4,6}.conf.{all,default}.*: a new namespace copies them from the initial
+# one (net.core.devconf_inherit_init_net, 0 by default).
+_COPIED_CONF = re.compile(r"^net[./]ipv[46][./]conf[./](all|default)[./]")
+
+
+def is_copied(key):
+    """Whether a new network namespace starts with KEY's value copied from the initial one."""
+    return KEYS.get(key, _UNKNOWN).copied or bool(_COPIED_CONF.match(key))
 
 
 class KeyNameError(ValueError):

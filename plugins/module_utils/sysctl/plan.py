@@ -5,10 +5,12 @@
 """The planner of kerneltune.tcp.tcp_sysctl: everything a run would do, without doing it.
 
 plan(Request) runs the stages: parse_settings (names, values) -> read_state
-(/proc/sys) -> resolve_bounds -> NAT -> check_keys -> check_values -> the
-file's new text -> BootModel (each applier, before and after) -> plan_keys
-(status, drift, ordered runtime writes). plan_removal is state=absent: the
-file goes and, with restore=boot, the running values go back.
+(/proc/sys) -> BootModel and the kernel defaults (defaults.kernel_defaults, one
+fork) -> resolve_bounds (one value per bounded key, within every kerneltune
+file's bounds) -> NAT -> check_keys -> check_values -> the file's new text ->
+the BootModel after it -> plan_keys (status, drift, ordered runtime writes).
+plan_removal is state=absent: the file goes and, with restore=boot or
+previous, the running values go back.
 
 Stdlib only: this runs on the managed host.
 """
@@ -20,6 +22,7 @@ import os
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import defaults
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import procsys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
@@ -30,20 +33,23 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors impor
 
 # One run's request. restore (state=absent only): "boot" sets each key our file
 # set (or that RECORDS, this file's records, name) to what the other files set
-# at boot, else to its recorded value; "none" leaves the running values.
+# at boot, else to the kernel's default, else to its recorded value; "previous"
+# to its recorded value; "none" leaves the running values.
 # inherited: {key: value before any of our files first changed it}, this file's
 # records over those of the other managed files (records.first_records).
 # nat_result: NAT detection's result, or nat_detect() to get it once the names
 # and values are valid. listeners {port: inode} and owners(inodes) stand in for
-# the host's sockets; applier_versions for the appliers' binaries.
+# the host's sockets; applier_versions for the appliers' binaries; fresh_reader
+# stands in for a fresh network namespace (defaults.kernel_defaults).
 Request = collections.namedtuple("Request", (
     "settings", "path", "state", "apply", "nat", "skip_missing", "allow", "applier", "proc_root", "boot_root",
     "nat_result", "listeners", "owners", "kernel_release", "applier_versions", "nat_detect", "restore", "records",
-    "inherited"), defaults=(
+    "inherited", "fresh_reader"), defaults=(
     None, None, "present", True, "auto", (), (), None, procsys.PROC_SYS, "",
-    None, None, None, None, None, None, "none", None, None))
+    None, None, None, None, None, None, "none", None, None, None))
 # The requested keys: {key: value (None for a bound until resolved)}, {key: parts}, {key: bounds}.
-Wanted = collections.namedtuple("Wanted", "desired parts_of bounds")
+# merged: {key: the intersection of every kerneltune file's bound on it} (resolve_bounds).
+Wanted = collections.namedtuple("Wanted", "desired parts_of bounds merged", defaults=(None,))
 # The running kernel: {key: value}, {key: present | missing | unreadable}.
 Running = collections.namedtuple("Running", "runtime presence")
 
@@ -77,7 +83,10 @@ def plan_present(req, findings):
     """state=present: the file's new text, each key's entry and the runtime writes."""
     wanted = parse_settings(req.settings, req.state, findings)
     running = read_state(wanted.parts_of, req.proc_root)
-    bounds_lib.resolve_bounds(wanted.desired, wanted.bounds, running, findings)
+    model = BootModel(req.path, wanted.parts_of, running.runtime, req.applier, req.applier_versions, req.boot_root)
+    kdefaults = defaults.kernel_defaults(wanted.parts_of, req.fresh_reader)
+    old_text = render.read_file(req.path, req.boot_root)
+    resolve_bounds(req, wanted, running, (model, kdefaults, old_text), findings)
     if findings.errors():
         raise SysctlError(rules.error_summary(findings), findings.items)
     nat_result = req.nat_result
@@ -93,14 +102,10 @@ def plan_present(req, findings):
     rules.check_values(active, running.runtime, findings, req.listeners, req.owners)
     if findings.errors():
         raise SysctlError(rules.error_summary(findings), findings.items, nat=nat.info)
-    model = BootModel(req.path, wanted.parts_of, running.runtime, req.applier, req.applier_versions, req.boot_root)
-    old_text = render.read_file(req.path, req.boot_root)
-    records = req.inherited if req.inherited is not None else req.records
-    new_text = render.render_file(bounds_lib.bounded_file_values(
-        active, wanted.bounds, model.base if wanted.bounds else {}, old_text, wanted.parts_of, records), skipped)
+    new_text = render.render_file(active, skipped, wanted.bounds)
     model.finish(new_text)
     model.file_findings(req.path, req.state, findings)
-    entries, runtime_changes = plan_keys(req, wanted, running, skipped, model, findings)
+    entries, runtime_changes = plan_keys(req, wanted, running, skipped, model, findings, kdefaults)
     out = {
         "entries": entries,
         "findings": findings.items,
@@ -115,6 +120,55 @@ def plan_present(req, findings):
     return out
 
 
+def resolve_bounds(req, wanted, running, known, findings):
+    """Stage 2b, each bounded key's one value (bounds.bound_value), within every kerneltune file's bound on it.
+
+    known: (the BootModel, the kernel defaults, our file's old text). It starts from the value at boot without
+    any kerneltune file's bounded line, else the kernel default, else the record; the intersection of the
+    bounds goes to wanted.merged (what the running value is judged against).
+    """
+    if not wanted.bounds:
+        return
+    model, kdefaults, old_text = known
+    others = model.kerneltune_bounds()
+    at_boot = model.base_without_bounds()
+    ours = render.file_values(old_text)
+    records = (req.inherited if req.inherited is not None else req.records) or {}
+    for key, b in sorted(wanted.bounds.items()):
+        if running.presence.get(key) != "present":
+            continue  # None: check_keys reports the key missing or unreadable; no value goes anywhere
+        cur = running.runtime[key]
+        if bounds_lib.clamp_value(key, b, cur) is None:
+            findings.add("bounds", "error", key,
+                         "%s: bounds (min, max) apply only to keys that hold one integer; the running value is %r"
+                         % (key, cur))
+            continue
+        try:
+            merged = bounds_lib.merge_bounds(key, (req.path, b), others.get(key, ()))
+        except ValueError as e:
+            findings.add("bounds_conflict", "error", key, str(e))
+            continue
+        boot = at_boot.get(wanted.parts_of[key])
+        starts = (boot[0] if boot else None, kdefaults.get(key, (None,))[0], records.get(key))
+        value = bounds_lib.bound_value(key, merged, starts, ours.get(key), cur)
+        if value is None:
+            findings.add("bounds", "error", key, _no_value(key, merged, cur))
+            continue
+        wanted.merged[key] = merged
+        wanted.desired[key] = value
+
+
+def _no_value(key, b, cur):
+    """Why bounds B leave KEY no value the module accepts."""
+    target = bounds_lib.clamp_value(key, b, cur)
+    if key == keys.PORT_RANGE:
+        low, high = [int(w) for w in target.split()]
+        return "%s: bounds %s leave no range from the running value %s (low %d above high %d)" % (
+            key, bounds_lib.describe_bounds(b), cur, low, high)
+    return "%s: bounds %s leave no value the module accepts from the running value %s" % (
+        key, bounds_lib.describe_bounds(b), cur)
+
+
 def parse_settings(settings, state, findings):
     """Stage 1, names and values, before anything is read: Wanted({key: value}, {key: parts}, {key: bounds}).
 
@@ -124,7 +178,7 @@ def parse_settings(settings, state, findings):
     Values are normalised as the kernel reads them (base 0: "015" is 13), so the
     file, the running value and the next run agree. Raises SysctlError on a refusal.
     """
-    wanted = Wanted({}, {}, {})
+    wanted = Wanted({}, {}, {}, {})
     if state != "present":
         return wanted
     if not settings:
@@ -183,13 +237,14 @@ def read_state(parts_of, proc_root=procsys.PROC_SYS):
 # Per key: status, drift, sources, findings
 # --------------------------------------------------------------------------
 
-def plan_keys(req, wanted, running, skipped, model, findings):
-    """Stage 5, per key: the entry (status, drift, sources) and the runtime writes, in write order."""
+def plan_keys(req, wanted, running, skipped, model, findings, kdefaults=None):
+    """Stage 5, per key: the entry (status, drift, sources, kernel default) and the runtime writes, in write order."""
     entries = []
     runtime_changes = []
     for key in sorted(wanted.desired):
         parts = wanted.parts_of[key]
         entry = _entry(req, key, wanted, running.runtime, skipped.get(key), model)
+        entry["kernel_default"], entry["kernel_default_source"] = (kdefaults or {}).get(key, (None, None))
         _entry_findings(req, entry, parts, model, findings)
         if req.apply and req.state == "present" and entry["status"] == "drift" and entry["runtime_drift"] \
                 and entry["desired"] is not None:
@@ -210,7 +265,7 @@ def _meets(key, want, b):
 def _entry(req, key, wanted, runtime, status, model):
     """One key's entry in the result."""
     parts, want, b = wanted.parts_of[key], wanted.desired[key], wanted.bounds.get(key)
-    meets = _meets(key, want, b)
+    meets = _meets(key, want, (wanted.merged or {}).get(key) or b)
     cur = runtime.get(key)
     e_after = model.after.get(parts)
     e_before = model.before.get(parts)
@@ -272,7 +327,7 @@ def _entry_findings(req, entry, parts, model, findings):
 # --------------------------------------------------------------------------
 
 def plan_removal(req, findings):
-    """state=absent: remove our file and, with restore=boot, plan the running values back."""
+    """state=absent: remove our file and, with restore=boot or previous, plan the running values back."""
     old_text = render.read_file(req.path, req.boot_root)
     parts_of = render.file_keys(old_text)
     records = req.records or {}
@@ -288,11 +343,15 @@ def plan_removal(req, findings):
     model = BootModel(req.path, parts_of, running.runtime, req.applier, req.applier_versions,
                       req.boot_root).finish(None)
     restore, changes, targets = [], [], {}
-    if req.restore == "boot":
+    if req.restore in ("boot", "previous"):
+        kdefaults = {}
+        if req.restore == "boot":
+            kdefaults = defaults.kernel_defaults(
+                {k: p for k, p in parts_of.items() if running.presence[k] == "present"}, req.fresh_reader)
         for key in sorted(parts_of):
             parts = parts_of[key]
-            item, write = _restore_key(req, (key, parts), running, (model.base.get(parts), recorded.get(key)),
-                                       findings)
+            known = (model.base.get(parts), kdefaults.get(key), recorded.get(key))
+            item, write = _restore_key(req, (key, parts), running, known, findings)
             restore.append(item)
             if write:
                 targets[key] = item["value"]
@@ -316,13 +375,17 @@ def plan_removal(req, findings):
 def _restore_key(req, key_parts, running, known, findings):
     """One key's restore entry, and whether its running value is to change.
 
-    known: (what the other files set at boot, the value recorded before our first change).
+    known: (what the other files set at boot, the kernel default (value, source), the value recorded before
+    our first change).
     """
     key, parts = key_parts
     cur = running.runtime.get(key)
     if running.presence[key] != "present":
         return {"key": key, "runtime": None, "value": None, "source": None}, False
-    target, source = _restore_target(key, cur, known[0], known[1], findings)
+    if req.restore == "previous":
+        target, source = _previous_target(key, cur, known[2], findings)
+    else:
+        target, source = _boot_target(key, cur, known, findings)
     item = {"key": key, "runtime": cur, "value": target, "source": source}
     if target is None or values.normalize(key, target) == values.normalize(key, cur):
         return item, False
@@ -338,19 +401,46 @@ def _restore_key(req, key_parts, running, known, findings):
     return item, True
 
 
-def _restore_target(key, cur, other, record, findings):
-    """(value, source) to restore KEY to: another file's, else the recorded one; (None, None) with a finding."""
+# restore_unknown's words for why the kernel default is not known (defaults.SOURCE_* and the rest).
+def _default_unknown(source):
+    if source == defaults.SOURCE_GLOBAL:
+        return "its kernel default is unknown (a global key: a fresh network namespace does not have it)"
+    if source == defaults.SOURCE_COPIED:
+        return "its kernel default is unknown (a fresh network namespace copies it from the host)"
+    return "its kernel default is unknown (%s)" % source
+
+
+def _boot_target(key, cur, known, findings):
+    """(value, source) at boot once our file is gone: another file's, the kernel default, else the record."""
+    other, kdefault, record = known
     if other and other[0] is not None:
         return other[0], other[1]
+    if kdefault and kdefault[0] is not None and values.kernel_value(key, kdefault[0], cur) is not None:
+        return values.kernel_value(key, kdefault[0], cur), "kernel default"
+    if record is not None and values.kernel_value(key, record, cur) is not None:
+        return values.kernel_value(key, record, cur), "recorded"
+    why = _default_unknown(kdefault[1] if kdefault else "the key is not in this kernel's /proc/sys")
+    if record is not None:
+        findings.add("restore_unknown", "warning", key,
+                     "%s: no remaining file sets it, %s and the recorded value %r is not one the kernel takes; the "
+                     "running value %s is left as it is" % (key, why, record, cur))
+    else:
+        findings.add("restore_unknown", "warning", key,
+                     "%s: no remaining file sets it, %s and no running value was recorded before "
+                     "kerneltune.tcp.tcp_sysctl first set it; the running value %s is left as it is" % (key, why, cur))
+    return None, None
+
+
+def _previous_target(key, cur, record, findings):
+    """(value, "recorded") from before kerneltune.tcp first changed KEY; (None, None) with a finding."""
     if record is not None and values.kernel_value(key, record, cur) is not None:
         return values.kernel_value(key, record, cur), "recorded"
     if record is not None:
         findings.add("restore_unknown", "warning", key,
                      "%s: the recorded value %r is not one the kernel takes; the running value %s is left "
-                     "as it is" % (key, record, cur))
+                     "as it is (restore: previous)" % (key, record, cur))
     else:
         findings.add("restore_unknown", "warning", key,
-                     "%s: no other file sets it and no running value was recorded before "
-                     "kerneltune.tcp.tcp_sysctl first set it; the running value %s is left as it is"
-                     % (key, cur))
+                     "%s: no running value was recorded before kerneltune.tcp.tcp_sysctl first set it; the running "
+                     "value %s is left as it is (restore: previous)" % (key, cur))
     return None, None

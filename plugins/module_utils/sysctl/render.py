@@ -4,9 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The managed file's text, and the order the running values are written in.
 
-HEADER marks a file as ours; render and render_file give the file's text;
-write_order orders runtime writes so the kernel accepts each step; read_file
-and file_keys read a file back.
+HEADER marks a file as ours (is_ours); render and render_file give the file's
+text, with each bound in a comment line above its key that file_bounds reads
+back (every run knows every kerneltune file's bounds); write_order orders
+runtime writes so the kernel accepts each step; read_file, file_keys and
+without_bounded read a file back.
 
 Stdlib only: this runs on the managed host.
 """
@@ -23,13 +25,60 @@ HEADER = (
     "# and the audit will report it as an override.\n"
 )
 
+# A bound's comment line: "# kerneltune.tcp bound: net.core.somaxconn min=8192" (the fields in order).
+BOUND_COMMENT = "# kerneltune.tcp bound: "
+_FIELD_ORDER = ("low_min", "low_max", "high_min", "high_max", "min", "max")
+
 # The kernel's boot-time default low port the appliers start from
 # (net/ipv4/af_inet.c inet_init_net: ip_local_ports.range 32768 60999).
 DEFAULT_PORT_LOW = 32768
 
 
-def render(file_values):
+def is_ours(text):
+    """Whether a file's TEXT is a kerneltune.tcp file (starts with HEADER's first line)."""
+    return (text or "").startswith(HEADER.split("\n", 1)[0] + "\n")
+
+
+def bound_line(key, b):
+    """The comment line that records bound B of KEY in our file."""
+    return "%s%s %s\n" % (BOUND_COMMENT, key, " ".join("%s=%d" % (f, b[f]) for f in sorted(b, key=_FIELD_ORDER.index)))
+
+
+def file_bounds(text):
+    """{key: {field: int}} from the bound comment lines of a file's TEXT; a line that is not one is skipped."""
+    out = {}
+    for line in (text or "").splitlines():
+        if not line.startswith(BOUND_COMMENT):
+            continue
+        words = line[len(BOUND_COMMENT):].split()
+        try:
+            key = keys.parse_key(words[0])[0]
+            b = dict((f, int(v, 10)) for f, v in (w.split("=", 1) for w in words[1:]))
+        except (IndexError, ValueError, keys.KeyNameError):
+            continue
+        if b:
+            out[key] = b
+    return out
+
+
+def without_bounded(text):
+    """TEXT without its bound comments and the assignments of the keys they bound (a plain value stays)."""
+    bounded = file_bounds(text)
+    kept = []
+    for line in (text or "").splitlines(True):
+        if line.startswith(BOUND_COMMENT):
+            continue
+        parsed = conf.parse_conf(line)
+        if parsed and keys.canonical_key(parsed[0][0]) in bounded:
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def render(file_values, bounds=None):
     """The managed file: header, then one `key = value` line per key, sorted.
+
+    A bounded key (BOUNDS: {key: bound}) has its bound in a comment line just above it.
 
     Both appliers write in file order, starting from the kernel's defaults
     (ip_unprivileged_port_start 1024, ip_local_port_range 32768 60999), and the
@@ -45,11 +94,13 @@ def render(file_values):
         names.insert(at, keys.UNPRIV)
     lines = [HEADER]
     for key in names:
+        if bounds and key in bounds:
+            lines.append(bound_line(key, bounds[key]))
         lines.append("%s = %s\n" % (key, file_values[key]))
     return "".join(lines)
 
 
-def render_file(active, skipped):
+def render_file(active, skipped, bounds=None):
     """Stage 4a, the file's new text.
 
     Values are already whitespace-normalised; numbers are written as the kernel
@@ -58,7 +109,7 @@ def render_file(active, skipped):
     """
     file_values = {k: v if k == keys.RESERVED else values.normalize(k, v) for k, v in active.items()
                    if skipped.get(k) != "read_only"}
-    return render(file_values)
+    return render(file_values, bounds)
 
 
 def write_order(changes, desired, runtime):
@@ -91,6 +142,15 @@ def read_file(path, boot_root=""):
             return f.read()
     except OSError:
         return None
+
+
+def file_values(text):
+    """{key: value} of the plain assignments in a file's text (the last of a repeated key)."""
+    out = {}
+    for parts, value, _ignore, _lineno in conf.parse_conf(text or ""):
+        if value is not None and not conf.is_glob(parts):
+            out[keys.canonical_key(parts)] = value
+    return out
 
 
 def file_keys(text):

@@ -26,12 +26,13 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import value
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors import SysctlError
 
 # Rules that can never be turned into warnings with `allow`.
-NOT_ALLOWABLE = frozenset(("key_name", "scope", "value_chars", "tw_recycle_nat", "bounds"))
+NOT_ALLOWABLE = frozenset(("key_name", "scope", "value_chars", "tw_recycle_nat", "bounds", "bounds_conflict"))
 RULES = frozenset((
     "key_name", "scope", "value_chars", "tw_recycle_nat", "tw_recycle_removed", "tw_recycle_no_nat",
     "unknown_key", "global_key", "missing_key", "read_only", "range", "port_range_listener",
     "port_range_reserved", "port_range_parity", "tw_reuse_timestamps", "fin_timeout_scope",
     "overridden", "masked", "not_persistent", "applier_disagree", "bounds", "restore_unknown",
+    "bounds_conflict",
 ))
 
 PROC = "/proc"
@@ -89,7 +90,7 @@ def check_keys(req, wanted, running, nat, findings):
     req: the request (skip_missing as canonical keys, nat, proc_root, kernel_release); wanted: (desired,
     parts_of, bounds); running: (runtime, presence); nat: NatState.
     """
-    desired, _parts_of, bounds = wanted
+    desired, bounds = wanted.desired, wanted.bounds
     _runtime, presence = running
     skipped = {}
     suggestions = {}
@@ -152,7 +153,7 @@ def _missing(req, key, findings, suggestions):
 
 def _read_only(req, key, wanted, running, findings):
     """Whether KEY cannot be written here; an error finding when its value would have to change."""
-    desired, parts_of, bounds = wanted
+    desired, parts_of, bounds = wanted.desired, wanted.parts_of, wanted.bounds
     runtime, presence = running
     if presence[key] != "unreadable" and procsys.writable(parts_of[key], req.proc_root):
         return False

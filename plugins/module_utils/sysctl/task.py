@@ -91,9 +91,9 @@ def restore_option(params, base):
     if restore is not None and params["state"] != "absent":
         raise TaskFailed("restore: only with state=absent (it says what removing the file does to the running "
                          "values); got restore=%s with state=%s" % (restore, params["state"]), base)
-    if restore == "boot" and not params["apply"]:
-        raise TaskFailed("restore: boot sets running values, which apply=false forbids; use restore=none or "
-                         "apply=true", base)
+    if restore in ("boot", "previous") and not params["apply"]:
+        raise TaskFailed("restore: %s sets running values, which apply=false forbids; use restore=none or "
+                         "apply=true" % restore, base)
     if restore is None:
         restore = "boot" if params["apply"] else "none"
     return restore

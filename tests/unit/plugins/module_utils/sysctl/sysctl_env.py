@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A host in a temporary directory for tcp_sysctl's library tests.
 
-Env stands a temporary directory in for /proc/sys (one file per key) and
+Env stands a temporary directory in for /proc/sys (one file per key), another
+for /proc/sys in a fresh network namespace (the kernel defaults: DEFAULTS) and
 another for the root of the sysctl.d tree; Env.plan runs the planner against
 them. The same behaviour runs against real kernels in molecule.
 """
@@ -9,6 +10,7 @@ import os
 
 import pytest
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import defaults
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import errors
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import plan as plan_mod
 
@@ -37,13 +39,15 @@ DEFAULTS = {
 class Env(object):
     def __init__(self, tmp_path):
         self.proc = str(tmp_path / "proc_sys")
+        self.fresh = str(tmp_path / "fresh_proc_sys")
         self.root = str(tmp_path / "root")
         os.makedirs(self.root + "/etc/sysctl.d")
         for k, v in DEFAULTS.items():
             self.set(k, v)
+            self.set(k, v, self.fresh)
 
-    def set(self, key, value):
-        p = os.path.join(self.proc, key)
+    def set(self, key, value, proc=None):
+        p = os.path.join(proc or self.proc, key)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "w") as f:
             f.write(value + "\n")
@@ -65,6 +69,7 @@ class Env(object):
         kw.setdefault("listeners", {})
         kw.setdefault("kernel_release", KERNEL)
         kw.setdefault("applier", "systemd-sysctl")
+        kw.setdefault("fresh_reader", defaults.tree_reader(self.fresh))
         return plan_mod.plan(plan_mod.Request(settings, kw.pop("path", PATH), **kw))
 
 

@@ -69,19 +69,23 @@ def test_below_the_bound_is_raised_to_it(env):
     e = by_key(r)[SOMAXCONN]
     assert (e["desired"], e["status"], e["bounds"]) == ("8192", "drift", {"min": 8192, "text": ">= 8192"})
     assert [(k, old, new) for k, _p, old, new in r["runtime_changes"]] == [(SOMAXCONN, "4096", "8192")]
-    assert r["new_text"] == render.HEADER + "net.core.somaxconn = 8192\n"
+    assert r["new_text"] == render.HEADER + "# kerneltune.tcp bound: net.core.somaxconn min=8192\n" \
+                                            "net.core.somaxconn = 8192\n"
 
 
-def test_above_the_bound_is_left_alone(env):
+def test_above_the_bound_the_running_value_stays_and_the_file_holds_the_boot_value(env):
     env.set("net/core/somaxconn", "65535")
     r = env.plan({SOMAXCONN: {"min": 8192}})
     e = by_key(r)[SOMAXCONN]
-    assert e["desired"] == "65535" and e["runtime_drift"] is False and r["runtime_changes"] == []
-    # Nothing set it at boot yet: drift until the file records the running value.
-    assert e["status"] == "drift" and r["new_text"] == render.HEADER + "net.core.somaxconn = 65535\n"
+    # Within the bound: the running value is left. At boot the key would get the kernel default (4096, as in a
+    # fresh network namespace), moved into the bound: that is what the file holds.
+    assert e["desired"] == "8192" and e["runtime_drift"] is False and r["runtime_changes"] == []
+    assert (e["kernel_default"], e["kernel_default_source"]) == ("4096", "fresh network namespace")
+    assert e["status"] == "drift" and r["new_text"] == render.HEADER + (
+        "# kerneltune.tcp bound: net.core.somaxconn min=8192\nnet.core.somaxconn = 8192\n")
     env.conf(PATH, r["new_text"])
     again = by_key(env.plan({SOMAXCONN: {"min": 8192}}))[SOMAXCONN]
-    assert (again["status"], again["persisted"]) == ("ok", "65535")
+    assert (again["status"], again["persisted"]) == ("ok", "8192")
 
 
 def test_max_lowers_and_both_bounds(env):
@@ -105,9 +109,11 @@ def test_another_files_higher_value_is_kept_in_ours(env):
     env.conf("/etc/sysctl.d/60-other-role.conf", "net.core.somaxconn = 65535\n")
     env.set("net/core/somaxconn", "128")
     r = env.plan({SOMAXCONN: {"min": 8192}})
-    assert [(k, old, new) for k, _p, old, new in r["runtime_changes"]] == [(SOMAXCONN, "128", "8192")]
+    # One value for the file and the kernel: the boot value without our file (65535), within the bound.
+    assert [(k, old, new) for k, _p, old, new in r["runtime_changes"]] == [(SOMAXCONN, "128", "65535")]
     # Our file (90) sorts after theirs (60): it records their 65535, never lowers it at boot.
-    assert r["new_text"] == render.HEADER + "net.core.somaxconn = 65535\n"
+    assert r["new_text"] == render.HEADER + "# kerneltune.tcp bound: net.core.somaxconn min=8192\n" \
+                                            "net.core.somaxconn = 65535\n"
     assert by_key(r)[SOMAXCONN]["persisted"] == "65535"
 
 
@@ -129,8 +135,11 @@ def test_another_files_value_that_the_module_would_refuse_is_not_copied(env):
              "net.core.somaxconn = 0\nnet.ipv4.tcp_fin_timeout = -5\n")
     r = env.plan({RANGE: {"low_min": 50000}, SOMAXCONN: {"max": 65535}, "net.ipv4.tcp_fin_timeout": {"max": 30}})
     # 50000 45000 (low above high), 0 and -5 are not values the module writes: the runtime targets are.
-    assert r["new_text"] == render.HEADER + ("net.core.somaxconn = 4096\nnet.ipv4.ip_local_port_range = 50000 60999\n"
-                                             "net.ipv4.tcp_fin_timeout = 30\n")
+    assert r["new_text"] == render.HEADER + (
+        "# kerneltune.tcp bound: net.core.somaxconn max=65535\nnet.core.somaxconn = 4096\n"
+        "# kerneltune.tcp bound: net.ipv4.ip_local_port_range low_min=50000\n"
+        "net.ipv4.ip_local_port_range = 50000 60999\n"
+        "# kerneltune.tcp bound: net.ipv4.tcp_fin_timeout max=30\nnet.ipv4.tcp_fin_timeout = 30\n")
 
 
 def test_bounded_key_that_cannot_be_read(env, monkeypatch):

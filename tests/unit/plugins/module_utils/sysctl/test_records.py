@@ -136,7 +136,7 @@ def test_a_key_that_leaves_the_file_keeps_its_record(env):
     host.present({SOMAXCONN: 16384, "net.ipv4.tcp_fin_timeout": 30})
     r = host.absent()
     assert [(e["key"], e["value"], e["source"]) for e in r["restore"]] == [
-        (SOMAXCONN, "4096", "recorded"), ("net.ipv4.tcp_fin_timeout", "60", "recorded")]
+        (SOMAXCONN, "4096", "kernel default"), ("net.ipv4.tcp_fin_timeout", "60", "kernel default")]
     assert env.get("net/core/somaxconn") == "4096"
 
 
@@ -148,11 +148,15 @@ def test_two_profiles_with_bounds_then_both_removed(env):
     r = host.present({"net.ipv4.tcp_fin_timeout": {"max": 30}, SOMAXCONN: {"min": 8192}}, path=web)
     # web_frontend keeps what high_outbound_client set, at runtime and in its file.
     assert r["runtime_changes"] == []
-    assert r["new_text"] == render.HEADER + "net.core.somaxconn = 65535\nnet.ipv4.tcp_fin_timeout = 15\n"
+    assert r["new_text"] == render.HEADER + (
+        "# kerneltune.tcp bound: net.core.somaxconn min=8192\nnet.core.somaxconn = 65535\n"
+        "# kerneltune.tcp bound: net.ipv4.tcp_fin_timeout max=30\nnet.ipv4.tcp_fin_timeout = 15\n")
     host.absent(high)
     # Its own bounds from the host's values: 60 -> 30, 4096 -> 8192 in the file; the running values are within.
     r = host.present({"net.ipv4.tcp_fin_timeout": {"max": 30}, SOMAXCONN: {"min": 8192}}, path=web)
-    assert r["new_text"] == render.HEADER + "net.core.somaxconn = 8192\nnet.ipv4.tcp_fin_timeout = 30\n"
+    assert r["new_text"] == render.HEADER + (
+        "# kerneltune.tcp bound: net.core.somaxconn min=8192\nnet.core.somaxconn = 8192\n"
+        "# kerneltune.tcp bound: net.ipv4.tcp_fin_timeout max=30\nnet.ipv4.tcp_fin_timeout = 30\n")
     assert [e["status"] for e in r["entries"]] == ["ok", "ok"]
     host.absent(web)
     assert (env.get("net/core/somaxconn"), env.get("net/ipv4/tcp_fin_timeout")) == ("4096", "60")

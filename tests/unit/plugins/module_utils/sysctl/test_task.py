@@ -24,6 +24,8 @@ def params(**kw):
                           "values); got restore=boot with state=present"),
     ({"state": "absent", "restore": "boot", "apply": False},
      "restore: boot sets running values, which apply=false forbids; use restore=none or apply=true"),
+    ({"state": "absent", "restore": "previous", "apply": False},
+     "restore: previous sets running values, which apply=false forbids; use restore=none or apply=true"),
 ])
 def test_restore_refusals(kw, message):
     base = {"changed": False}
@@ -35,6 +37,7 @@ def test_restore_refusals(kw, message):
 @pytest.mark.parametrize("kw,restore", [
     ({"state": "absent"}, "boot"), ({"state": "absent", "apply": False}, "none"),
     ({"state": "absent", "restore": "none"}, "none"), ({}, "boot"),
+    ({"state": "absent", "restore": "previous"}, "previous"),
 ])
 def test_restore_defaults(kw, restore):
     assert task.restore_option(params(**kw), {}) == restore
