@@ -136,15 +136,20 @@ markdown:
   type: str
 summary:
   description:
-    - Audit totals, hosts by status, baseline changes and verdict.
+    - "For audits, the one set of counts every report uses: C(counts) (C(hosts) and each status: C(error),
+      C(unreachable), C(not_compliant), C(compliant), which add up to C(hosts)), C(pass_percent), C(reasons) (how
+      many not compliant hosts have runtime drift, boot-time drift, an overridden key), the failing hosts by status
+      in C(failing), C(changes) since the baseline, C(context) (collection version, host pattern, limit, profiles),
+      C(passed) and C(fail_on)."
     - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile), the
       count of hosts by result in C(status) and the hosts by result in C(hosts).
   returned: kind is audit or rollout
   type: dict
-  sample: {passed: false, fail_on: any, changes: null, unreachable: [db3], errors: [], drift: [web2],
-           status: {compliant: 1, drift: 1, overridden: 0, error: 0, unreachable: 1},
-           totals: {hosts: 3, compliant: 1, unreachable: 1, runtime_drift: 1, boot_drift: 0, overridden: 0,
-                    errors: 0}}
+  sample: {passed: false, fail_on: any, changes: null, pass_percent: 33.3,
+           counts: {hosts: 3, error: 0, unreachable: 1, not_compliant: 1, compliant: 1},
+           reasons: {runtime_drift: 1, boot_drift: 0, overridden: 0},
+           failing: {error: [], unreachable: [db3], not_compliant: [web2]},
+           context: {collection_version: 0.1.0, pattern: all, limit: null, profiles: [web_frontend]}}
 gate_msg:
   description: Why the audit or rollout gate failed.
   returned: kind is audit or rollout and the gate failed

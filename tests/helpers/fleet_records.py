@@ -1,19 +1,59 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A synthetic fleet of audit records, for the 1,000-host page test and the rendering benchmark.
 
-Deterministic: host i is compliant, drifting, overridden, in error or unreachable by i % 10."""
+Deterministic, by i % 10 (with n = 1,000: 400 compliant, 400 not compliant, 100 errors, 100 unreachable):
+  0, 6, 7, 8  compliant
+  1, 2        runtime drift on one key (the profile's file is there, the running value moved)
+  3           never had the profile: every key differs at runtime and at boot, no file sets it, so the value at
+              boot is the kernel's default (kernel_default; unknown for one key; absent, as in results from before
+              tcp_sysctl reported it, when i % 30 == 13)
+  4           a later file overrides one key; when i % 20 == 4 also runtime drift on another key
+  5           an error (the profile was refused)
+  9           unreachable (no record)"""
 
-
-def _entry(key, status="ok", runtime="1", desired="1", rd=False, pd=False, by=None, persisted="1"):
-    return {"key": key, "desired": desired, "runtime": runtime, "persisted": persisted,
-            "source": "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "persisted_before": None,
-            "source_before": None, "runtime_drift": rd, "persisted_drift": pd, "overridden_by": by,
-            "status": status}
-
-
+PATH = "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
 KEYS = ["net.core.somaxconn", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_max_syn_backlog",
         "net.core.netdev_max_backlog", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_keepalive_time",
         "net.ipv4.tcp_slow_start_after_idle"]
+WANTED = ["8192", "30", "1", "8192", "16384", "10240 65535", "600", "0"]
+DEFAULTS = ["4096", "60", "2", "1024", "1000", "32768 60999", "7200", None]
+UNKNOWN = "no fresh network namespace could be made on this host"
+
+
+def _entry(n, status="ok", runtime=None, rd=False, pd=False, by=None, persisted=None, before=None, src_before=PATH,
+           default=None):
+    e = {"key": KEYS[n], "desired": WANTED[n], "runtime": runtime or WANTED[n], "persisted": persisted or WANTED[n],
+         "source": by or PATH, "persisted_before": before or (WANTED[n] if src_before else None),
+         "source_before": src_before, "runtime_drift": rd, "persisted_drift": pd, "overridden_by": by,
+         "status": status}
+    e.update(default or {"kernel_default": DEFAULTS[n],
+                         "kernel_default_source": "fresh network namespace" if DEFAULTS[n] else UNKNOWN})
+    return e
+
+
+def _never_had_the_profile(i):
+    out = []
+    for n in range(len(KEYS)):
+        e = _entry(n, "drift", runtime=DEFAULTS[n] or "1", rd=True, pd=True, src_before=None)
+        if i % 30 == 13:
+            del e["kernel_default"], e["kernel_default_source"]
+        out.append(e)
+    return out
+
+
+def _settings(i, kind):
+    settings = [_entry(n) for n in range(len(KEYS))]
+    if kind in (1, 2):
+        n = i % len(KEYS)
+        settings[n] = _entry(n, "drift", runtime=DEFAULTS[n] or "1", rd=True)
+    elif kind == 3:
+        settings = _never_had_the_profile(i)
+    elif kind == 4:
+        settings[1] = _entry(1, "overridden", persisted="45", before="45", by="/etc/sysctl.d/99-local.conf",
+                             src_before="/etc/sysctl.d/99-local.conf", pd=True)
+        if i % 20 == 4:
+            settings[0] = _entry(0, "drift", runtime="4096", rd=True)
+    return settings
 
 
 def fleet(n=1000):
@@ -24,13 +64,7 @@ def fleet(n=1000):
         kind = i % 10
         if kind == 9:
             continue  # unreachable: no record
-        settings = [_entry(k) for k in KEYS]
-        if kind in (1, 2, 3):
-            settings[i % len(KEYS)] = _entry(KEYS[i % len(KEYS)], "drift", runtime="7", desired="8", rd=True,
-                                             pd=kind == 3)
-        if kind == 4:
-            settings[1] = _entry(KEYS[1], "overridden", persisted="45", by="/etc/sysctl.d/99-local.conf")
-        prof = {"profile": "web_frontend", "result": {"settings": settings, "findings": []}}
+        prof = {"profile": "web_frontend", "result": {"settings": _settings(i, kind), "findings": []}}
         if kind == 5:
             prof["error"] = "net.ipv4.tcp_tw_reuse: value 3 is outside 0..2"
         records[host] = {"profiles": [prof]}

@@ -3,8 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The audit's verdict (controller side): one looped tcp_sysctl result -> an audit record (audit_entry), the
-records -> per-host verdicts and totals (audit_summary), drift compared with a baseline (new, still, resolved),
-the gate's words, and the previous audit.json files read as baseline or merge input."""
+records -> per-host verdicts and the one set of counts every report and set_stats use (audit_summary), drift
+compared with a baseline (new, still, resolved), the gate's words, and the previous audit.json files read as
+baseline or merge input.
+
+Every host has exactly one status, the first that applies in STATUSES: error (a profile could not be checked, or
+the host has no profile) > unreachable > not_compliant (a key drifts at runtime or at boot, or a later file
+overrides it) > compliant. counts[status] therefore add up to counts["hosts"]; the reasons a host is not compliant
+(REASONS) are counted per host apart, and a host can have several."""
 
 from __future__ import annotations
 
@@ -12,12 +18,23 @@ import json
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
 
-STATUSES = ("compliant", "drift", "overridden", "error", "unreachable")
-# The three lists of a host that hold drift, in the order the reports show them.
+STATUSES = ("error", "unreachable", "not_compliant", "compliant")
+STATUS_WORDS = {"error": "error", "unreachable": "unreachable", "not_compliant": "not compliant",
+                "compliant": "compliant"}
+# The three lists of a host that hold drift, in the order the reports show them; also the reasons a host is not
+# compliant.
 DRIFT_KINDS = ("runtime_drift", "boot_drift", "overridden")
+REASONS = DRIFT_KINDS
+REASON_WORDS = {"runtime_drift": "runtime drift", "boot_drift": "boot-time drift",
+                "overridden": "a key overridden by a later file"}
 # What makes one drift the same drift in a later audit: the host, profile, kind and key, the value wanted and the
 # value found (a key that drifts to another value, or a profile that now wants another, is new drift).
 _FOUND = {"runtime_drift": "runtime", "boot_drift": "persisted_before", "overridden": "overridden_by"}
+# audit.json's schema_version, and the ones a baseline or merge input may have (the drift lists, "reachable" and
+# "records" mean the same in both; version 2 replaced totals and status by counts).
+SCHEMA_VERSION = 2
+READS = (1, 2)
+NO_PROFILE = "no profile: the host is in no group mapped to a profile"
 
 
 def audit_entry(item):
@@ -36,6 +53,71 @@ def want(e):
     """What an entry asks for: its value, or its bound's text (">= 8192")."""
     b = e.get("bounds")
     return b.get("text") if isinstance(b, dict) and b.get("text") else e.get("desired")
+
+
+def value(v):
+    """A value as the reports show it: "absent" for a key the kernel does not have."""
+    return "absent" if v is None else u"%s" % (v,)
+
+
+def boot(e):
+    """(value, file, text): what the host boots with today for a key, observed before any change.
+
+    The file is the one that sets the key (source_before); with none, the kernel's default applies at boot: its
+    number when tcp_sysctl reports it (kernel_default, read in a fresh network namespace), else why it is unknown
+    (kernel_default_source). Results from before kernel_default existed say only that it is the kernel's default."""
+    if e.get("source_before"):
+        text = u"%s from %s" % (value(e.get("persisted_before")), e["source_before"])
+        return e.get("persisted_before"), e["source_before"], text
+    if e.get("kernel_default") is not None:
+        return e["kernel_default"], None, u"%s, the kernel default (no file sets it)" % e["kernel_default"]
+    if "kernel_default" in e:
+        return None, None, u"the kernel default, value unknown: %s (no file sets it)" % (
+            e.get("kernel_default_source") or "not reported")
+    return None, None, u"the kernel default (no file sets it)"
+
+
+def overrides_var(profile):
+    """The variable that changes one key of a profile for one host."""
+    return "kt_sysctl_overrides" if profile == "kt_sysctl" else "%s_sysctl_overrides" % profile
+
+
+def problems(e):
+    """What is wrong with one key, in words: overridden by a file, runtime drift, boot-time drift."""
+    out = []
+    if e["status"] == "overridden":
+        out.append(u"overridden by %s, which sets %s at boot" % (e.get("overridden_by"), value(e.get("persisted"))))
+    if e.get("runtime_drift"):
+        out.append("runtime drift")
+    if e.get("persisted_drift") and e["status"] != "overridden":
+        out.append("boot-time drift")
+    if e["status"] == "read_only":
+        out.append("read-only on this host")
+    return out
+
+
+def key_fix(e, profile):
+    """The fix for one key that is not what its profile wants."""
+    if e["status"] == "overridden":
+        return (u"remove %s from %s (a later file wins at boot), or, if %s is right for this host, set it in %s"
+                % (e["key"], e.get("overridden_by"), value(e.get("persisted")), overrides_var(profile)))
+    if e["status"] == "read_only":
+        return (u"%s cannot be written on this host: set it where its network namespace is made, or drop it "
+                "for this host with %s: {%s: null}" % (e["key"], overrides_var(profile), e["key"]))
+    return u"apply the profile: run the role kerneltune.tcp.%s on this host" % profile
+
+
+def profile_error_fix(profile):
+    """The fix for a profile that could not be checked on a host."""
+    return "%s could not be checked: correct the error above, then audit again" % profile
+
+
+def key_row(e, profile):
+    """One key that is not as wanted: wanted, running, at boot (and the file), what is wrong, the fix."""
+    b_value, b_file, b_text = boot(e)
+    return {"profile": profile, "key": e["key"], "wanted": want(e), "running": e.get("runtime"),
+            "boot": b_value, "boot_source": b_file, "boot_text": b_text, "problems": problems(e),
+            "fix": key_fix(e, profile)}
 
 
 def _drift_id(host, kind, e):
@@ -58,63 +140,82 @@ def _previous_drift(baseline):
 # --------------------------------------------------------------------------
 
 def _add_profile(h, prof):
-    """A profile's errors, refusals and settings into the host's lists."""
+    """A profile's errors, refusals and settings into the host's lists, its keys and its fixes."""
     name = prof["profile"]
     res = prof.get("result") or {}
     h["profiles"].append(name)
     if prof.get("error"):
         h["errors"].append("%s: %s" % (name, prof["error"]))
+        h["fix"].append(profile_error_fix(name))
     for f in res.get("findings", []):
         if f.get("severity") == "error":
             h["errors"].append("%s: %s" % (name, f["message"]))
+            h["fix"].append("%s: rule %s refused a value: correct it for this host in %s (or %s_settings)" % (
+                name, f.get("rule"), overrides_var(name), "kt_sysctl" if name == "kt_sysctl" else name))
     for e in res.get("settings", []):
         item = dict(e, profile=name)
         if e["status"] == "overridden":
             h["overridden"].append(item)
         elif e["status"] == "unsupported":
             h["unsupported"].append(item)
+            continue
         elif e["status"] in ("drift", "read_only"):
             if e.get("runtime_drift"):
                 h["runtime_drift"].append(dict(item))
             if e.get("persisted_drift"):
                 h["boot_drift"].append(dict(item))
+        if e["status"] in ("overridden", "drift", "read_only"):
+            row = key_row(e, name)
+            h["keys"].append(row)
+            if row["fix"] not in h["fix"]:
+                h["fix"].append(row["fix"])
 
 
 def _status(h):
-    """The host's one status (STATUSES), worst first."""
+    """The host's one status: the first of STATUSES that applies."""
+    if h["errors"] and h["reachable"]:
+        return "error"
     if not h["reachable"]:
         return "unreachable"
-    if h["errors"]:
-        return "error"
-    if h["runtime_drift"] or h["boot_drift"]:
-        return "drift"
-    if h["overridden"]:
-        return "overridden"
+    if h["keys"]:
+        return "not_compliant"
     return "compliant"
+
+
+def _mark_changes(h, before, seen):
+    """With a baseline, each drift marked new or still, and each key row with its drift's (new wins)."""
+    rows = dict(((r["profile"], r["key"]), r) for r in h["keys"])
+    for kind in DRIFT_KINDS:
+        for e in h[kind]:
+            i = _drift_id(h["host"], kind, e)
+            seen.add(i)
+            e["change"] = "still" if i in before else "new"
+            row = rows.get((e["profile"], e["key"]))
+            if row is not None and row.get("change") != "new":
+                row["change"] = e["change"]
 
 
 def _audit_host(host, rec, before, seen):
     """One host's verdict from its record; with a baseline (before), each drift marked new or still."""
     h = {"host": host, "reachable": True, "profiles": [], "runtime_drift": [], "boot_drift": [],
-         "overridden": [], "errors": [], "unsupported": [], "resolved": []}
+         "overridden": [], "errors": [], "unsupported": [], "resolved": [], "keys": [], "fix": []}
     if rec is None or rec.get("unreachable") or any(p.get("unreachable") for p in rec.get("profiles", [])):
         h["reachable"] = False
         why = [p.get("error") for p in (rec or {}).get("profiles", []) if p.get("unreachable")]
         h["errors"].append("unreachable" + (": %s" % why[0] if why and why[0] != "unreachable" else ""))
+        h["fix"].append("make the host reachable (ansible -m ping %s), then audit it again" % host)
     elif not rec.get("profiles"):
-        h["errors"].append("no profile: the host is in no group mapped to a profile")
+        h["errors"].append(NO_PROFILE)
+        h["fix"].append("put the host in a group named after a profile, map one of its groups to a profile with "
+                        "kt_audit_group_profiles, or name its profiles with kt_audit_profiles")
     else:
         for prof in rec.get("profiles", []):
             _add_profile(h, prof)
     if before is not None:
-        for kind in DRIFT_KINDS:
-            for e in h[kind]:
-                i = _drift_id(host, kind, e)
-                seen.add(i)
-                e["change"] = "still" if i in before else "new"
-    h["compliant"] = h["reachable"] and not (h["runtime_drift"] or h["boot_drift"] or h["overridden"]
-                                             or h["errors"])
+        _mark_changes(h, before, seen)
     h["status"] = _status(h)
+    h["compliant"] = h["status"] == "compliant"
+    h["reasons"] = [k for k in REASONS if h[k]] if h["reachable"] else []
     return h
 
 
@@ -139,23 +240,23 @@ def _resolve(before, seen, out):
 # The fleet
 # --------------------------------------------------------------------------
 
-def _totals(out):
-    return {
-        "hosts": len(out),
-        "compliant": sum(1 for h in out if h["compliant"]),
-        "unreachable": sum(1 for h in out if not h["reachable"]),
-        "runtime_drift": sum(1 for h in out if h["runtime_drift"]),
-        "boot_drift": sum(1 for h in out if h["boot_drift"]),
-        "overridden": sum(1 for h in out if h["overridden"]),
-        "errors": sum(1 for h in out if h["errors"] and h["reachable"]),
-    }
+def _counts(out):
+    """The one set of counts: every host once, by its status."""
+    counts = {"hosts": len(out)}
+    counts.update((s, sum(1 for h in out if h["status"] == s)) for s in STATUSES)
+    return counts
+
+
+def _reasons(out):
+    """How many of the not compliant hosts have each reason (a host can have several)."""
+    return dict((r, sum(1 for h in out if h["status"] == "not_compliant" and r in h["reasons"])) for r in REASONS)
 
 
 def _drifted_keys(out):
-    """[{key, hosts}]: each key with drift, by the number of hosts it drifts on, most first."""
+    """[{key, hosts}]: each key that is not as wanted, by the number of hosts it is so on, most first."""
     keys = {}
     for h in out:
-        for k in set(e["key"] for kind in DRIFT_KINDS for e in h[kind]):
+        for k in set(r["key"] for r in h["keys"]):
             keys[k] = keys.get(k, 0) + 1
     return [{"key": k, "hosts": n} for k, n in sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))]
 
@@ -167,21 +268,34 @@ def _changes(out, resolved):
             "resolved": len(resolved)}
 
 
-def _passed(out, totals, changes, fail_on):
+def _passed(out, counts, changes, fail_on):
     if not out:
         return False
     if fail_on == "new" and changes is not None:
-        return totals["unreachable"] + totals["errors"] == 0 and changes["new"] == 0
-    return totals["compliant"] == totals["hosts"]
+        return counts["unreachable"] + counts["error"] == 0 and changes["new"] == 0
+    return counts["compliant"] == counts["hosts"]
 
 
-def audit_summary(records, hosts, baseline=None, fail_on="any"):
-    """Per-host verdicts from the audit records.
+def _context(context, out):
+    """What was audited: the collection's version, the host pattern and --limit, the profiles."""
+    context = context or {}
+    profiles = []
+    for h in out:
+        profiles += [p for p in h["profiles"] if p not in profiles]
+    return {"collection_version": context.get("collection_version") or common.collection_version(),
+            "pattern": context.get("pattern"), "limit": context.get("limit") or None,
+            "profiles": sorted(str(p) for p in profiles if p is not None)}
+
+
+def audit_summary(records, hosts, baseline=None, fail_on="any", context=None):
+    """Per-host verdicts and the fleet's counts from the audit records.
 
     records: {host: {"profiles": [{profile, result, error?, unreachable?}], "unreachable": bool?}}
     hosts: every host the audit was meant to reach (hosts without a record are unreachable).
     baseline: a previous audit.json (dict): every drift is marked new, still or resolved.
     fail_on: "any" (every drift fails) or "new" (drift already in the baseline does not).
+    context: optional {"pattern": the audit's host pattern, "limit": --limit (ansible_limit),
+    "collection_version": defaults to this collection's}; the profiles come from the records.
     """
     before = _previous_drift(baseline) if baseline is not None else None
     seen = set()
@@ -189,31 +303,61 @@ def audit_summary(records, hosts, baseline=None, fail_on="any"):
     changes = None
     if before is not None:
         changes = _changes(out, _resolve(before, seen, out))
-    totals = _totals(out)
-    status = dict((s, sum(1 for h in out if h["status"] == s)) for s in STATUSES)
-    return {"hosts": out, "totals": totals, "status": status, "drifted_keys": _drifted_keys(out), "changes": changes,
-            "passed": _passed(out, totals, changes, fail_on), "fail_on": fail_on}
+    counts = _counts(out)
+    return {"hosts": out, "counts": counts,
+            "pass_percent": round(100.0 * counts["compliant"] / counts["hosts"], 1) if out else 0.0,
+            "reasons": _reasons(out), "drifted_keys": _drifted_keys(out), "changes": changes,
+            "passed": _passed(out, counts, changes, fail_on), "fail_on": fail_on, "context": _context(context, out)}
+
+
+def failing_first(summary):
+    """The hosts in the order the reports list them: by status (STATUSES), then by name."""
+    return sorted(summary["hosts"], key=lambda h: (STATUSES.index(h["status"]), h["host"]))
+
+
+def percent(p):
+    """A pass percentage as the reports write it: 40, 99.9, 100."""
+    text = "%.1f" % p
+    return text[:-2] if text.endswith(".0") else text
+
+
+def counts_sentence(summary):
+    """The summary line every human-readable report shows, from summary["counts"] only."""
+    c = summary["counts"]
+    return "%d of %d hosts compliant (%s%%): %d not compliant, %d with errors, %d unreachable." % (
+        c["compliant"], c["hosts"], percent(summary["pass_percent"]),
+        c["not_compliant"], c["error"], c["unreachable"])
+
+
+def reasons_sentence(summary):
+    """Why the not compliant hosts are not (a host can have several reasons), or None when none is."""
+    if not summary["counts"]["not_compliant"]:
+        return None
+    r = summary["reasons"]
+    return "Of the %d not compliant hosts: %s (a host can have more than one)." % (
+        summary["counts"]["not_compliant"], ", ".join("%d with %s" % (r[k], REASON_WORDS[k]) for k in REASONS))
 
 
 def audit_gate(summary):
     """Why the audit gate fails (without the report directory), or None when it passes."""
     if summary["passed"]:
         return None
-    t = summary["totals"]
+    c = summary["counts"]
     if summary["fail_on"] == "new" and summary["changes"] is not None:
         return "audit failed: %d new drift since the baseline, %d hosts with errors, %d unreachable" % (
-            summary["changes"]["new"], t["errors"], t["unreachable"])
-    return "audit failed: %d of %d hosts are not compliant" % (t["hosts"] - t["compliant"], t["hosts"])
+            summary["changes"]["new"], c["error"], c["unreachable"])
+    return "audit failed: %d of %d hosts are not compliant" % (c["hosts"] - c["compliant"], c["hosts"])
 
 
 def audit_task_result(summary):
-    """What the fleet_report task returns for an audit: totals, hosts by status, baseline changes, verdict."""
+    """What the fleet_report task returns for an audit (and set_stats publishes): the one set of counts, the pass
+    percentage, the reasons, the failing hosts by status, baseline changes, what was audited, the verdict."""
     s = summary
-    return {"summary": {"totals": s["totals"], "status": s["status"], "passed": s["passed"], "changes": s["changes"],
-                        "fail_on": s["fail_on"],
-                        "unreachable": [h["host"] for h in s["hosts"] if h["status"] == "unreachable"],
-                        "errors": [h["host"] for h in s["hosts"] if h["status"] == "error"],
-                        "drift": [h["host"] for h in s["hosts"] if h["status"] in ("drift", "overridden")]}}
+    return {"summary": {"counts": s["counts"], "pass_percent": s["pass_percent"], "reasons": s["reasons"],
+                        "passed": s["passed"], "changes": s["changes"], "fail_on": s["fail_on"],
+                        "context": s["context"],
+                        "failing": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st])
+                                        for st in STATUSES if st != "compliant")}}
 
 
 # --------------------------------------------------------------------------
@@ -238,9 +382,9 @@ def load_audit(path):
     if not isinstance(data, dict) or data.get("kind") != "audit" or not isinstance(data.get("hosts"), list) \
             or not isinstance(data.get("records"), dict):
         raise common.ReportError("%s: not an audit.json written by kerneltune.tcp.fleet_report" % path)
-    if data.get("schema_version") != common.SCHEMA_VERSION:
-        raise common.ReportError("%s: schema_version %r; this collection reads audit.json schema_version %r"
-                                 % (path, data.get("schema_version"), common.SCHEMA_VERSION))
+    if data.get("schema_version") not in READS:
+        raise common.ReportError("%s: schema_version %r; this collection reads audit.json schema_version %s"
+                                 % (path, data.get("schema_version"), " or ".join(str(v) for v in READS)))
     for h in data["hosts"]:
         if not _host_entry_ok(h):
             raise common.ReportError("%s: host entry %s does not have the audit.json shape "

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The audit's reports (controller side): JSON, JUnit XML, Markdown and the HTML page (templates/audit.html.j2),
-each rendered from audit.audit_summary's summary. Every renderer is renderer(summary, records, generated)."""
+each rendered from audit.audit_summary's summary, whose counts are the only counts they show. Every renderer is
+renderer(summary, records, generated)."""
 
 from __future__ import annotations
 
@@ -11,38 +12,32 @@ from xml.etree import ElementTree as ET
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, common
 
-_VERDICTS = {"compliant": "compliant", "unreachable": "unreachable", "error": "error",
-             "drift": "NOT compliant", "overridden": "NOT compliant"}
+
+def _change(row):
+    return " [%s]" % row["change"] if row.get("change") else ""
 
 
-def _runtime_change(e):
-    """'key: running -> wanted' with the bound, when there is one, after it."""
+def _wanted(e):
+    """The value wanted, with what tcp_sysctl would set for a bound."""
     b = e.get("bounds")
-    bound = " (bound %s)" % b["text"] if isinstance(b, dict) and b.get("text") else ""
-    return "%s: %s -> %s%s" % (e["key"], e["runtime"], e["desired"], bound)
+    if isinstance(b, dict) and b.get("text"):
+        return "%s (would set %s)" % (b["text"], audit.value(e.get("desired")))
+    return audit.value(e.get("desired"))
 
 
-def _boot(e):
-    """What the host boots with today, for a key with boot-time drift."""
-    if e.get("source_before"):
-        return "%s: boots with %s from %s, wants %s" % (
-            e["key"], e.get("persisted_before"), e["source_before"], audit.want(e))
-    return "%s: no file sets it (kernel default at boot), wants %s" % (e["key"], audit.want(e))
+def key_line(row):
+    """One key that is not as wanted, on one line: what the host has and what the profile wants."""
+    return u"%s (%s): wanted %s; running %s; at boot %s; %s" % (
+        row["key"], row["profile"], row["wanted"], audit.value(row["running"]), row["boot_text"],
+        ", ".join(row["problems"]))
 
 
-def _overridden(e):
-    return "%s: %s by %s" % (e["key"], e["persisted"], e["overridden_by"])
-
-
-def _detail(e):
-    return ("desired=%s runtime=%s persisted=%s source=%s persisted_before=%s source_before=%s overridden_by=%s%s"
-            % (e.get("desired"), e.get("runtime"), e.get("persisted"), e.get("source"), e.get("persisted_before"),
-               e.get("source_before"), e.get("overridden_by"),
-               " bounds=%s" % audit.want(e) if e.get("bounds") else ""))
-
-
-def _change(e):
-    return " [%s]" % e["change"] if e.get("change") else ""
+def context_line(summary, generated):
+    """What was audited: version, host pattern, --limit, profiles and time."""
+    c = summary["context"]
+    return u"kerneltune.tcp %s; host pattern %s; %s; profiles: %s; generated %s." % (
+        c["collection_version"], c["pattern"] or "(not given)",
+        "--limit %s" % c["limit"] if c["limit"] else "no --limit", ", ".join(c["profiles"]) or "none", generated)
 
 
 # --------------------------------------------------------------------------
@@ -50,9 +45,10 @@ def _change(e):
 # --------------------------------------------------------------------------
 
 def audit_json(summary, records, generated=None):
-    data = {"schema_version": common.SCHEMA_VERSION, "kind": "audit", "generated": common.iso_time(generated),
-            "passed": summary["passed"], "fail_on": summary["fail_on"], "totals": summary["totals"],
-            "status": summary["status"], "drifted_keys": summary["drifted_keys"], "changes": summary["changes"],
+    data = {"schema_version": audit.SCHEMA_VERSION, "kind": "audit", "generated": common.iso_time(generated),
+            "passed": summary["passed"], "fail_on": summary["fail_on"], "counts": summary["counts"],
+            "pass_percent": summary["pass_percent"], "reasons": summary["reasons"], "context": summary["context"],
+            "drifted_keys": summary["drifted_keys"], "changes": summary["changes"],
             "hosts": summary["hosts"], "records": records}
     return common.json_text(data)
 
@@ -78,7 +74,19 @@ class _Suite(object):
         return common.xml_sub(tc, result, **attrs)
 
 
-def _setting_case(suite, cls, e, change):
+def failure_text(host, e, profile):
+    """A failing key's body: what the host has (running, at boot and from where), what is wanted, the fix."""
+    row = audit.key_row(e, profile)
+    return "\n".join([
+        u"%s on %s (profile %s)" % (e["key"], host, profile),
+        u"running: %s" % audit.value(e.get("runtime")),
+        u"at boot: %s" % row["boot_text"],
+        u"wanted: %s" % _wanted(e),
+        u"problem: %s" % "; ".join(row["problems"]),
+        u"fix: %s" % row["fix"]])
+
+
+def _setting_case(suite, cls, host, e, change):
     """A setting's testcase: a failure for drift or an override, skipped where the kernel lacks the key."""
     why = []
     if e["status"] == "overridden":
@@ -93,7 +101,7 @@ def _setting_case(suite, cls, e, change):
         return
     if why:
         suite.case(cls, e["key"], "failure", message=", ".join(why) + (" [%s]" % change if change else ""),
-                   type="drift").text = common.xml_text(_detail(e))
+                   type="drift").text = common.xml_text(failure_text(host, e, cls.split(".", 1)[1]))
     else:
         suite.case(cls, e["key"])
 
@@ -103,23 +111,24 @@ def _profile_cases(suite, host, prof, changes):
     name = prof["profile"]
     cls = "%s.%s" % (host, name)
     if prof.get("error"):
-        suite.case(cls, "audit", "error", message="audit failed", type="error").text = common.xml_text(prof["error"])
+        suite.case(cls, "audit", "error", message="audit failed", type="error").text = common.xml_text(
+            "%s\nfix: %s" % (prof["error"], audit.profile_error_fix(name)))
     for f in (prof.get("result") or {}).get("findings", []):
         if f.get("severity") == "error":
             suite.case(cls, "rule %s" % f.get("rule"), "failure", message="refused: %s" % f.get("rule"),
                        type="refused").text = common.xml_text(f.get("message"))
     for e in (prof.get("result") or {}).get("settings", []):
-        _setting_case(suite, cls, e, changes.get((name, e["key"])))
+        _setting_case(suite, cls, host, e, changes.get((name, e["key"])))
 
 
 def _host_cases(suite, h, records):
     host = h["host"]
     if not h["reachable"]:
         suite.case(host, "reachable", "error", message="unreachable", type="unreachable").text = common.xml_text(
-            "%s was unreachable; it is not compliant (%s)" % (host, h["errors"][0]))
+            "%s was unreachable; it is not compliant (%s)\nfix: %s" % (host, h["errors"][0], h["fix"][0]))
     elif not h["profiles"] and h["errors"]:
         suite.case(host, "profile", "error", message="no profile", type="no_profile").text = common.xml_text(
-            h["errors"][0])
+            "%s\nfix: %s" % (h["errors"][0], h["fix"][0]))
     else:
         changes = {}
         for kind in audit.DRIFT_KINDS:
@@ -142,6 +151,8 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
         props = ET.SubElement(suite.element, "properties")
         common.xml_sub(props, "property", name="status", value=h["status"])
         common.xml_sub(props, "property", name="profiles", value=",".join(h["profiles"]))
+        common.xml_sub(props, "property", name="collection_version",
+                       value=summary["context"]["collection_version"])
         _host_cases(suite, h, records)
         ET.SubElement(suite.element, "system-out").text = common.xml_text(
             "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
@@ -157,34 +168,24 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
 
 def _markdown_row(h):
     md = common.md
-    return "| %s | %s | %s | %s | %s | %s | %s |" % (
-        md(h["host"]), _VERDICTS[h["status"]], md(", ".join(h["profiles"])) or "-",
-        "<br>".join(md(_runtime_change(e)) + _change(e) for e in h["runtime_drift"]) or "-",
-        "<br>".join(md(_boot(e)) + _change(e) for e in h["boot_drift"]) or "-",
-        "<br>".join(md(_overridden(e)) + _change(e) for e in h["overridden"]) or "-",
-        "<br>".join(md(x) for x in h["errors"]) or "-")
+    wrong = [md(x) for x in h["errors"]] + [md(key_line(r)) + _change(r) for r in h["keys"]]
+    return "| %s | %s | %s | %s | %s |" % (
+        md(h["host"]), audit.STATUS_WORDS[h["status"]], md(", ".join(h["profiles"])) or "-",
+        "<br>".join(wrong) or "-", "<br>".join(md(f) for f in h["fix"]) or "-")
 
 
-def audit_markdown(summary, _records=None, _generated=None):
-    t = summary["totals"]
-    lines = [
-        "# kerneltune.tcp audit",
-        "",
-        "**%s**: %d of %d hosts compliant; %d unreachable, %d with runtime drift, %d with boot-time drift, "
-        "%d overridden, %d with errors." % ("PASS" if summary["passed"] else "FAIL", t["compliant"], t["hosts"],
-                                            t["unreachable"], t["runtime_drift"], t["boot_drift"], t["overridden"],
-                                            t["errors"]),
-    ]
+def audit_markdown(summary, _records=None, generated=None):
+    lines = ["# kerneltune.tcp audit", "",
+             "**%s**: %s" % ("PASS" if summary["passed"] else "FAIL", audit.counts_sentence(summary))]
+    if audit.reasons_sentence(summary):
+        lines += ["", audit.reasons_sentence(summary)]
+    lines += ["", "Audited: %s" % common.md(context_line(summary, common.iso_time(generated)))]
     if summary.get("changes") is not None:
         c = summary["changes"]
         lines += ["", "Since the baseline: %d new, %d still present, %d resolved." % (
             c["new"], c["still"], c["resolved"])]
-    lines += [
-        "",
-        "| host | verdict | profiles | runtime drift | boot-time drift | overridden | errors |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += [_markdown_row(h) for h in summary["hosts"]]
+    lines += ["", "| host | status | profiles | what is not as wanted | fix |", "|---|---|---|---|---|"]
+    lines += [_markdown_row(h) for h in audit.failing_first(summary)]
     resolved = [(h["host"], e) for h in summary["hosts"] for e in h["resolved"]]
     if resolved:
         lines += ["", "Resolved since the baseline:", ""]
@@ -193,12 +194,20 @@ def audit_markdown(summary, _records=None, _generated=None):
     return "\n".join(lines) + "\n"
 
 
+def _search_text(h):
+    """What the page's text search looks in: host, profiles, keys, files, errors (not the status words)."""
+    parts = [h["host"]] + h["profiles"] + h["errors"]
+    for r in h["keys"]:
+        parts += [r["key"], r["boot_source"] or ""] + r["problems"]
+    return " ".join(common.XML_FORBIDDEN.sub("", u"%s" % (p,)) for p in parts if p).lower()
+
+
 def audit_html(summary, _records=None, generated=None):
-    hosts = []
-    for h in summary["hosts"]:
-        hosts.append(dict(h, verdict=_VERDICTS[h["status"]],
-                          runtime_text=[(_runtime_change(e), e.get("change")) for e in h["runtime_drift"]],
-                          boot_text=[(_boot(e), e.get("change")) for e in h["boot_drift"]],
-                          over_text=[(_overridden(e), e.get("change")) for e in h["overridden"]]))
+    hosts = [dict(h, word=audit.STATUS_WORDS[h["status"]], rank=audit.STATUSES.index(h["status"]),
+                  search=_search_text(h), running_texts=[audit.value(r["running"]) for r in h["keys"]])
+             for h in audit.failing_first(summary)]
+    when = common.iso_time(generated)
     return common.env().get_template("audit.html.j2").render(
-        summary=summary, hosts=hosts, statuses=audit.STATUSES, generated=common.iso_time(generated))
+        summary=summary, hosts=hosts, statuses=audit.STATUSES, words=audit.STATUS_WORDS,
+        counts_sentence=audit.counts_sentence(summary), reasons_sentence=audit.reasons_sentence(summary),
+        context=summary["context"], percent=audit.percent(summary["pass_percent"]), generated=when)

@@ -15,6 +15,8 @@ from xml.etree import ElementTree as ET
 
 SCHEMA_VERSION = 1
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+# The collection's root: plugins/plugin_utils/reports/ is three levels below it.
+COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 
 # Characters XML 1.0 does not allow (C0 controls but tab, LF, CR; surrogates; U+FFFE, U+FFFF).
 XML_FORBIDDEN = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -74,6 +76,25 @@ def env():
     environment.filters["clean"] = lambda v: XML_FORBIDDEN.sub("", u"%s" % (v,))
     environment.filters["tojson_compact"] = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))
     return environment
+
+
+def collection_version(root=COLLECTION_ROOT):
+    """This collection's version: MANIFEST.json's (an installed collection), else galaxy.yml's (a checkout), else
+    "unknown"."""
+    try:
+        with open(os.path.join(root, "MANIFEST.json")) as f:
+            return json.load(f)["collection_info"]["version"]
+    except (OSError, IOError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(os.path.join(root, "galaxy.yml")) as f:
+            for line in f:
+                m = re.match(r"version:\s*['\"]?([^'\"\s#]+)", line)
+                if m:
+                    return m.group(1)
+    except (OSError, IOError):
+        pass
+    return "unknown"
 
 
 def now():

@@ -98,8 +98,8 @@ def test_string_host_is_one_host_and_string_false_is_false(results):
     r, d = results
     one = r["one"]
     assert not one.get("failed")
-    assert one["summary"]["errors"] == ["web1"]
-    assert one["summary"]["totals"]["hosts"] == 1
+    assert one["summary"]["failing"] == {"error": ["web1"], "unreachable": [], "not_compliant": []}
+    assert one["summary"]["counts"]["hosts"] == 1
     assert one["gate_msg"] == "audit failed: 1 of 1 hosts are not compliant (reports in %s/one)" % d
     assert sorted(os.listdir(str(d / "one"))) == ["audit-junit.xml", "audit.html", "audit.json", "audit.md"]
 

@@ -11,25 +11,45 @@ SCHEMA = os.path.join(ROOT, "docs", "schemas", "audit.schema.json")
 XSD = os.environ.get("KT_JUNIT_XSD", os.path.join(ROOT, "tests", "fixtures", "junit", "JUnit.xsd"))
 
 
+PATH = "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
+
+
 def entry(key, status="ok", runtime="1", desired="1", rd=False, pd=False, by=None, persisted="1", before=None,
-          src_before=None):
-    return {"key": key, "desired": desired, "runtime": runtime, "persisted": persisted,
-            "source": "/etc/sysctl.d/80-kerneltune-web_frontend.conf", "persisted_before": before,
-            "source_before": src_before, "runtime_drift": rd, "persisted_drift": pd, "overridden_by": by,
-            "status": status}
+          src_before=None, **default):
+    """A tcp_sysctl settings entry; default: kernel_default and kernel_default_source when given (results from
+    before tcp_sysctl reported them have neither)."""
+    e = {"key": key, "desired": desired, "runtime": runtime, "persisted": persisted,
+         "source": by or PATH, "persisted_before": before,
+         "source_before": src_before, "runtime_drift": rd, "persisted_drift": pd, "overridden_by": by,
+         "status": status}
+    e.update(default)
+    return e
 
 
 def records():
+    """One host per case: compliant; runtime and boot-time drift; a host that never had the profile (no file
+    sets its keys: the kernel's default at boot, known for one key, unknown for the other); an override with
+    runtime drift on another key; a refused profile; no profile; unreachable (with and without a record)."""
     return {
         "ok": {"profiles": [{"profile": "web_frontend",
                              "result": {"settings": [entry("net.core.somaxconn")], "findings": []}}]},
         "drift": {"profiles": [{"profile": "web_frontend", "result": {"settings": [
-            entry("net.core.somaxconn", "drift", runtime="1000", desired="8192", rd=True),
-            entry("net.ipv4.tcp_fin_timeout", "drift", runtime="30", desired="30", pd=True, before="60",
-                  src_before="/etc/sysctl.conf")], "findings": []}}]},
+            entry("net.core.somaxconn", "drift", runtime="1000", desired="8192", persisted="8192", rd=True,
+                  before="8192", src_before=PATH),
+            entry("net.ipv4.tcp_fin_timeout", "drift", runtime="30", desired="30", persisted="30", pd=True,
+                  before="60", src_before="/etc/sysctl.conf")], "findings": []}}]},
+        "fresh": {"profiles": [{"profile": "web_frontend", "result": {"settings": [
+            entry("net.core.somaxconn", "drift", runtime="4096", desired="8192", persisted="8192", rd=True, pd=True,
+                  kernel_default="4096", kernel_default_source="fresh network namespace"),
+            entry("net.ipv4.tcp_tw_reuse", "drift", runtime="2", desired="1", persisted="1", rd=True, pd=True,
+                  kernel_default=None, kernel_default_source="unshare: Operation not permitted")],
+            "findings": []}}]},
         "over": {"profiles": [{"profile": "web_frontend", "result": {"settings": [
-            entry("net.ipv4.tcp_fin_timeout", "overridden", desired="30", persisted="45",
-                  by="/etc/sysctl.d/99-local.conf")], "findings": []}}]},
+            entry("net.core.somaxconn", "drift", runtime="1000", desired="8192", persisted="8192", rd=True,
+                  before="8192", src_before=PATH),
+            entry("net.ipv4.tcp_fin_timeout", "overridden", runtime="30", desired="30", persisted="45", pd=True,
+                  by="/etc/sysctl.d/99-local.conf", before="45", src_before="/etc/sysctl.d/99-local.conf")],
+            "findings": []}}]},
         "refused": {"profiles": [{"profile": "web_frontend", "error": "net.ipv4.zz: no such key", "result": {}}]},
         "lonely": {"profiles": []},
         "down": {"profiles": [{"profile": "web_frontend", "unreachable": True, "error": "ssh: timed out",
@@ -37,7 +57,7 @@ def records():
     }
 
 
-HOSTS = ["ok", "drift", "over", "refused", "lonely", "down", "ghost"]
+HOSTS = ["ok", "drift", "fresh", "over", "refused", "lonely", "down", "ghost"]
 
 
 def validate_junit(xml):
@@ -53,8 +73,12 @@ def hostile_records():
     h = HOSTILE
     e = entry("net.core." + h, "drift", runtime=h, desired=h, rd=True, pd=True, before=h, src_before=h)
     o = entry("net.ipv4." + h, "overridden", persisted=h, by=h)
+    k = entry("net.ipv6." + h, "drift", runtime=h, desired=h, rd=True, pd=True, kernel_default=h,
+              kernel_default_source=h)
+    u = entry("net.unix." + h, "drift", runtime=h, desired=h, rd=True, pd=True, kernel_default=None,
+              kernel_default_source=h)
     return {"web" + h: {"profiles": [{"profile": "p" + h, "error": h, "result": {
-        "settings": [e, o], "findings": [{"severity": "error", "rule": h, "message": h}]}}]},
+        "settings": [e, o, k, u], "findings": [{"severity": "error", "rule": h, "message": h}]}}]},
         "lonely" + h: {"profiles": []}}
 
 
