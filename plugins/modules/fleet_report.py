@@ -97,9 +97,10 @@ options:
   rollout:
     description:
       - For rollouts, what the playbook decided, C({profile, check_mode, halted, halt, batches,
-        max_fail_percentage}); C(halt) is C({batch, hosts, failed, max_fail_percentage}) of the batch that
-        stopped the rollout, or null.
-      - O(records) holds each host's rollout record (batch, before, apply, checks, restore).
+        max_fail_percentage, complete}); C(halt) is C({batch, hosts, failed, max_fail_percentage}) of the batch that
+        stopped the rollout (batch 0 for the hosts an interrupted run left unverified, checked before batch 1), or null;
+        C(complete) is false in the reports written after each batch (default true).
+      - O(records) holds each host's rollout record (batch, before, apply, checks, unmet, restore, recovery).
     type: dict
     default: {}
 """
@@ -141,8 +142,8 @@ summary:
       many not compliant hosts have runtime drift, boot-time drift, an overridden key), the failing hosts by status
       in C(failing), C(changes) since the baseline, C(context) (collection version, host pattern, limit, profiles),
       C(passed) and C(fail_on)."
-    - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile), the
-      count of hosts by result in C(status) and the hosts by result in C(hosts).
+    - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile),
+      C(complete), the count of hosts by result in C(status) and the hosts by result in C(hosts).
   returned: kind is audit or rollout
   type: dict
   sample: {passed: false, fail_on: any, changes: null, pass_percent: 33.3,

@@ -8,10 +8,13 @@ words (rollout_gate)."""
 
 from __future__ import annotations
 
-ROLLOUT_STATUSES = ("kept", "unchanged", "would_change", "restored", "batch_restored", "not_touched", "unreachable",
-                    "error")
+ROLLOUT_STATUSES = ("kept", "unchanged", "would_change", "recovered_verified", "restored", "batch_restored",
+                    "recovered_restored", "not_touched", "pending", "unreachable", "error")
 ROLLOUT_RESULTS = {
     "kept": "changed and kept",
+    "recovered_verified": "recovered: verified now",
+    "recovered_restored": "recovered: restored",
+    "pending": "not reached yet: the run has not finished",
     "unchanged": "unchanged",
     "would_change": "would change (check mode)",
     "restored": "failed a check and restored",
@@ -20,7 +23,7 @@ ROLLOUT_RESULTS = {
     "unreachable": "unreachable",
     "error": "error",
 }
-_ROLLOUT_OK = ("kept", "unchanged", "would_change")
+_ROLLOUT_OK = ("kept", "unchanged", "would_change", "recovered_verified")
 # Sorts hosts without a batch number after every batch.
 _NO_BATCH = 1 << 30
 
@@ -140,11 +143,30 @@ def _restore_outcome(h, restore):
     return ("restored" if restore.get("reason") == "check" else "batch_restored"), None
 
 
-def _outcome(h, rec, halted, halted_at):
+def _recovery_outcome(h, rec):
+    """A host an interrupted run left changed and unverified, checked again (and restored) by this run."""
+    if rec.get("journal_error"):
+        return "error", rec["journal_error"]
+    if rec.get("error"):
+        return "error", "recovering a change an interrupted run left unverified failed (%s)%s" % (
+            rec["error"], _error_tail(h, dict(rec, apply={"changed": True})))
+    if rec.get("restore"):
+        status, error = _restore_outcome(h, rec["restore"])
+        return ("recovered_restored", None) if error is None else (status, error)
+    if h["checks"]:
+        return "error", "a check failed and no restore was made"
+    return "recovered_verified", None
+
+
+def _outcome(h, rec, halted, halted_at, complete=True):
     if not _flag(rec.get("started")):
         if halted and (h["batch"] is None or halted_at is None or h["batch"] > halted_at):
             return "not_touched", None
+        if not complete:
+            return "pending", None
         return "error", "no record: the rollout play did not run on this host"
+    if rec.get("recovery"):
+        return _recovery_outcome(h, rec)
     if rec.get("error"):
         return "error", "the rollout's tasks failed on this host (%s)%s" % (rec["error"], _error_tail(h, rec))
     outcome = _before_and_apply(h, rec)
@@ -157,16 +179,25 @@ def _outcome(h, rec, halted, halted_at):
     return "kept", None
 
 
-def rollout_host(host, rec, halted, halted_at=None):
-    """One host's rollout verdict from its record (see playbooks/rollout.yml, "kt_rollout_record_now")."""
+def _recovery_view(recovery):
+    """What the journal of an interrupted run said: {profile, applied, collection_version}."""
+    return {"profile": recovery.get("profile"), "applied": recovery.get("applied"),
+            "collection_version": recovery.get("collection_version")}
+
+
+def rollout_host(host, rec, halted, halted_at=None, complete=True):
+    """One host's rollout verdict from its record (see playbooks/vars/rollout.yml, "kt_rollout_record_now")."""
     rec = rec or {}
     h = {"host": host, "batch": _int_or_none(rec.get("batch")), "status": None, "checks": [], "errors": [],
-         "runtime_changes": [], "restore": None}
+         "runtime_changes": [], "restore": None, "unmet": [], "recovery": None}
     h["checks"] = [_check(c) for c in rec.get("checks") or []]
+    h["unmet"] = [dict(u) for u in rec.get("unmet") or []]
     h["runtime_changes"] = list((rec.get("apply") or {}).get("runtime_changes") or [])
     if rec.get("restore"):
         h["restore"] = _restore_view(rec["restore"])
-    h["status"], error = _outcome(h, rec, halted, halted_at)
+    if rec.get("recovery"):
+        h["recovery"] = _recovery_view(rec["recovery"])
+    h["status"], error = _outcome(h, rec, halted, halted_at, complete)
     if error is not None:
         h["errors"].append(error)
     h["result"] = ROLLOUT_RESULTS[h["status"]]
@@ -186,31 +217,42 @@ def _halt_reason(rollout, halt, halted_at, by_host):
         if h and not what:
             what = [h["status"]]
         why.append("%s: %s" % (name, ", ".join(what) or "failed"))
-    return "%d of %d hosts of batch %s failed (%s), more than kt_rollout_max_fail_percentage (%s)" % (
-        len(failed), len(halt.get("hosts") or []), halted_at, "; ".join(why),
+    where = ("hosts an interrupted run left changed and unverified" if halted_at == 0
+             else "hosts of batch %s" % halted_at)
+    return "%d of %d %s failed (%s), more than kt_rollout_max_fail_percentage (%s)" % (
+        len(failed), len(halt.get("hosts") or []), where, "; ".join(why),
         _pct(halt.get("max_fail_percentage", rollout.get("max_fail_percentage"))))
 
 
 def rollout_summary(records, hosts, rollout):
     """The rollout's verdict. rollout: {profile, check_mode, halted, halt: {batch, hosts, failed,
-    max_fail_percentage} or None, batches, max_fail_percentage}."""
+    max_fail_percentage} or None, batches, max_fail_percentage, complete}. Batch 0 is the recovery of the hosts an
+    interrupted run left changed and unverified; complete is false in the reports written after each batch."""
     rollout = rollout or {}
     halted = _flag(rollout.get("halted"))
+    complete = _flag(rollout.get("complete", True))
     halt = rollout.get("halt") or {} if halted else {}
     halted_at = _int_or_none(halt.get("batch")) if halted else None
-    out = [rollout_host(h, records.get(h), halted, halted_at) for h in sorted(set(hosts))]
+    out = [rollout_host(h, records.get(h), halted, halted_at, complete) for h in sorted(set(hosts))]
     # Inventory order within a batch would be nicer to read, but batch then name is stable.
     out.sort(key=lambda h: (h["batch"] if h["batch"] is not None else _NO_BATCH, h["host"]))
     status = dict((s, sum(1 for h in out if h["status"] == s)) for s in ROLLOUT_STATUSES)
     # Batches planned: the last batch number a host was given (a host never touched still has its batch).
     batches = max([h["batch"] for h in out if h["batch"] is not None] or [0])
     reason = _halt_reason(rollout, halt, halted_at, {h["host"]: h for h in out}) if halted else None
-    passed = bool(out) and not halted and all(h["status"] in _ROLLOUT_OK for h in out)
-    return {"profile": rollout.get("profile"), "check_mode": _flag(rollout.get("check_mode")),
+    passed = complete and bool(out) and not halted and all(h["status"] in _ROLLOUT_OK for h in out)
+    return {"profile": rollout.get("profile"), "check_mode": _flag(rollout.get("check_mode")), "complete": complete,
             "batch_sizes": list(rollout.get("batches") or []),
             "max_fail_percentage": float(rollout.get("max_fail_percentage") or 0),
             "passed": passed, "halted": halted, "halted_at_batch": halted_at, "halt_reason": reason,
             "batches": batches, "status": status, "hosts": out}
+
+
+def halt_place(summary):
+    """Where the rollout halted, in words."""
+    if summary["halted_at_batch"] == 0:
+        return "before batch 1, recovering an interrupted run"
+    return "at batch %s" % summary["halted_at_batch"]
 
 
 def rollout_gate(summary):
@@ -221,13 +263,16 @@ def rollout_gate(summary):
     def names(*statuses):
         return ", ".join(h["host"] for h in summary["hosts"] if h["status"] in statuses)
     parts = []
-    for label, statuses in (("restored", ("restored", "batch_restored")), ("unreachable", ("unreachable",)),
-                            ("errors", ("error",)), ("not touched", ("not_touched",))):
+    for label, statuses in (("restored", ("restored", "batch_restored")),
+                            ("recovered and restored", ("recovered_restored",)), ("unreachable", ("unreachable",)),
+                            ("errors", ("error",)), ("not touched", ("not_touched",)), ("pending", ("pending",))):
         n = names(*statuses)
         if n:
             parts.append("%s: %s" % (label, n))
     if summary["halted"]:
-        head = "rollout halted at batch %s: %s" % (summary["halted_at_batch"], summary["halt_reason"])
+        head = "rollout halted %s: %s" % (halt_place(summary), summary["halt_reason"])
+    elif not summary.get("complete", True):
+        head = "rollout incomplete: these reports were written after a batch, the run has not finished"
     elif not summary["hosts"]:
         head = "rollout failed: no host"
     else:
@@ -241,5 +286,6 @@ def rollout_task_result(summary):
     return {"summary": {
         "passed": s["passed"], "halted": s["halted"], "halted_at_batch": s["halted_at_batch"],
         "halt_reason": s["halt_reason"], "check_mode": s["check_mode"], "profile": s["profile"],
+        "complete": s["complete"],
         "status": s["status"],
         "hosts": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st]) for st in ROLLOUT_STATUSES)}}

@@ -18,15 +18,41 @@ def _verdict_line(summary, esc=lambda v: v):
     if summary["passed"]:
         return "PASS: every host %s." % ("would be changed or is already set (check mode)"
                                          if summary["check_mode"] else "kept the profile or already had it")
+    if not summary.get("complete", True):
+        return ("INCOMPLETE: the run has not finished (it was interrupted, or is still going): these reports show "
+                "the batches done so far; %d host%s not reached yet%s." % (
+                    summary["status"]["pending"], "" if summary["status"]["pending"] == 1 else "s",
+                    ("; halted %s: %s" % (rollout.halt_place(summary), esc(summary["halt_reason"])))
+                    if summary["halted"] else ""))
     if summary["halted"]:
+        if summary["halted_at_batch"] == 0:
+            return "FAIL: halted %s: %s." % (rollout.halt_place(summary), esc(summary["halt_reason"]))
         return "FAIL: halted at batch %s of %s: %s." % (
             summary["halted_at_batch"], summary["batches"], esc(summary["halt_reason"]))
     return "FAIL: %s." % esc(rollout.rollout_gate(summary))
 
 
+def verdict_word(summary):
+    """PASS, FAIL or INCOMPLETE (reports written after a batch of a run that has not finished)."""
+    if not summary.get("complete", True):
+        return "INCOMPLETE"
+    return "PASS" if summary["passed"] else "FAIL"
+
+
+def batch_text(h):
+    """The batch column: the number, "recovery" for a host an interrupted run left unverified, "-" for none."""
+    if h.get("recovery") is not None:
+        return "recovery"
+    return "-" if h["batch"] is None else str(h["batch"])
+
+
+# Shown only when a host has them: the recovery of an interrupted run, and the hosts a report after a batch has not reached.
+_RARE = ("recovered_verified", "recovered_restored", "pending")
+
+
 def _rollout_counts(summary):
     return ", ".join("%d %s" % (summary["status"][k], "with errors" if k == "error" else rollout.ROLLOUT_RESULTS[k])
-                     for k in rollout.ROLLOUT_STATUSES)
+                     for k in rollout.ROLLOUT_STATUSES if k not in _RARE or summary["status"][k])
 
 
 def rollout_json(summary, records, generated=None):
@@ -54,7 +80,7 @@ def rollout_markdown(summary, _records=None, _generated=None):
         if h["restore"] is not None:
             restore = "<br>".join(md(x) for x in h["restore"]["lines"])
         lines.append("| %s | %s | %s | %s | %s | %s |" % (
-            md(h["host"]), h["batch"] if h["batch"] is not None else "-", h["result"],
+            md(h["host"]), batch_text(h), h["result"],
             "<br>".join(md(x) for x in checks) or "-", "<br>".join(md(x) for x in h["runtime_changes"]) or "-",
             restore))
     return "\n".join(lines) + "\n"
@@ -64,7 +90,15 @@ def _rollout_case(suite, cls, h, summary):
     """The host's "rollout" testcase with its result; the counts it adds."""
     counts = {"tests": 1, "failures": 0, "errors": 0, "skipped": 0}
     tc = common.xml_sub(suite, "testcase", classname=cls, name="rollout", time="0")
-    if h["status"] == "restored":
+    if h["status"] == "recovered_restored":
+        common.xml_sub(tc, "failure", message="recovered: failed checks: %s; restored" % ", ".join(
+            c["check"] for c in h["checks"]), type="recovered_restored").text = common.xml_text(
+                "\n".join(h["restore"]["lines"]))
+        counts["failures"] += 1
+    elif h["status"] == "pending":
+        common.xml_sub(tc, "skipped", message="pending: the run has not finished, this host was not reached yet")
+        counts["skipped"] += 1
+    elif h["status"] == "restored":
         common.xml_sub(tc, "failure", message="failed checks: %s; restored" % ", ".join(
             c["check"] for c in h["checks"]), type="restored").text = common.xml_text("\n".join(h["restore"]["lines"]))
         counts["failures"] += 1
@@ -93,9 +127,10 @@ def rollout_junit(summary, _records=None, timestamp=None):
                                hostname=host or "-", timestamp=ts, time="0.000")
         props = ET.SubElement(suite, "properties")
         common.xml_sub(props, "property", name="status", value=h["status"])
-        common.xml_sub(props, "property", name="batch", value="-" if h["batch"] is None else str(h["batch"]))
+        common.xml_sub(props, "property", name="batch", value=batch_text(h))
         common.xml_sub(props, "property", name="profile", value=summary["profile"] or "-")
-        cls = "%s.batch%s" % (host, "-" if h["batch"] is None else h["batch"])
+        common.xml_sub(props, "property", name="complete", value=str(summary.get("complete", True)).lower())
+        cls = "%s.%s" % (host, "recovery" if h.get("recovery") is not None else "batch" + batch_text(h))
         counts = _rollout_case(suite, cls, h, summary)
         for c in h["checks"]:
             tc = common.xml_sub(suite, "testcase", classname=cls, name="check %s" % c["check"], time="0")
@@ -110,8 +145,9 @@ def rollout_junit(summary, _records=None, timestamp=None):
 
 
 def rollout_html(summary, _records=None, generated=None):
-    hosts = [dict(h) for h in summary["hosts"]]
+    hosts = [dict(h, batch_text=batch_text(h)) for h in summary["hosts"]]
     return common.env().get_template("rollout.html.j2").render(
-        summary=summary, hosts=hosts, statuses=rollout.ROLLOUT_STATUSES, results=rollout.ROLLOUT_RESULTS,
+        summary=summary, hosts=hosts, verdict=verdict_word(summary), halt_place=rollout.halt_place(summary)
+        if summary["halted"] else "", statuses=rollout.ROLLOUT_STATUSES, results=rollout.ROLLOUT_RESULTS,
         verdict_text=_verdict_line(summary), counts=_rollout_counts(summary), gate=rollout.rollout_gate(summary),
         generated=common.iso_time(generated))

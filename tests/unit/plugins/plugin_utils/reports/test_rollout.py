@@ -31,7 +31,8 @@ def test_each_host_result_and_the_halt():
     assert s["halted"] is True and s["halted_at_batch"] == 2 and s["batches"] == 3 and s["passed"] is False
     assert s["halt_reason"] == REASON
     assert s["status"] == {"kept": 1, "unchanged": 0, "would_change": 0, "restored": 1, "batch_restored": 1,
-                           "not_touched": 3, "unreachable": 0, "error": 0}
+                           "not_touched": 3, "unreachable": 0, "error": 0, "recovered_verified": 0,
+                           "recovered_restored": 0, "pending": 0}
     assert rollout.rollout_gate(s) == ("rollout halted at batch 2: " + REASON + "; restored: web2, web3; "
                                        "not touched: web4, web5, web6")
 
