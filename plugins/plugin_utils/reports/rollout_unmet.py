@@ -28,7 +28,10 @@ def _wants(s):
 def unmet_entry(s):
     """One key whose value or bound is not met: {key, running, boot, source, wants, message}."""
     boot, source = s.get("persisted_before"), s.get("source_before")
-    if source is None:
+    if source is None and s.get("kernel_default") is not None:
+        boot = s["kernel_default"]
+        at_boot = "%s at boot (the kernel default; no file sets it)" % boot
+    elif source is None:
         at_boot = "not set at boot (no file sets it)"
     else:
         at_boot = "%s at boot (%s wins)" % (_text(boot), source)

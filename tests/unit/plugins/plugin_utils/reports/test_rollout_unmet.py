@@ -36,6 +36,15 @@ def test_a_plain_value_changed_at_runtime_after_the_change_and_a_key_no_file_set
     assert [(u["running_met"], u["boot_met"]) for u in rollout_unmet.unmet(s)] == [(True, False), (False, True)]
 
 
+def test_a_key_no_file_sets_boots_with_the_kernel_default_when_it_is_known():
+    s = [dict(entry("net.core.somaxconn", "8192", "8192", None, None, persisted_drift=True, status="drift"),
+              kernel_default="4096", kernel_default_source="fresh network namespace")]
+    assert rollout_unmet.unmet(s)[0]["message"] == (
+        "net.core.somaxconn is 8192 running and 4096 at boot (the kernel default; no file sets it), "
+        "not the profile's value 8192")
+    assert rollout_unmet.unmet(s)[0]["boot"] == "4096"
+
+
 def test_met_skipped_and_read_only_keys_are_not_reported():
     s = [entry("net.ipv4.tcp_fin_timeout", "10", "10", "10", OURS, FIN),
          entry("net.ipv4.tcp_tw_reuse_delay", "100", None, None, None, status="unsupported", runtime_drift=True),
