@@ -2,7 +2,7 @@
 """Fleet benchmark: the audit on 10 and 50 container hosts against Ansible's
 own floor, side by side in one run.
 
-  python benchmarks/bench_fleet.py [--hosts 10,50] [--forks 25] [--rounds 1] [--no-mitogen]
+  python benchmarks/bench_fleet.py [--hosts 10,50] [--forks 25] [--rounds 1] [--no-mitogen] [--only floor,diagnose]
 
 For each host count, with the same inventory and forks:
   audit    ansible-playbook kerneltune.tcp.audit (fresh hosts drift: exit 2 expected)
@@ -35,7 +35,7 @@ sh = common.sh
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
-PREFIX = "kt-fleet-"
+PREFIX = os.environ.get("KT_FLEET_PREFIX", "kt-fleet-")  # a name of one's own when others run it too
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 
 
@@ -99,7 +99,7 @@ def summarize(row):
     return out
 
 
-def bench(host_counts, forks, rounds, use_mitogen, progress=None):
+def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
     with open(os.path.join(ROOT, "roles", "web_frontend", "defaults", "main.yml")) as f:
         keys = yaml.safe_load(f)["web_frontend_settings"]
     fd, keyfile = tempfile.mkstemp(suffix=".json")
@@ -136,7 +136,7 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None):
                  None, 0),
                 ("posix", base + ["-i", inv, posix_book, "--check", "-e", "@" + keyfile], None, 0),
             ]
-            for name, argv, env, want in plan:
+            for name, argv, env, want in [x for x in plan if not only or x[0] in only]:
                 dt, rc, out = run(argv, env)
                 if rc != want or not recap_ok(out, names, gate=want == 2):
                     raise SystemExit("%s on %d hosts: exit %d, wanted %d:\n%s" % (name, n, rc, want, out[-4000:]))
@@ -262,6 +262,7 @@ def main():
     ap.add_argument("--forks", type=int, default=25)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--no-mitogen", action="store_true")
+    ap.add_argument("--only", help="comma-separated figures to run, e.g. floor,diagnose (default: all)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "fleet.json"))
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--render", metavar="JSON", help="only rewrite the doc section from a results file")
@@ -291,7 +292,7 @@ def main():
 
     try:
         rows = bench([int(x) for x in a.hosts.split(",")], a.forks, a.rounds, not a.no_mitogen,
-                     progress=lambda raw: save(raw, True))
+                     progress=lambda raw: save(raw, True), only=set(a.only.split(",")) if a.only else None)
     finally:
         stop_all()
     save(rows, False)

@@ -37,7 +37,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
-NAME = "kt-bench-sockets12"
+NAME = os.environ.get("KT_BENCH_SOCKETS_NAME", "kt-bench-sockets12")
+TASK_BEGIN = "<!-- bench_sockets_task: begin -->"
+TASK_END = "<!-- bench_sockets_task: end -->"
 BEGIN = "<!-- bench_sockets: begin -->"
 END = "<!-- bench_sockets: end -->"
 
@@ -122,6 +124,61 @@ def step(label, rounds, module):
     return row
 
 
+def task_step(rounds, target=100000):
+    """A tcp_info task against `command: ss -tan state time-wait`, each an `ansible` run of one task on the
+    container (the operator's view: controller, connection, module start included). TIME_WAIT lasts 60 s, longer
+    than a round: each round makes ``target`` fresh TIME_WAIT sockets, runs the two tasks (order alternating),
+    records the count each saw, and waits for them to expire. Medians."""
+    fd, inv = tempfile.mkstemp(suffix=".ini")
+    with os.fdopen(fd, "w") as f:
+        f.write("%s ansible_connection=containers.podman.podman ansible_python_interpreter=/usr/bin/python3\n" % NAME)
+    tasks = [("tcp_info", ["-m", "kerneltune.tcp.tcp_info"]),
+             ("ss", ["-m", "ansible.builtin.command", "-a", "ss -tan state time-wait"])]
+    times, seen = {"tcp_info": [], "ss": []}, []
+    try:
+        for r in range(rounds):
+            inside("python3", "/src/tests/helpers/make_sockets.py", "spread_tw", str(target), "9000")
+            for name, args in (tasks if r % 2 == 0 else tasks[::-1]):
+                seen.append(count("time-wait"))
+                t = time.perf_counter()
+                sh(["ansible", "-i", inv, NAME] + args)
+                times[name].append(time.perf_counter() - t)
+            for _wait in range(120):
+                if count("time-wait") == 0:
+                    break
+                time.sleep(1)
+    finally:
+        os.unlink(inv)
+    row = {"time_wait": min(seen), "time_wait_max": max(seen), "rounds": rounds,
+           "tcp_info_task_seconds": round(statistics.median(times["tcp_info"]), 3),
+           "ss_task_seconds": round(statistics.median(times["ss"]), 3), "all": times}
+    row["ratio"] = round(row["tcp_info_task_seconds"] / row["ss_task_seconds"], 2)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def task_docs(row):
+    block = "\n".join([
+        TASK_BEGIN, "### As Ansible tasks: tcp_info against `command: ss -tan state time-wait`", "",
+        "`python benchmarks/bench_sockets.py` (or `--tasks-only`), %s: one `ansible` run of one task each on the "
+        "same container, alternated, medians of %d rounds (controller, podman connection and module start "
+        "included: what an operator waits for)." % (datetime.date.today().isoformat(), row["rounds"]), "",
+        "| TIME_WAIT (fewest / most a task saw) | tcp_info task s | ss task s | tcp_info / ss |", "|---|---|---|---|",
+        "| {:,} / {:,} | {:.3f} | {:.3f} | {:.2f}x |".format(
+            row["time_wait"], row["time_wait_max"], row["tcp_info_task_seconds"], row["ss_task_seconds"],
+            row["ratio"]), TASK_END])
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    with open(path) as f:
+        text = f.read()
+    if TASK_BEGIN in text and TASK_END in text:
+        head, rest = text.split(TASK_BEGIN, 1)
+        text = head + block + rest.split(TASK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def docs(rows):
     lines = [BEGIN, "## tcp_info at 100,000 sockets: the whole module process against ss -tan", "",
              "`python benchmarks/bench_sockets.py` (part of `make bench`), %s, kernel %s, %s. One privileged "
@@ -159,9 +216,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--tasks-only", action="store_true", help="only the tcp_info task against the ss task, "
+                    "at 100,000 TIME_WAIT")
     a = ap.parse_args()
     start()
+    task = None
     try:
+        if a.tasks_only:
+            task = task_step(a.rounds)
+            rows = []
+            return
         module = payload()
         inside("python3", "/src/tests/helpers/make_sockets.py", "spread_tw", "10000", "9000")
         rows = [step("10,000 TIME_WAIT", a.rounds, module)]
@@ -171,8 +235,16 @@ def main():
                            "> /tmp/estab.log 2>&1; for i in $(seq 600); do grep -q spread_estab /tmp/estab.log "
                            "&& exit 0; sleep 0.1; done; exit 1")
         rows.append(step("100,000 TIME_WAIT + 100,000 ESTABLISHED", a.rounds, module))
+        inside("sh", "-c", "pkill -f spread_estab; true")
+        time.sleep(61)  # the TIME_WAIT of the steps above expire: the task rounds make their own
+        task = task_step(a.rounds)
     finally:
         sh(["podman", "rm", "-f", "-t", "0", NAME], check=False)
+        if task is not None:
+            with open(os.path.join(HERE, "results", "sockets_task.json"), "w") as f:
+                json.dump(dict(task, date=datetime.datetime.now().isoformat(), kernel=platform.release()), f, indent=1)
+            if not a.no_docs:
+                task_docs(task)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "sockets.json"), "w") as f:
         json.dump({"date": datetime.datetime.now().isoformat(), "kernel": platform.release(), "rows": rows}, f,

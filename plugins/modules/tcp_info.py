@@ -18,7 +18,7 @@ description:
   - Reports who causes TIME_WAIT (remote endpoints, local ports, outbound or inbound), which process holds
     CLOSE_WAIT sockets, how close the busiest destination is to exhausting the ephemeral port range, the kernel
     counters that matter, and findings with a remedy each.
-  - Read-only. Changes nothing.
+  - Read-only. Changes nothing (see O(port_probe) for the one connection attempt it may make over loopback).
 author:
   - kerneltune.tcp maintainers (@kerneltune)
 extends_documentation_fragment:
@@ -53,6 +53,37 @@ options:
     description: CLOSE_WAIT sockets a process must hold before it gets a finding.
     type: int
     default: 1
+  counter_interval:
+    description:
+      - Seconds between the two readings of the kernel's counters (the socket dump runs in between, so a slow
+        dump costs nothing extra). The overflow findings (C(TcpExtListenOverflows), C(TcpExtTCPTimeWaitOverflow))
+        are raised only when a counter rises during this interval, not for counts left over since boot.
+      - The second reading is taken only when one of the two overflow counters is already above 0; on a host
+        where none ever overflowed there is nothing to tell apart, and the run does not wait.
+      - V(0) reads the counters once and raises no overflow finding.
+    type: float
+    default: 0.5
+  nat:
+    description:
+      - NAT detection (nft, iptables and conntrack, as tcp_sysctl does it) matters to one finding only,
+        C(tw_recycle_on) (a kernel older than 4.12 with C(net.ipv4.tcp_tw_recycle=1)). V(auto) runs it only then,
+        V(always) every time, V(never) not at all. When it does not run, RV(nat) says why and C(detected) is null.
+      - It is what costs most on a quiet host (a few commands per run), so V(auto) keeps a fleet diagnosis near
+        Ansible's own floor.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  port_probe:
+    description:
+      - When every usable port of the ephemeral range is held by some socket, ask the kernel whether connect()
+        still finds a local port for a new destination, with one non-blocking C(connect()) to 127.0.0.1 on a port
+        with no listener (9, 7 or 1), closed at once. Nothing leaves the host and no TIME_WAIT is left; the
+        kernel's C(ActiveOpens) and C(AttemptFails) counters go up by one.
+      - A socket dump cannot tell a port taken by C(bind()) (which connect() skips for every destination) from
+        one connect() took (shared by every destination), so the probe is the kernel's own answer. V(false) leaves
+        C(ephemeral_ports.exhausted) null in that case.
+    type: bool
+    default: true
 notes:
   - Counts cover the network namespace the module runs in (a container sees its own sockets).
   - Owners of CLOSE_WAIT sockets are found by scanning C(/proc/*/fd); run as root to see every process.
@@ -104,36 +135,75 @@ time_wait:
            top_local_ports: [{port: 40001, count: 1}]}
 close_wait:
   description:
-    - CLOSE_WAIT sockets per owning process, with a sample of tuples (at most 5 each).
-    - C(accept_queue) holds those never accepted (no owner fd), per listener, with the listener's owner.
+    - CLOSE_WAIT sockets per set of holding processes, with a sample of tuples (at most 5 each, every holder
+      gets one). A socket shared by a parent and its forked children is counted once, with every holder in
+      C(holders) (sorted by pid); C(pid), C(command) and C(cmdline) are the first holder's.
+    - C(owner) names the holders as the findings do; with no holder visible (a process outside this pid
+      namespace, or gone) C(pid) is null, C(holders) empty, and C(uid) is the sockets' owner uid.
+    - C(accept_queue) holds those never accepted (no owner fd), per listener, with the listener's holders.
   returned: always
   type: dict
-  sample: {total: 6, processes: [{pid: 4242, command: java, cmdline: "java -jar app.jar", count: 1,
+  sample: {total: 6, processes: [{pid: 4242, command: java, cmdline: "java -jar app.jar", uid: 1000, count: 1,
+           holders: [{pid: 4242, command: java, cmdline: "java -jar app.jar"}], owner: "java (pid 4242)",
            sample: ["10.0.0.2:8080 -> 10.0.0.9:51234"]}],
            accept_queue: [{listener: "0.0.0.0:8080", count: 5, pid: 4242, command: java, cmdline: "java -jar app.jar",
-                           sample: ["10.0.0.2:8080 -> 10.0.0.9:51240"]}]}
+                           holders: [{pid: 4242, command: java, cmdline: "java -jar app.jar"}],
+                           owner: "java (pid 4242)", sample: ["10.0.0.2:8080 -> 10.0.0.9:51240"]}]}
 ephemeral_ports:
   description:
     - The range, its size, reserved ports, and the busiest (source, destination, port) with the local ports taken
       towards it and their share of the usable range. Ports run out per source address, destination and port.
     - TIME_WAIT ports that connect() can reuse (tcp_tw_reuse 1, or 2 on loopback, with timestamps on) are counted
       in C(time_wait_reusable), not in C(local_ports_used).
+    - "As connect() decides (net/ipv4/inet_hashtables.c C(__inet_hash_connect)): C(held) usable ports are held by
+      some socket, C(free) by none; C(bound) are held through bind() and skipped for every destination
+      (listeners in the range and bound-but-unconnected sockets, or all held ports once the probe got
+      EADDRNOTAVAIL); the busiest destination's C(share) counts them with the ports taken towards it."
+    - C(exhausted) is true when connect() finds no port for any new destination, false when it does, null when
+      every port is held and O(port_probe) is off; C(probe) is the kernel's answer (V(EADDRNOTAVAIL), V(ok)) or
+      null when no probe was needed; C(holders) names the processes holding most ports of the range (when at
+      least O(port_share_warning) of it is held).
   returned: always
   type: dict
-  sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232,
+  sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232, held: 20002, free: 8230, bound: 2,
+           listeners_in_range: [40000, 41000], exhausted: false, probe: null,
+           holders: [{pid: 311, command: app, cmdline: "app --pool 20000", holders: [{pid: 311, command: app,
+                      cmdline: "app --pool 20000"}], owner: "app (pid 311)", ports: 2}],
            busiest_destination: {source: 10.0.0.2, address: 10.0.0.5, port: 5432, local_ports_used: 20000,
-                                 time_wait: 20000, time_wait_reusable: 0, share: 0.7084}}
+                                 time_wait: 20000, time_wait_reusable: 0, bound_ports: 2, share: 0.7085}}
 listeners:
   description: Local TCP ports in LISTEN.
   returned: always
   type: list
   elements: int
   sample: [22, 80]
+listen_queues:
+  description:
+    - Listeners with connections waiting for accept() at the time of the dump, fullest first - C(queued) (the
+      dump's rqueue), C(backlog) (its wqueue, the listen() backlog as capped by somaxconn), C(full) (more queued
+      than the backlog, the kernel's sk_acceptq_is_full) and the listener's holders. Empty with O(source=proc).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{listener: "0.0.0.0:8080", queued: 129, backlog: 128, full: true, pid: 4242, command: java,
+            cmdline: "java -jar app.jar", holders: [{pid: 4242, command: java, cmdline: "java -jar app.jar"}],
+            owner: "java (pid 4242)"}]
 counters:
-  description: TCP counters from /proc/net/netstat, /proc/net/snmp and /proc/net/sockstat.
+  description: TCP counters from /proc/net/netstat, /proc/net/snmp and /proc/net/sockstat (the second reading).
   returned: always
   type: dict
   sample: {TcpExtTW: 120000, TcpExtTCPTimeWaitOverflow: 0, TcpExtListenOverflows: 0, sockstat_tcp_tw: 41000}
+counter_deltas:
+  description: How much each counter rose between the two readings (not the sockstat gauges); empty when the
+    counters were read once (O(counter_interval=0), or no overflow counter above 0).
+  returned: always
+  type: dict
+  sample: {TcpExtListenOverflows: 12, TcpExtTCPTimeWaitOverflow: 0, TcpActiveOpens: 310}
+counter_seconds:
+  description: Seconds between the two readings (0 when the counters were read once).
+  returned: always
+  type: float
+  sample: 0.512
 sysctls:
   description: Running values of the keys that matter here (null when absent on this kernel).
   returned: always
@@ -146,7 +216,9 @@ kernel:
   sample: {release: 6.1.0-26-amd64, tcp_tw_recycle: false, tcp_tw_reuse_delay: false, cap_net_admin: true,
            sock_destroy: true, sock_destroy_reason: null, time_wait_destroyable: true}
 nat:
-  description: NAT detection, shared with tcp_sysctl.
+  description:
+    - NAT detection, shared with tcp_sysctl. When O(nat) kept it from running, C(detected) is null and
+      C(not_probed) says why (the same field as tcp_sysctl's).
   returned: always
   type: dict
   sample: {detected: false, declared: null, evidence: [], hints: [], sources: [nft]}
@@ -179,17 +251,23 @@ def main():
             port_share_warning=dict(type="float", default=0.5),
             port_share_error=dict(type="float", default=0.8),
             close_wait_min=dict(type="int", default=1),
+            counter_interval=dict(type="float", default=0.5),
+            port_probe=dict(type="bool", default=True),
+            nat=dict(type="str", choices=["auto", "always", "never"], default="auto"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     if p["top"] < 1:
         module.fail_json(msg="top: %d must be at least 1" % p["top"])
+    if not 0 <= p["counter_interval"] <= 60:
+        module.fail_json(msg="counter_interval: %s must be between 0 and 60 seconds" % p["counter_interval"])
     sysctls = readers.read_sysctls()
     try:
         result = collect.collect(
-            source=p["source"], top=p["top"], sysctls=sysctls, nat=nat_lib.detect(None, module),
-            kernel=kernel.kernel_support(sysctls),
+            source=p["source"], top=p["top"], sysctls=sysctls,
+            nat=collect.nat_result(p["nat"], sysctls, lambda: nat_lib.detect(None, module)),
+            kernel=kernel.kernel_support(sysctls), counter_interval=p["counter_interval"], port_probe=p["port_probe"],
             thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
                         "close_wait_min": p["close_wait_min"]})
     except netlink.DiagError as e:

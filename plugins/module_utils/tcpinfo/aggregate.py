@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import heapq
 import socket
+import struct
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import addresses
 
-SAMPLE_CAP = 1000  # CLOSE_WAIT tuples kept as text, whatever the number of sockets
+SAMPLE_CAP = 1000  # CLOSE_WAIT tuples kept as text in the dump; holders left without one get a second pass
 QUEUE_SAMPLE = 5  # tuples kept per accept queue
 TOP_CAP = 2048
+# inet_diag_msg's tail (expires, rqueue, wqueue, uid, inode) from the start of a netlink message.
+DIAG_TAIL = netlink.NLMSG_HDRLEN + netlink.MSG_TAIL_AT
+DIAG_INODE = DIAG_TAIL + 4 * netlink.TAIL_INODE
+INODE = struct.Struct("=I")
 
 
 class TopCounter(object):
@@ -71,13 +76,37 @@ class Aggregator(object):
         self.dest = TopCounter(cap)
         self.dest_tw = TopCounter(cap)
         self.cw_total = 0
-        self.cw_inodes = set()
+        self.cw_inodes = {}  # inode -> socket uid
         self.cw_sample = {}
         self.cw_queue = {}  # (local address, port) -> [count, sample]
+        # Local ports of the ephemeral range held by any socket, by a bind() the dump can see (listeners,
+        # bound-but-unconnected sockets), and one socket inode per port to name who holds it.
+        self.held = bytearray(max(self.high - self.low + 1, 0))
+        self.bound = bytearray(len(self.held))
+        self.port_inode = {}
+        self.listen_queue = {}  # (local address, port) -> (queued, backlog) for listeners with a queue now
+
+    def _hold(self, sport, inode, bound=False):
+        i = sport - self.low
+        if 0 <= i < len(self.held):
+            self.held[i] = 1
+            if bound:
+                self.bound[i] = 1
+            if inode and sport not in self.port_inode:
+                self.port_inode[sport] = inode
+
+    def _listen(self, src, sport, inode, queued=None, backlog=None):
+        self.listeners.add(sport)
+        self.listen_socks[(src, sport)] = inode
+        self._hold(sport, inode, True)
+        if queued:
+            self.listen_queue[(src, sport)] = (queued, backlog)
 
     def _conn(self, fam, state, sport, dport, src, dst):
         """Folding shared by both paths for every state but LISTEN and CLOSE_WAIT."""
         inbound = sport in self.listeners
+        if not inbound and self.low <= sport <= self.high:
+            self.held[sport - self.low] = 1
         if state == st.TCP_TIME_WAIT:
             self.tw_total += 1
             self.tw_local[sport] = self.tw_local.get(sport, 0) + 1
@@ -97,7 +126,7 @@ class Aggregator(object):
     def _close_wait(self, s, src):
         self.cw_total += 1
         if s.inode:
-            self.cw_inodes.add(s.inode)
+            self.cw_inodes[s.inode] = s.uid
             if len(self.cw_sample) < SAMPLE_CAP:
                 self.cw_sample[s.inode] = s.tuple_text()
         else:
@@ -110,23 +139,35 @@ class Aggregator(object):
     def __call__(self, s):
         state = s.state
         fam = s.family
+        src = addresses.norm(fam, s.src)
+        if state == st.TCP_BOUND_INACTIVE:  # bound, never connected: not a connection, but its port is taken
+            self._hold(s.sport, s.inode, True)
+            return
         key = (state, fam)
         self.counts[key] = self.counts.get(key, 0) + 1
-        src = addresses.norm(fam, s.src)
         if state == st.TCP_LISTEN:
-            self.listeners.add(s.sport)
-            self.listen_socks[(src, s.sport)] = s.inode
+            self._listen(src, s.sport, s.inode)
             return
+        if s.inode and s.sport not in self.listeners:
+            self._hold(s.sport, s.inode)
         if state == st.TCP_CLOSE_WAIT:
             self._close_wait(s, src)
             if s.sport in self.listeners:
                 return
         self._conn(fam, state, s.sport, s.dport, src, addresses.norm(fam, s.dst))
 
+    def _feed_listen(self, data, off, fam):
+        """A LISTEN socket from a raw message: its accept queue now (rqueue) and backlog (wqueue)."""
+        p_src = off + netlink.DIAG_SRC
+        src = addresses.norm(fam, data[p_src:p_src + addresses.IPV6_LEN])
+        sport = netlink.SOCKID_PORTS.unpack_from(data, off + netlink.DIAG_PORTS)[0]
+        tail = netlink.MSG_TAIL.unpack_from(data, off + DIAG_TAIL)
+        self._listen(src, sport, tail[netlink.TAIL_INODE], tail[1], tail[2])
+
     def feed(self, data):
         """Fast path over raw netlink replies: the same folding as __call__
-        without building a Sock per socket (LISTEN, CLOSE_WAIT and errors go
-        through netlink.parse_messages). Returns True at NLMSG_DONE."""
+        without building a Sock per socket (CLOSE_WAIT, bound sockets and errors
+        go through netlink.parse_messages). Returns True at NLMSG_DONE."""
         hdr = netlink.DIAG_HEAD.unpack_from
         ports = netlink.SOCKID_PORTS.unpack_from
         head_len = netlink.DIAG_HEAD.size
@@ -136,9 +177,9 @@ class Aggregator(object):
         mapped, mapped_len = addresses.MAPPED, addresses.MAPPED_LEN
         hdrlen, align = netlink.NLMSG_HDRLEN, netlink.NLMSG_ALIGNTO - 1
         by_family, done, error = netlink.SOCK_DIAG_BY_FAMILY, netlink.NLMSG_DONE, netlink.NLMSG_ERROR
-        af_inet = socket.AF_INET
-        by_sock = (st.TCP_LISTEN, st.TCP_CLOSE_WAIT)
-        counts = self.counts
+        af_inet, listen, tw = socket.AF_INET, st.TCP_LISTEN, st.TCP_TIME_WAIT
+        by_sock = (st.TCP_CLOSE_WAIT, st.TCP_BOUND_INACTIVE)
+        counts, low, high, port_inode, inode_at = self.counts, self.low, self.high, self.port_inode, INODE.unpack_from
         counts_get = counts.get
         conn = self._conn
         end = len(data)
@@ -150,6 +191,9 @@ class Aggregator(object):
             if mtype == by_family:
                 if state in by_sock:
                     netlink.parse_messages(data[off:off + length], self)
+                elif state == listen:
+                    counts[(state, fam)] = counts_get((state, fam), 0) + 1
+                    self._feed_listen(data, off, fam)
                 else:
                     key = (state, fam)
                     counts[key] = counts_get(key, 0) + 1
@@ -164,6 +208,10 @@ class Aggregator(object):
                             src = src[mapped_len:]
                         if dst[:mapped_len] == mapped:
                             dst = dst[mapped_len:]
+                    if state != tw and low <= sport <= high and sport not in port_inode:
+                        inode = inode_at(data, off + DIAG_INODE)[0]
+                        if inode:
+                            port_inode[sport] = inode
                     conn(fam, state, sport, dport, src, dst)
             elif mtype == done:
                 return True

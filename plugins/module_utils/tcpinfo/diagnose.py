@@ -15,6 +15,11 @@ SOMAXCONN_DEFAULT = 4096
 # Outbound TIME_WAIT worth a tcp_tw_reuse finding: this share of the usable ephemeral ports.
 TW_GAIN_SHARE = 0.1
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+BOUND_REMEDY = (
+    "set IP_BIND_ADDRESS_NO_PORT on sockets that bind(address, 0) before connect() (Linux 4.2+: the port is then "
+    "chosen by connect(), per destination); move listeners out of net.ipv4.ip_local_port_range or list their "
+    "ports in net.ipv4.ip_local_reserved_ports; widen net.ipv4.ip_local_port_range (high_outbound_client "
+    "profile). tcp_tw_reuse cannot help: the kernel skips these ports before it looks at TIME_WAIT")
 
 
 def _plural(n):
@@ -22,37 +27,79 @@ def _plural(n):
 
 
 def _owner(entry):
-    return "%s (pid %s)" % (entry["command"], entry["pid"]) if entry["pid"] else "an unknown process"
+    return entry.get("owner") or ("%s (pid %s)" % (entry["command"], entry["pid"]) if entry.get("pid")
+                                  else "an unknown process")
+
+
+def _rise(r, counter):
+    """How much a counter rose over the probe, and the text saying so; (0, None) when it did not or was not
+    read twice."""
+    d = r.get("counter_deltas") or {}
+    n = d.get(counter, 0)
+    if n <= 0:
+        return 0, None
+    return n, "%s rose by %d in %.1f s (%d since the namespace started)" % (
+        counter, n, r.get("counter_seconds") or 0, r["counters"].get(counter, 0))
+
+
+def _holders_text(holders):
+    return "; ".join("%s: %d port%s" % (h["owner"], h["ports"], _plural(h["ports"])) for h in holders)
+
+
+def ports_bound(r, th):
+    """Every usable port held and the kernel's own connect() found none: ports taken by bind()."""
+    e = r["ephemeral_ports"]
+    if e.get("exhausted") is None and e.get("free") == 0 and e.get("usable"):
+        return [{
+            "id": "ports_all_held", "severity": "warning",
+            "message": "all %d usable ephemeral ports (%d-%d) are held by sockets; connect() fails with "
+                       "EADDRNOTAVAIL towards a new destination if they were taken by bind() (%d listeners in "
+                       "the range); not probed" % (e["usable"], e["range"][0], e["range"][1],
+                                                   len(e["listeners_in_range"])),
+            "remedy": "Run tcp_info with port_probe=true to let the kernel tell; " + BOUND_REMEDY}]
+    if not e.get("exhausted"):
+        return []
+    held = _holders_text(e["holders"])
+    return [{
+        "id": "ports_bound", "severity": "error",
+        "message": "connect() fails with EADDRNOTAVAIL towards every destination: all %d usable ephemeral ports "
+                   "(%d-%d, %d reserved) are held by ports taken with bind(), which the kernel's automatic port "
+                   "choice skips whatever the destination (%d of them by listeners in the range%s)%s"
+                   % (e["usable"], e["range"][0], e["range"][1], e["reserved"], len(e["listeners_in_range"]),
+                      (": " + ", ".join(str(p) for p in e["listeners_in_range"][:10]))
+                      if e["listeners_in_range"] else "", "; held by " + held if held else ""),
+        "remedy": BOUND_REMEDY}]
 
 
 def port_exhaustion(r, th):
     busiest = r["ephemeral_ports"]["busiest_destination"]
-    if not busiest or busiest["share"] < th["port_share_warning"]:
+    if not busiest or busiest["share"] < th["port_share_warning"] or r["ephemeral_ports"].get("exhausted"):
         return []
     sev = "error" if busiest["share"] >= th["port_share_error"] else "warning"
     reuse = (" (%d more in TIME_WAIT that connect() can reuse)" % busiest["time_wait_reusable"]
              if busiest["time_wait_reusable"] else "")
+    bound = busiest.get("bound_ports", 0)
+    bound = (" and %d more held through bind() for every destination" % bound) if bound else ""
     return [{
         "id": "port_exhaustion", "severity": sev,
-        "message": "%d local ports (%d%% of the usable ephemeral range %d-%d) are taken from %s towards %s:%d%s; "
+        "message": "%d local ports%s (%d%% of the usable ephemeral range %d-%d) are taken from %s towards %s:%d%s; "
                    "connect() from that address to it fails with EADDRNOTAVAIL when none are left"
-                   % (busiest["local_ports_used"], round(busiest["share"] * 100), r["ephemeral_ports"]["range"][0],
-                      r["ephemeral_ports"]["range"][1], busiest["source"], busiest["address"], busiest["port"],
-                      reuse),
+                   % (busiest["local_ports_used"], bound, round(busiest["share"] * 100),
+                      r["ephemeral_ports"]["range"][0], r["ephemeral_ports"]["range"][1], busiest["source"],
+                      busiest["address"], busiest["port"], reuse),
         "remedy": "Pool and reuse connections to %s:%d; spread them over more source addresses (ports run out "
                   "per source, destination and port); apply the high_outbound_client profile (wider "
                   "ip_local_port_range, tcp_tw_reuse=1)" % (busiest["address"], busiest["port"])}]
 
 
 def time_wait_overflow(r, th):
-    c = r["counters"]
-    if c.get("TcpExtTCPTimeWaitOverflow", 0) <= 0:
+    n, rise = _rise(r, "TcpExtTCPTimeWaitOverflow")
+    if not n:
         return []
     return [{
         "id": "time_wait_overflow", "severity": "warning",
-        "message": "TcpExtTCPTimeWaitOverflow is %d: connections closed while the TIME_WAIT table was full "
-                   "skipped TIME_WAIT (net.ipv4.tcp_max_tw_buckets = %s)"
-                   % (c["TcpExtTCPTimeWaitOverflow"], r["sysctls"].get("net.ipv4.tcp_max_tw_buckets")),
+        "message": "%s: connections closing now skip TIME_WAIT because the TIME_WAIT table is full "
+                   "(net.ipv4.tcp_max_tw_buckets = %s)" % (rise, r["sysctls"].get("net.ipv4.tcp_max_tw_buckets")),
         "remedy": "Raise net.ipv4.tcp_max_tw_buckets or cut connection churn (keep-alive, pooling); do not "
                   "lower it to 'fix' TIME_WAIT"}]
 
@@ -64,7 +111,8 @@ def close_wait_leak(r, th):
             f.append({
                 "id": "close_wait_leak", "severity": "warning",
                 "message": "%s holds %d socket%s in CLOSE_WAIT: the peer closed and the application never called "
-                           "close(); e.g. %s" % (_owner(p), p["count"], _plural(p["count"]), p["sample"][0]),
+                           "close()%s" % (_owner(p), p["count"], _plural(p["count"]),
+                                          "; e.g. %s" % p["sample"][0] if p["sample"] else ""),
                 "remedy": "Fix the application's close() on EOF (or restart it). The keepalive timer does run in "
                           "CLOSE_WAIT, but only for sockets with SO_KEEPALIVE: the closed peer answers the probe "
                           "with a RST after net.ipv4.tcp_keepalive_time; other sockets stay until close(). "
@@ -74,9 +122,12 @@ def close_wait_leak(r, th):
 
 def close_wait_accept_queue(r, th):
     f = []
-    overflows = r["counters"].get("TcpExtListenOverflows")
-    cross = ("; TcpExtListenOverflows is %d: the queue has overflowed too" % overflows if overflows else
-             "; TcpExtListenOverflows is 0: the queue has not overflowed (yet)" if overflows is not None else "")
+    n, rise = _rise(r, "TcpExtListenOverflows")
+    probed = "TcpExtListenOverflows" in (r.get("counter_deltas") or {})
+    never = r["counters"].get("TcpExtListenOverflows") == 0
+    cross = ("; %s: accept queues are overflowing now" % rise if n else
+             "; TcpExtListenOverflows did not rise during the probe" if probed else
+             "; TcpExtListenOverflows is 0: no accept queue has overflowed" if never else "")
     for q in r["close_wait"].get("accept_queue", []):
         f.append({
             "id": "close_wait_accept_queue", "severity": "warning",
@@ -89,18 +140,33 @@ def close_wait_accept_queue(r, th):
 
 
 def listen_overflow(r, th):
-    overflows = r["counters"].get("TcpExtListenOverflows", 0)
-    if overflows <= 0:
+    n, rise = _rise(r, "TcpExtListenOverflows")
+    if not n:
         return []
     somax = int(r["sysctls"].get("net.core.somaxconn") or 0)
     low = somax < SOMAXCONN_DEFAULT
     return [{
-        "id": "listen_overflow", "severity": "warning" if low else "info",
-        "message": "TcpExtListenOverflows is %d: accept queues overflowed%s"
-                   % (overflows, " with net.core.somaxconn = %d" % somax if low else ""),
+        "id": "listen_overflow", "severity": "warning",
+        "message": "%s: accept queues are overflowing now%s"
+                   % (rise, " with net.core.somaxconn = %d" % somax if low else ""),
         "remedy": "Apply the web_frontend profile (somaxconn, tcp_max_syn_backlog) and raise the "
                   "application's listen() backlog" if low else
                   "Raise the application's listen() backlog or accept faster; somaxconn is already %d" % somax}]
+
+
+def listen_queue_full(r, th):
+    """A listener whose accept queue is full at the time of the dump, named with its holders."""
+    f = []
+    for q in r.get("listen_queues") or []:
+        if q["full"]:
+            f.append({
+                "id": "listen_queue_full", "severity": "warning",
+                "message": "the accept queue of %s is full now (%d connections wait for accept(), backlog %d), "
+                           "held by %s: new connections are dropped or get SYN cookies"
+                           % (q["listener"], q["queued"], q["backlog"], _owner(q)),
+                "remedy": "Make the application accept() faster (more workers, no stalled accept loop) and raise its "
+                          "listen() backlog; net.core.somaxconn caps that backlog"})
+    return f
 
 
 def tw_recycle_on(r, th):
@@ -123,7 +189,8 @@ def time_wait_outbound(r, th):
     # What tcp_tw_reuse=1 would add: all outbound TIME_WAIT with 0, the
     # non-loopback ones with 2, nothing with 1; and nothing without timestamps.
     gain = {"0": tw_out, "2": tw_out - r["time_wait"].get("outbound_loopback", 0)}.get(reuse, 0)
-    if not (timestamps and gain and gain >= TW_GAIN_SHARE * r["ephemeral_ports"]["usable"]):
+    if r["ephemeral_ports"].get("exhausted") or not (
+            timestamps and gain and gain >= TW_GAIN_SHARE * r["ephemeral_ports"]["usable"]):
         return []
     return [{
         "id": "time_wait_outbound", "severity": "info",
@@ -133,8 +200,8 @@ def time_wait_outbound(r, th):
                   "with timestamps); tcp_fin_timeout does not shorten TIME_WAIT"}]
 
 
-RULES = (port_exhaustion, time_wait_overflow, close_wait_leak, close_wait_accept_queue, listen_overflow,
-         tw_recycle_on, time_wait_outbound)
+RULES = (ports_bound, port_exhaustion, time_wait_overflow, close_wait_leak, close_wait_accept_queue,
+         listen_overflow, listen_queue_full, tw_recycle_on, time_wait_outbound)
 
 
 def diagnose(r, th):

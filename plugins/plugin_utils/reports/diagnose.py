@@ -51,10 +51,37 @@ def diagnose_task_result(summary):
 
 
 def _busiest(r):
-    b = (r.get("ephemeral_ports") or {}).get("busiest_destination")
+    """The busiest (source, destination, port) with its share of the usable range; or, when ports taken by
+    bind() leave connect() nothing for any destination, that."""
+    e = r.get("ephemeral_ports") or {}
+    if e.get("exhausted"):
+        return "every destination: all %s usable ports held through bind()" % e.get("usable")
+    b = e.get("busiest_destination")
     if not b:
         return None
-    return "%s:%s, %d ports (%.1f%%)" % (b["address"], b["port"], b["local_ports_used"], b["share"] * 100)
+    src = ("%s -> " % b["source"]) if b.get("source") else ""
+    bound = (" + %d bound" % b["bound_ports"]) if b.get("bound_ports") else ""
+    return "%s%s:%s, %d ports%s (%.1f%%)" % (src, b["address"], b["port"], b["local_ports_used"], bound,
+                                             b["share"] * 100)
+
+
+def owner(entry):
+    """Who holds a socket: the module's own text when it carries one, what is known otherwise (never None)."""
+    if entry.get("owner"):
+        return entry["owner"]
+    if entry.get("pid") is not None:
+        return "%s (pid %s)" % (entry.get("command"), entry["pid"])
+    return "a process outside the pid namespace or gone"
+
+
+def close_wait_lines(r):
+    """[(who, count, sample)]: the holders, then each listener's accept queue (its sockets have no holder yet),
+    so that the counts add up to the CLOSE_WAIT total."""
+    cw = r.get("close_wait") or {}
+    out = [(owner(p), p["count"], p.get("sample") or []) for p in cw.get("processes") or []]
+    out += [("accept queue of %s (%s)" % (q["listener"], owner(q)), q["count"], q.get("sample") or [])
+            for q in cw.get("accept_queue") or []]
+    return out
 
 
 def diagnose_json(summary, _records=None, _generated=None):
@@ -74,10 +101,9 @@ def _host_section(h, r):
     for f in r["findings"]:
         lines.append("- **%s** `%s`: %s  \n  Remedy: %s" % (f["severity"], md(f["id"]).replace("`", ""),
                                                             md(f["message"]), md(f["remedy"])))
-    procs = r["close_wait"].get("processes") or []
     lines.append("")
-    held = "; ".join("held by %s (pid %s): %d, e.g. %s" % (
-        md(p["command"]), md(p["pid"]), p["count"], md("; ".join(p["sample"][:3]))) for p in procs)
+    held = "; ".join("held by %s: %d%s" % (md(who), n, (", e.g. %s" % md("; ".join(sample[:3]))) if sample else "")
+                     for who, n, sample in close_wait_lines(r))
     lines.append("CLOSE_WAIT: %d; %s" % (r["close_wait"]["total"], held or "none"))
     lines.append("")
     lines.append("Port exhaustion: %s" % md(_busiest(r) or "none"))
@@ -126,7 +152,7 @@ def diagnose_html(summary, _records=None, generated=None):
                 k = "%s:%d" % (x["address"], x["port"])
                 dests[k] = dests.get(k, 0) + x["count"]
     top_dests = sorted(dests.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    rows = [dict(host=h, r=ok[h], busiest=_busiest(ok[h])) for h in ranked]
+    rows = [dict(host=h, r=ok[h], busiest=_busiest(ok[h]), close_wait=close_wait_lines(ok[h])) for h in ranked]
     return common.env().get_template("diagnose.html.j2").render(
         rows=rows, errors=summary["errors"], unreachable=summary["unreachable"],
         tw=_bars([(h, ok[h]["time_wait"]["total"]) for h in ranked]),

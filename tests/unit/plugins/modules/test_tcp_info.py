@@ -6,7 +6,8 @@ from ansible_collections.kerneltune.tcp.plugins.modules import tcp_info
 
 
 def test_tcp_info_reads_this_host(run_module):
-    r = run_module(tcp_info, {"_ansible_check_mode": True, "source": "proc"})
+    r = run_module(tcp_info, {"_ansible_check_mode": True, "source": "proc", "port_probe": False,
+                              "counter_interval": 0.1, "nat": "always"})
     assert r["changed"] is False and r["source"] == "proc"
     # The numbers add up and the values are this host's own.
     assert r["total"] == sum(c["total"] for c in r["counts"].values())
@@ -19,7 +20,22 @@ def test_tcp_info_reads_this_host(run_module):
     assert r["kernel"]["release"] == os.uname().release
     assert r["nat"]["detected"] is bool(r["nat"]["evidence"])
     assert all(f["severity"] in ("info", "warning", "error") and f["remedy"] for f in r["findings"])
+    # A second reading of the counters only when an overflow counter is above 0 (no wait on a healthy host).
+    seen = any(r["counters"].get(k, 0) > 0 for k in ("TcpExtListenOverflows", "TcpExtTCPTimeWaitOverflow"))
+    assert (0.1 <= r["counter_seconds"] < 10) if seen else (r["counter_seconds"], r["counter_deltas"]) == (0, {})
+    assert r["listen_queues"] == []  # /proc/net/tcp carries no backlog
 
 
 def test_tcp_info_top_must_be_positive(run_module):
     assert run_module(tcp_info, {"top": 0})["msg"] == "top: 0 must be at least 1"
+
+
+def test_tcp_info_counter_interval_bounded(run_module):
+    for bad in (-1, 61):
+        assert run_module(tcp_info, {"counter_interval": bad})["msg"] == (
+            "counter_interval: %s must be between 0 and 60 seconds" % float(bad))
+
+
+def test_tcp_info_skips_nat_detection_unless_needed(run_module):
+    r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0})
+    assert r["nat"]["detected"] is None and r["nat"]["skipped"].startswith("nat=auto: net.ipv4.tcp_tw_recycle is ")

@@ -20,7 +20,7 @@ def test_time_wait_split_and_tops():
     assert tw["top_local_ports"] == [{"port": 80, "count": 6}, {"port": 40000, "count": 1}]
     assert r["ephemeral_ports"]["busiest_destination"] == {
         "source": "10.0.0.2", "address": "10.0.0.5", "port": 5432, "local_ports_used": 30, "time_wait": 30,
-        "time_wait_reusable": 0, "share": round(30 / 28232.0, 4)}
+        "time_wait_reusable": 0, "bound_ports": 0, "share": round(30 / 28232.0, 4)}
 
 
 def test_reserved_ports_shrink_the_usable_range():
@@ -65,18 +65,31 @@ def test_accept_queue_close_wait_attributed_to_the_listener():
     stream = [sock(10, 8080, 0, src="0.0.0.0", dst="0.0.0.0", inode=77)]
     stream += [sock(8, 8080, 40000 + i, src="127.0.0.1", dst="127.0.0.1", inode=0) for i in range(5)]
     stream += [sock(8, 8080, 41000, src="127.0.0.1", dst="127.0.0.1", inode=90)]
-    r = run(stream, counters={"TcpExtListenOverflows": 0},
-            owners=lambda inodes: {77: (5, "nginx", "nginx: master"), 90: (6, "nginx", "nginx: worker")})
+    r = run(stream, counters={"TcpExtListenOverflows": 4}, after={"TcpExtListenOverflows": 4},
+            owners=lambda inodes: {77: [(5, "nginx", "nginx: master")], 90: [(6, "nginx", "nginx: worker")]})
     assert r["close_wait"]["total"] == 6
-    assert r["close_wait"]["accept_queue"] == [{
-        "listener": "0.0.0.0:8080", "count": 5, "pid": 5, "command": "nginx", "cmdline": "nginx: master",
-        "sample": ["127.0.0.1:8080 -> 127.0.0.1:%d" % (40000 + i) for i in range(5)]}]
+    master = {"pid": 5, "command": "nginx", "cmdline": "nginx: master"}
+    assert r["close_wait"]["accept_queue"] == [dict(
+        master, holders=[master], owner="nginx (pid 5)", listener="0.0.0.0:8080", count=5,
+        sample=["127.0.0.1:8080 -> 127.0.0.1:%d" % (40000 + i) for i in range(5)])]
     assert [p["count"] for p in r["close_wait"]["processes"]] == [1]
     f = [x for x in r["findings"] if x["id"] == "close_wait_accept_queue"]
     assert f[0]["message"] == (
         "5 sockets in CLOSE_WAIT wait in the accept queue of 0.0.0.0:8080, owned by nginx (pid 5): the peers gave "
-        "up before the application called accept(); TcpExtListenOverflows is 0: the queue has not overflowed (yet)")
-    r = run(stream, counters={"TcpExtListenOverflows": 9},
-            owners=lambda inodes: {77: (5, "nginx", "nginx: master")})
+        "up before the application called accept(); TcpExtListenOverflows did not rise during the probe")
+    r = run(stream, counters={"TcpExtListenOverflows": 4}, after={"TcpExtListenOverflows": 9},
+            owners=lambda inodes: {77: [(5, "nginx", "nginx: master")]})
     f = [x for x in r["findings"] if x["id"] == "close_wait_accept_queue"][0]
-    assert f["message"].endswith("; TcpExtListenOverflows is 9: the queue has overflowed too")
+    assert f["message"].endswith("; TcpExtListenOverflows rose by 5 in 1.0 s (9 since the namespace started): "
+                                 "accept queues are overflowing now")
+    # Read once (counter_interval 0): no claim about the queue either way.
+    r = run(stream, counters={"TcpExtListenOverflows": 9}, counter_interval=0,
+            owners=lambda inodes: {77: [(5, "nginx", "nginx: master")]})
+    f = [x for x in r["findings"] if x["id"] == "close_wait_accept_queue"][0]
+    assert f["message"].endswith("the peers gave up before the application called accept()")
+    r = run(stream, counters={"TcpExtListenOverflows": 0}, owners=lambda inodes: {})
+    f = [x for x in r["findings"] if x["id"] == "close_wait_accept_queue"][0]
+    assert f["message"] == (
+        "5 sockets in CLOSE_WAIT wait in the accept queue of 0.0.0.0:8080, owned by a process outside this pid "
+        "namespace or already gone: the peers gave up before the application called accept(); "
+        "TcpExtListenOverflows is 0: no accept queue has overflowed")

@@ -57,3 +57,21 @@ def test_hostile_strings_in_diagnose():
     assert "<script>" not in out["markdown"] and "\x1b" not in out["markdown"]
     assert "held by \\<script\\>alert(1)\\</script\\>\"'\\&amp;\\|\\*\\_\\`\\[x\\](y) end" in out["markdown"]
     json.loads(out["json"])
+
+
+def test_busiest_column_keeps_the_source_and_remedies_are_shown():
+    r = info(3, warnings=1)
+    r["ephemeral_ports"] = {"busiest_destination": {"source": "10.0.0.2", "address": "10.0.0.5", "port": 5432,
+                                                    "local_ports_used": 20000, "bound_ports": 2, "share": 0.75}}
+    out = registry.build("diagnose", {"a": r}, ["a"])["files"]
+    assert "| a | 3 (3/0) | 0 | 10.0.0.2 -\\> 10.0.0.5:5432, 20000 ports + 2 bound (75.0%) | warning w |" in out["markdown"]
+    assert "<td>10.0.0.2 -&gt; 10.0.0.5:5432, 20000 ports + 2 bound (75.0%)</td>" in out["html"]
+    assert '<div class="finding"><p><b>warning w</b>: m</p><p>Remedy: r</p></div>' in out["html"]
+    assert "<details" not in out["html"]
+
+
+def test_owner_without_a_text_or_a_pid_says_what_is_known():
+    assert diagnose.owner({"pid": None, "command": None}) == "a process outside the pid namespace or gone"
+    assert diagnose.owner({"pid": 7, "command": "java"}) == "java (pid 7)"
+    assert diagnose.owner({"pid": 7, "command": "java", "owner": "java (pid 7) and java (pid 9)"}) == \
+        "java (pid 7) and java (pid 9)"

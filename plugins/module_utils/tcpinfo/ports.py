@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ephemeral range as connect() sees it (net/ipv4/inet_hashtables.c, __inet_hash_connect): a port in
+ip_local_reserved_ports is skipped; a port whose bind bucket was made by bind() (explicit, port 0 before
+connect(), a listener) is skipped for every destination; a port connect() itself took is shared by every
+destination whose four-tuple stays unique (check_established); a port nobody holds is free.
+
+A dump shows which ports are held, and which of them are bound for sure (listeners, bound-but-unconnected
+sockets), but not whether a connected socket's port came from bind() or from connect(): the kernel does not
+export a bind bucket's owner. When no usable port is free, one non-blocking connect() over loopback asks the
+kernel itself (probe()).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+PROBE_ADDRESS = "127.0.0.1"
+# Destination ports tried for the probe, the first with no listener is used (discard, echo, tcpmux).
+PROBE_PORTS = (9, 7, 1)
+HOLDERS_SHOWN = 5
+
+
+def probe(listeners, address=PROBE_ADDRESS):
+    """Ask the kernel whether connect() still finds a local port for a new destination: one non-blocking
+    connect() to a loopback port with no listener, closed at once (the SYN meets a RST on loopback; nothing
+    leaves the host, no TIME_WAIT is left). "EADDRNOTAVAIL" when automatic port choice failed, "ok" when
+    it found a port, None when no probe port is free of listeners."""
+    port = next((p for p in PROBE_PORTS if p not in listeners), None)
+    if port is None:
+        return None
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setblocking(False)
+        s.connect((address, port))
+    except OSError as e:
+        if e.errno == errno.EADDRNOTAVAIL:
+            return "EADDRNOTAVAIL"
+    finally:
+        s.close()
+    return "ok"
+
+
+def usable_held(agg, reserved):
+    """(held, bound): usable ports of the range held by any socket, and those held through bind() for sure."""
+    held = bound = 0
+    low = agg.low
+    for i, h in enumerate(agg.held):
+        if h and (low + i) not in reserved:
+            held += 1
+            if agg.bound[i]:
+                bound += 1
+    return held, bound
+
+
+def holders(agg, owners, entry):
+    """Who holds the ports of the range: [{owner, pid, command, holders, ports}] with most ports first.
+    entry(holders) -> the holder fields (report.holder_entry)."""
+    by_inode = {}
+    for port, inode in agg.port_inode.items():
+        by_inode.setdefault(inode, []).append(port)
+    owner_map = owners(list(by_inode))
+    groups = {}
+    for inode, ports in by_inode.items():
+        hs = owner_map.get(inode) or ()
+        key = tuple(h[0] for h in hs)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = dict(entry(hs), ports=0)
+        g["ports"] += len(ports)
+    out = sorted(groups.values(), key=lambda g: (-g["ports"], g["pid"] or 0))
+    return out[:HOLDERS_SHOWN]
+
+
+def range_state(agg, reserved, usable, owners, entry, port_probe=True, name_share=0.5):
+    """What connect() can still take from the range, for any new destination."""
+    held, bound = usable_held(agg, reserved)
+    free = max(usable - held, 0)
+    listeners = sorted(p for p in agg.listeners if agg.low <= p <= agg.high and p not in reserved)
+    verdict = None
+    if free == 0 and port_probe:
+        verdict = probe(agg.listeners)
+    exhausted = True if verdict == "EADDRNOTAVAIL" else (False if free or verdict == "ok" else None)
+    if exhausted:
+        bound = held  # no port connect() took is left to share: every held port came from bind()
+    out = {"held": held, "free": free, "bound": bound, "listeners_in_range": listeners,
+           "exhausted": exhausted, "probe": verdict, "holders": []}
+    if usable > 0 and (free == 0 or float(held) / usable >= name_share):
+        out["holders"] = holders(agg, owners, entry)
+    return out
