@@ -145,6 +145,26 @@ summary:
            status: {compliant: 1, drift: 1, overridden: 0, error: 0, unreachable: 1},
            totals: {hosts: 3, compliant: 1, unreachable: 1, runtime_drift: 1, boot_drift: 0, overridden: 0,
                     errors: 0}}
+per_host:
+  description:
+    - For audits, one short entry per host, C({status, fails_gate, keys, reason}), C(status) as in RV(summary),
+      C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the baseline does
+      not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text.
+    - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
+  returned: kind is audit
+  type: dict
+  sample: {web1: {status: compliant, fails_gate: false, keys: [], reason: compliant},
+           web2: {status: drift, fails_gate: true, keys: [net.core.somaxconn],
+                  reason: "runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)"}}
+text:
+  description:
+    - For audits, the summary in plain text (no markup), for logs; the verdict, one line per host that is not
+      compliant (the first 50), where the reports are. The modules' warnings are shown again with their host.
+  returned: kind is audit
+  type: str
+  sample: "audit FAIL: 1 of 2 hosts compliant; 0 unreachable, 1 with runtime drift, 0 with boot-time drift, 0
+    overridden, 0 with errors\nweb2: drift: runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >=
+    8192)\nreports in /ci/kerneltune-reports"
 gate_msg:
   description: Why the audit or rollout gate failed.
   returned: kind is audit or rollout and the gate failed
