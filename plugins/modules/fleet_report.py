@@ -103,6 +103,12 @@ options:
       - O(records) holds each host's rollout record (batch, before, apply, checks, unmet, restore, recovery).
     type: dict
     default: {}
+  context:
+    description:
+      - For audits, what was audited, shown in every report: C(pattern) (the host pattern) and C(limit) (the
+        run's C(--limit), C(ansible_limit)); the collection version and the profiles are added by the task.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -151,11 +157,33 @@ summary:
            reasons: {runtime_drift: 1, boot_drift: 0, overridden: 0},
            failing: {error: [], unreachable: [db3], not_compliant: [web2]},
            context: {collection_version: 0.1.0, pattern: all, limit: null, profiles: [web_frontend]}}
+per_host:
+  description:
+    - For audits, one short entry per host, C({status, fails_gate, keys, reason}), C(status) as in RV(summary),
+      C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the baseline does
+      not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text.
+    - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
+  returned: kind is audit
+  type: dict
+  sample: {web1: {status: compliant, fails_gate: false, keys: [], reason: compliant},
+           web2: {status: not_compliant, fails_gate: true, keys: [net.core.somaxconn],
+                  reason: "runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)"}}
+text:
+  description:
+    - For audits, the summary in plain text (no markup), for logs; the verdict, one line per host that is not
+      compliant (the first 50), where the reports are. The modules' warnings are shown again with their host.
+  returned: kind is audit
+  type: str
+  sample: "audit FAIL: 1 of 2 hosts compliant (50%): 1 not compliant, 0 with errors, 0 unreachable.\nOf the 1 not
+    compliant hosts: 1 with runtime drift, 0 with boot-time drift, 0 with a key overridden by a later file (a host
+    can have more than one).\nweb2: not compliant: runtime drift web_frontend net.core.somaxconn: 4096 -> 8192
+    (bound >= 8192)\nreports in /ci/kerneltune-reports"
 gate_msg:
   description: Why the audit or rollout gate failed.
   returned: kind is audit or rollout and the gate failed
   type: str
-  sample: "audit failed: 2 of 3 hosts are not compliant (reports in /ci/kerneltune-reports)"
+  sample: "audit failed: 2 of 3 hosts fail the audit: 1 not compliant, 0 with errors, 1 unreachable (reports in
+    /ci/kerneltune-reports)"
 order:
   description: Diagnosed hosts, worst first.
   returned: kind is diagnose

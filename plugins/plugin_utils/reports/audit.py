@@ -346,7 +346,8 @@ def audit_gate(summary):
     if summary["fail_on"] == "new" and summary["changes"] is not None:
         return "audit failed: %d new drift since the baseline, %d hosts with errors, %d unreachable" % (
             summary["changes"]["new"], c["error"], c["unreachable"])
-    return "audit failed: %d of %d hosts are not compliant" % (c["hosts"] - c["compliant"], c["hosts"])
+    return "audit failed: %d of %d hosts fail the audit: %d not compliant, %d with errors, %d unreachable" % (
+        c["hosts"] - c["compliant"], c["hosts"], c["not_compliant"], c["error"], c["unreachable"])
 
 
 def audit_task_result(summary):

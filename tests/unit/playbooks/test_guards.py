@@ -45,7 +45,8 @@ def test_pattern_outside_the_limit_fails(tmp_path, book, var, verb, extra):
 def test_tags_do_not_skip_the_report_or_the_gate(tmp_path):
     p = play(tmp_path, "kerneltune.tcp.audit", "--tags", "unrelated", "-e", "kt_audit_hosts=web_frontend")
     assert p.returncode == 2, p.stdout[-2000:]
-    assert ("audit failed: 1 of 1 hosts are not compliant (reports in %s/kerneltune-reports)" % tmp_path
+    assert ("audit failed: 1 of 1 hosts fail the audit: 0 not compliant, 0 with errors, 1 unreachable "
+            "(reports in %s/kerneltune-reports)" % tmp_path
             in p.stdout + p.stderr)
     assert sorted(os.listdir(str(tmp_path / "kerneltune-reports"))) == [
         "audit-junit.xml", "audit.html", "audit.json", "audit.md"]
@@ -191,3 +192,33 @@ def test_rollout_error_on_the_canary_halts_and_is_reported(tmp_path):
     assert "kt_sysctl_settings: must be a dict of sysctl key: value, got str 'notadict'" in err
     assert err.endswith("); nothing had been changed")
     assert data["halted"] is True and data["halted_at_batch"] == 1
+
+
+KNOWN = "web_frontend, high_outbound_client, reverse_proxy and kt_sysctl"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["-e", "kt_audit_profiles=web_frontnd"],
+     "kt_audit_profiles: 'web_frontnd' is not a profile; name profiles from " + KNOWN),
+    (["-e", "kt_audit_profiles=web_frontend,revers_proxy,x", "--tags", "unrelated"],
+     "kt_audit_profiles: 'revers_proxy', 'x' are not profiles; name profiles from " + KNOWN),
+    (["-e", '{"kt_audit_profiles": ["kt_sysctl", "Web_Frontend"]}'],
+     "kt_audit_profiles: 'Web_Frontend' is not a profile; name profiles from " + KNOWN),
+])
+def test_audit_refuses_an_unknown_profile_once_before_any_host(tmp_path, extra, message):
+    """A typo in kt_audit_profiles is refused once, on the controller, before the audit plays: no host is contacted
+    (here none could be), no report is written."""
+    p = play(tmp_path, "kerneltune.tcp.audit", *extra)
+    assert p.returncode == 2, p.stdout[-3000:]
+    out = " ".join((p.stdout + p.stderr).replace('\\"', '"').split())
+    assert message in out
+    assert p.stdout.count("FAILED!") == 1
+    assert "Audit each profile in check mode" not in p.stdout and "UNREACHABLE" not in p.stdout
+    assert not (tmp_path / "kerneltune-reports").exists()
+
+
+def test_audit_of_known_profiles_given_on_the_command_line_runs(tmp_path):
+    p = play(tmp_path, "kerneltune.tcp.audit", "-e", "kt_audit_profiles=web_frontend,kt_sysctl", "-l", "db1")
+    assert p.returncode == 2, p.stdout[-3000:]
+    data = json.loads((tmp_path / "kerneltune-reports" / "audit.json").read_text())
+    assert [(h["host"], h["status"]) for h in data["hosts"]] == [("db1", "unreachable")]

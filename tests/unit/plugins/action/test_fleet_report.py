@@ -100,7 +100,8 @@ def test_string_host_is_one_host_and_string_false_is_false(results):
     assert not one.get("failed")
     assert one["summary"]["failing"] == {"error": ["web1"], "unreachable": [], "not_compliant": []}
     assert one["summary"]["counts"]["hosts"] == 1
-    assert one["gate_msg"] == "audit failed: 1 of 1 hosts are not compliant (reports in %s/one)" % d
+    assert one["gate_msg"] == ("audit failed: 1 of 1 hosts fail the audit: 0 not compliant, 1 with errors, 0 unreachable "
+                               "(reports in %s/one)" % d)
     assert sorted(os.listdir(str(d / "one"))) == ["audit-junit.xml", "audit.html", "audit.json", "audit.md"]
 
 

@@ -131,7 +131,7 @@ def test_the_task_result_set_stats_publishes():
                     "profiles": ["web_frontend"]},
         "failing": {"error": ["lonely", "refused"], "unreachable": ["down", "ghost"],
                     "not_compliant": ["drift", "fresh", "over"]}}}
-    assert out["gate"] == "audit failed: 7 of 8 hosts are not compliant"
+    assert out["gate"] == "audit failed: 7 of 8 hosts fail the audit: 3 not compliant, 2 with errors, 2 unreachable"
 
 
 def test_a_thousand_hosts_add_up():

@@ -54,7 +54,7 @@ def test_every_renderer_takes_summary_records_generated(kind):
 
 
 def test_the_gate_is_the_kind_s():
-    assert registry.build("audit", records(), HOSTS)["gate"] == "audit failed: 7 of 8 hosts are not compliant"
+    assert registry.build("audit", records(), HOSTS)["gate"] == "audit failed: 7 of 8 hosts fail the audit: 3 not compliant, 2 with errors, 2 unreachable"
     assert registry.build("audit", {"ok": records()["ok"]}, ["ok"])["gate"] is None
     assert registry.build("diagnose", {}, ["x"])["gate"] is None
     assert registry.build("rollout", halted_records(), sorted(halted_records()), rollout=ROLLOUT)["gate"].startswith(
