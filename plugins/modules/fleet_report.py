@@ -105,7 +105,7 @@ options:
     default: {}
   context:
     description:
-      - For audits, what was audited, shown in every report: C(pattern) (the host pattern) and C(limit) (the
+      - For audits, what was audited, shown in every report, C(pattern) (the host pattern) and C(limit) (the
         run's C(--limit), C(ansible_limit)); the collection version and the profiles are added by the task.
     type: dict
     default: {}

@@ -38,4 +38,4 @@ def test_tcp_info_counter_interval_bounded(run_module):
 
 def test_tcp_info_skips_nat_detection_unless_needed(run_module):
     r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0})
-    assert r["nat"]["detected"] is None and r["nat"]["skipped"].startswith("nat=auto: net.ipv4.tcp_tw_recycle is ")
+    assert r["nat"]["detected"] is None and r["nat"]["not_probed"].startswith("nat=auto: net.ipv4.tcp_tw_recycle is ")
