@@ -96,9 +96,15 @@ options:
         C(sysctl --system).
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
         managed file, from the run that first changes a key or first writes it in the file until the file is
-        removed; a key another managed file recorded first gets that record (the host's own value). A key that
-        leaves O(settings) keeps its record and is restored with the rest. A key written by a release of this
-        module without records has none.
+        removed; a key another managed file recorded first gets that record (the host's own value).
+      - Only keys the file sets are restored; records for other keys (a key that left O(settings), or records
+        planted by someone else) are ignored with a C(records_ignored) warning naming them.
+      - The state directory and file must belong to root (the running uid), must not be writable by group or others
+        and must not be symbolic links; otherwise the run fails naming the path, its owner and mode, having changed
+        nothing.
+      - A key a release of this module without records wrote has none. O(state=present) on such a file records its
+        keys as adopted (value before unknown, not counted as a change), and check mode reports the file with a
+        C(records_missing) finding until then.
       - Only with O(state=absent). Defaults to V(boot), or to V(none) when O(apply=false).
     type: str
     choices: [boot, previous, none]
@@ -146,6 +152,17 @@ options:
         when the run then fails having changed nothing, the copy is removed again.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Seconds a run that writes waits for another tcp_sysctl run on the same host (any O(path)) to finish.
+      - A run that writes holds C(/var/lib/kerneltune/tcp_sysctl.lock) (flock, with the holder's pid in it) from
+        before it reads the records until its file, running values and records are written, so parallel runs
+        (other forks, other playbooks) never lose each other's records or interleave on a key. After
+        O(lock_timeout) seconds the run fails naming the holder's pid, having changed nothing.
+      - Check mode reads only and takes no lock (it works without root and on a read-only state directory); a
+        check run at the same moment as a run that writes may show the host before or after that run.
+    type: float
+    default: 60
 notes:
   - Net sysctls are per network namespace. In a container the task changes the container's namespace only;
     global keys (such as C(net.core.netdev_max_backlog)) are absent there and reported as such.
@@ -393,6 +410,7 @@ def main():
             allow=dict(type="list", elements="str", default=[]),
             applier=dict(type="str", choices=["auto", "systemd-sysctl", "procps"], default="auto"),
             backup=dict(type="bool", default=False),
+            lock_timeout=dict(type="float", default=60),
         ),
         required_if=[("state", "present", ("settings",))],
         supports_check_mode=True,

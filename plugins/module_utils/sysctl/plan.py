@@ -40,13 +40,14 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors impor
 # nat_result: NAT detection's result, or nat_detect() to get it once the names
 # and values are valid. listeners {port: inode} and owners(inodes) stand in for
 # the host's sockets; applier_versions for the appliers' binaries; fresh_reader
-# stands in for a fresh network namespace (defaults.kernel_defaults).
+# stands in for a fresh network namespace (defaults.kernel_defaults). writable_as_root: a check-mode
+# run without root judges whether a key can be written as root would (rules.writable).
 Request = collections.namedtuple("Request", (
     "settings", "path", "state", "apply", "nat", "skip_missing", "allow", "applier", "proc_root", "boot_root",
     "nat_result", "listeners", "owners", "kernel_release", "applier_versions", "nat_detect", "restore", "records",
-    "inherited", "fresh_reader"), defaults=(
+    "inherited", "fresh_reader", "writable_as_root"), defaults=(
     None, None, "present", True, "auto", (), (), None, procsys.PROC_SYS, "",
-    None, None, None, None, None, None, "none", None, None, None))
+    None, None, None, None, None, None, "none", None, None, None, False))
 # The requested keys: {key: value (None for a bound until resolved)}, {key: parts}, {key: bounds}.
 # merged: {key: the intersection of every kerneltune file's bound on it} (resolve_bounds).
 Wanted = collections.namedtuple("Wanted", "desired parts_of bounds merged", defaults=(None,))
@@ -389,7 +390,7 @@ def _restore_key(req, key_parts, running, known, findings):
     item = {"key": key, "runtime": cur, "value": target, "source": source}
     if target is None or values.normalize(key, target) == values.normalize(key, cur):
         return item, False
-    if not procsys.writable(parts, req.proc_root):
+    if not rules.writable(req, parts):
         if os.geteuid() != 0:
             why = "%s: not writable by uid %d (running value %s, to restore %s); run as root (become: " \
                   "true)" % (key, os.geteuid(), cur, target)

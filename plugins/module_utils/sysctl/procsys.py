@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import stat
 
 PROC_SYS = "/proc/sys"
 # How close a real key must be to a mistyped one to be suggested (difflib ratio).
@@ -46,6 +47,18 @@ def read_runtime(parts, proc_root=PROC_SYS):
 
 def writable(parts, proc_root=PROC_SYS):
     return os.access(proc_path(parts, proc_root), os.W_OK)
+
+
+def writable_by_root(parts, proc_root=PROC_SYS):
+    """Whether root could write the key: its owner may write it and /proc/sys is not mounted read-only here.
+
+    For a check-mode run without root, which cannot try; a write can still be refused by the kernel.
+    """
+    path = proc_path(parts, proc_root)
+    try:
+        return bool(os.stat(path).st_mode & stat.S_IWUSR) and not os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        return False
 
 
 def known_keys(proc_root=PROC_SYS):

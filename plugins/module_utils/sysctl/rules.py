@@ -33,6 +33,7 @@ RULES = frozenset((
     "port_range_reserved", "port_range_parity", "tw_reuse_timestamps", "fin_timeout_scope",
     "overridden", "masked", "not_persistent", "applier_disagree", "bounds", "restore_unknown",
     "bounds_conflict",
+    "records_ignored", "records_missing",
 ))
 
 PROC = "/proc"
@@ -151,12 +152,23 @@ def _missing(req, key, findings, suggestions):
                          key, release, "; did you mean %s?" % hint if hint else ""))
 
 
+def writable(req, parts):
+    """Whether the running value can be written; a check-mode run without root judges as root would."""
+    if getattr(req, "writable_as_root", False):
+        return procsys.writable_by_root(parts, req.proc_root)
+    return procsys.writable(parts, req.proc_root)
+
+
 def _read_only(req, key, wanted, running, findings):
     """Whether KEY cannot be written here; an error finding when its value would have to change."""
     desired, parts_of, bounds = wanted.desired, wanted.parts_of, wanted.bounds
     runtime, presence = running
-    if presence[key] != "unreadable" and procsys.writable(parts_of[key], req.proc_root):
+    if presence[key] != "unreadable" and writable(req, parts_of[key]):
         return False
+    if presence[key] == "unreadable" and getattr(req, "writable_as_root", False):
+        findings.add("read_only", "info", key, "%s: not readable by uid %d; this check-mode run cannot judge it"
+                     % (key, os.geteuid()))
+        return True
     b = bounds.get(key)
     if b is not None:
         differs = not bounds_lib.within(key, b, runtime[key])

@@ -20,11 +20,12 @@ import os
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import paths
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import plan as plan_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import records as records_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import transaction
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors import SysctlError
 
 # check_mode, diff: the module's; kernel: the running release; detect_nat(): NAT detection;
-# hooks: transaction.Hooks; state_file: where the records are kept.
+# hooks: transaction.Hooks; state_file: where the records are kept (its lock beside it).
 Options = collections.namedtuple("Options", "check_mode diff kernel detect_nat hooks state_file", defaults=(
     False, False, None, None, None, records_lib.STATE_FILE))
 
@@ -40,23 +41,48 @@ class TaskFailed(Exception):
 
 
 def run(params, opts):
-    """(result, warnings) of one task; TaskFailed on a refusal or a failed write."""
+    """(result, warnings) of one task; TaskFailed on a refusal or a failed write.
+
+    A run that writes holds the records' lock (records.Lock) from before it reads the records until the
+    transaction is done; check mode reads only and takes no lock.
+    """
     base = dict(changed=False, path=params["path"], kernel=opts.kernel, settings=[], findings=[], runtime_changes=[],
                 restore=[])
     restore = restore_option(params, base)
+    timeout = lock_timeout(params, base)
     try:
-        path = paths.check_path(params["path"])
+        base["path"] = paths.check_path(params["path"])
+    except SysctlError as e:
+        raise TaskFailed(e.message, base)
+    if opts.check_mode:
+        return _run(params, opts, base, restore)
+    lock = records_lib.Lock(opts.state_file, timeout)
+    try:
+        lock.__enter__()
+    except SysctlError as e:
+        raise TaskFailed(e.message, base)
+    try:
+        return _run(params, opts, base, restore)
+    finally:
+        lock.__exit__()
+
+
+def _run(params, opts, base, restore):
+    """The task once the path is valid (and, outside check mode, the lock held)."""
+    path = base["path"]
+    try:
         state, state_unread = _load_records(opts)
     except SysctlError as e:
         raise TaskFailed(e.message, base)
-    base["path"] = path
-    inherited = records_lib.first_records(state, path)
+    own, ignored = own_records(path, params["state"], state.get(path, {}))
+    inherited = records_lib.first_records(dict(state, **{path: own}), path)
     req = plan_lib.Request(
         params["settings"] or {}, path, state=params["state"], apply=params["apply"], nat=params["nat"],
         skip_missing=params["skip_missing"], allow=params["allow"],
         applier=None if params["applier"] == "auto" else params["applier"],
         nat_detect=opts.detect_nat if params["state"] == "present" else None, kernel_release=opts.kernel,
-        restore=restore, records=state.get(path, {}), inherited=inherited)
+        restore=restore, records=records_lib.known(own), inherited=inherited,
+        writable_as_root=opts.check_mode and os.geteuid() != 0)
     try:
         result = plan_lib.plan(req)
     except SysctlError as e:
@@ -64,10 +90,9 @@ def run(params, opts):
         if e.nat is not None:
             failed["nat"] = e.nat
         raise TaskFailed(e.message, failed)
-    if state_unread:
-        result["findings"].append(_unread_finding(state_unread, params["state"]))
+    result["findings"].extend(_record_findings(req, result, (opts.state_file, state_unread), own, ignored))
     warnings = [f["message"] for f in result["findings"] if f["severity"] == "warning"]
-    job = _job(req, result, params["backup"], (opts.state_file, state))
+    job = _job(req, result, params["backup"], (opts.state_file, state, own))
     out = _result(base, result, job)
     if opts.diff:
         out["diff"] = diff(path, result)
@@ -85,6 +110,17 @@ def run(params, opts):
     return out, warnings + done["warnings"]
 
 
+def lock_timeout(params, base):
+    """lock_timeout in seconds; TaskFailed when it is negative."""
+    timeout = params.get("lock_timeout")
+    if timeout is None:
+        return records_lib.LOCK_TIMEOUT
+    if timeout < 0:
+        raise TaskFailed("lock_timeout: %g is not a number of seconds (0 or more) to wait for another run" % timeout,
+                         base)
+    return timeout
+
+
 def restore_option(params, base):
     """restore as the run uses it; TaskFailed when it contradicts state or apply."""
     restore = params["restore"]
@@ -100,21 +136,47 @@ def restore_option(params, base):
 
 
 def _load_records(opts):
-    """(the state file's records, the state file when a check run cannot read it, else None)."""
-    state_file = opts.state_file
-    if opts.check_mode and os.path.exists(state_file) and not os.access(state_file, os.R_OK):
+    """(the state file's records, the reason a check run cannot read them, else None)."""
+    try:
+        return records_lib.load_state(opts.state_file), None
+    except records_lib.StateUnreadable as e:
+        if not opts.check_mode:
+            raise
         # An audit without become: it reads everything else; only the records are root's.
-        return {}, state_file
-    return records_lib.load_state(state_file), None
+        return {}, e.message
 
 
-def _unread_finding(state_file, state):
-    return {
-        "rule": "restore_unknown", "severity": "info", "key": None,
-        "message": "%s is not readable by uid %d: this check-mode run does not know the values recorded before "
-                   "the first change%s" % (state_file, os.geteuid(),
-                                           ", so the restore shown may differ" if state == "absent" else ""),
-    }
+def own_records(path, state, own, boot_root=""):
+    """(this file's records, {key: value} of those ignored): state=absent restores only keys the file sets."""
+    if state != "absent":
+        return own, {}
+    sets = render.file_keys(render.read_file(path, boot_root))
+    return dict((k, v) for k, v in own.items() if k in sets), dict((k, v) for k, v in own.items() if k not in sets)
+
+
+def _record_findings(req, result, state_file_and_unread, own, ignored):
+    """The findings about the records: unreadable, ignored, or a managed file without them."""
+    state_file, unread = state_file_and_unread
+    if unread:
+        return [{"rule": "restore_unknown", "severity": "info", "key": None,
+                 "message": "%s; this check-mode run as uid %d reads the running values and the sysctl.d files but "
+                            "not the values recorded before the first change%s"
+                            % (unread, os.geteuid(), ", so the restore shown may differ" if req.state == "absent"
+                               else "")}]
+    out = []
+    if ignored:
+        out.append({"rule": "records_ignored", "severity": "warning", "key": None,
+                    "message": "%s: records for keys the file does not set are ignored: %s; their running values "
+                               "are left as they are" % (req.path, ", ".join(
+                                   "%s (recorded %s)" % (k, "as adopted" if v is None else v)
+                                   for k, v in sorted(ignored.items())))})
+    missing = sorted(k for k in render.file_keys(result["old_text"]) if k not in own)
+    if req.state == "present" and missing:
+        message = "%s: a managed file with no records in %s for %s (written by an earlier release, or the state " \
+                  "file was moved away): the values before it are unknown; a run with state=present records these " \
+                  "keys as adopted" % (req.path, state_file, ", ".join(missing))
+        out.append({"rule": "records_missing", "severity": "info", "key": None, "message": message})
+    return out
 
 
 def _job(req, result, backup, state_file_and_state):
@@ -123,11 +185,12 @@ def _job(req, result, backup, state_file_and_state):
     Written before anything else on present (a failure then changes nothing), after everything
     on absent (the file and the values come first).
     """
-    state_file, state = state_file_and_state
+    state_file, state, own = state_file_and_state
     perms = req.state == "present" and not result["file_changed"] and \
         transaction.perms_wrong(transaction.file_stat(req.path))
     after = dict(state)
-    after[req.path] = records_lib.records_after(req.records, result, req.inherited) if req.state == "present" else {}
+    after[req.path] = records_lib.adopt(records_lib.records_after(own, result, req.inherited), result["old_text"]) \
+        if req.state == "present" else {}
     return transaction.Job(req.path, req.state, result, perms, backup, transaction.Records(state_file, state, after))
 
 

@@ -92,6 +92,8 @@ def run(job, hooks=None):
     out = {"warnings": []}
     if changed(job):
         _write(job, hooks, out)
+    elif _records_change(job):
+        _save_records(job, hooks)  # keys adopted from an earlier release's file: the records only
     recs = job.records
     if job.state == "absent" and recs and recs.before.get(job.path):
         try:
@@ -112,11 +114,7 @@ def _write(job, hooks, out):
     recs = job.records
     save_records = _records_change(job)
     if save_records:
-        try:
-            hooks.save(recs.after, recs.state_file)
-        except (IOError, OSError) as e:
-            raise TransactionError("%s: could not write the state file: %s; nothing was changed"
-                                   % (recs.state_file, e.strerror or e))
+        _save_records(job, hooks)
     tmp = None
     try:
         touches_file = job.result["file_changed"] or job.perms
@@ -142,6 +140,15 @@ def _write(job, hooks, out):
                 pass  # the extra records hold the running values from before this run: still true
         _drop_or_keep_backup(out, err)
         raise
+
+
+def _save_records(job, hooks):
+    recs = job.records
+    try:
+        hooks.save(recs.after, recs.state_file)
+    except (IOError, OSError) as e:
+        raise TransactionError("%s: could not write the state file: %s; nothing was changed"
+                               % (recs.state_file, e.strerror or e))
 
 
 def _drop_or_keep_backup(out, err):

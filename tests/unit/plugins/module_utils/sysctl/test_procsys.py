@@ -5,6 +5,7 @@ A temporary directory stands in for /proc/sys and for the root of the sysctl.d t
 needed; messages are asserted word for word.
 """
 import errno
+import os
 
 import pytest
 
@@ -36,3 +37,19 @@ def test_apply_runtime_rolls_back(env):
         "net.ipv4.tcp_fin_timeout, net.ipv4.tcp_keepalive_time; the file was not changed")
     assert env.get("net/ipv4/tcp_fin_timeout") == "60"
     assert env.get("net/ipv4/tcp_keepalive_time") == "7200"
+
+
+def test_writable_by_root_is_judged_from_the_mode(env):
+    # A check-mode run without root cannot try a write: it asks whether root could (owner write bit, not read-only).
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import errors
+    parts = ("net", "ipv4", "tcp_fin_timeout")
+    os.chmod(procsys.proc_path(parts, env.proc), 0o644)
+    assert procsys.writable_by_root(parts, env.proc) is True
+    assert env.plan({"net.ipv4.tcp_fin_timeout": 15}, writable_as_root=True)["runtime_changes"] == [
+        ("net.ipv4.tcp_fin_timeout", parts, "60", "15")]
+    os.chmod(procsys.proc_path(parts, env.proc), 0o444)
+    assert procsys.writable_by_root(parts, env.proc) is False
+    assert procsys.writable_by_root(("net", "ipv4", "no_such_key"), env.proc) is False
+    with pytest.raises(errors.SysctlError) as e:
+        env.plan({"net.ipv4.tcp_fin_timeout": 15}, writable_as_root=True)
+    assert e.value.message == "net.ipv4.tcp_fin_timeout: read-only here (running value 60, wanted 15)"

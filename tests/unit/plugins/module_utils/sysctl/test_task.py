@@ -59,3 +59,13 @@ def test_diff_shows_the_file_the_running_values_and_the_mode(tmp_path):
     assert d[2] == {"before_header": "%s (mode, owner)" % path, "after_header": "%s (mode, owner)" % path,
                     "before": "mode 0600, owner %d:%d\n" % (st.st_uid, st.st_gid), "after": "mode 0644, owner 0:0\n"}
     assert len(task.diff(PATH + ".none", result)) == 2
+
+
+def test_lock_timeout():
+    assert task.lock_timeout(params(), {}) == 60
+    assert task.lock_timeout(params(lock_timeout=0), {}) == 0
+    base = {"changed": False}
+    with pytest.raises(task.TaskFailed) as e:
+        task.lock_timeout(params(lock_timeout=-1.5), base)
+    assert e.value.message == "lock_timeout: -1.5 is not a number of seconds (0 or more) to wait for another run"
+    assert e.value.result is base

@@ -96,7 +96,7 @@ def test_records_that_cannot_be_saved_change_nothing(env, tmp_path):
     r = Run(env, tmp_path, SETTINGS)
     (tmp_path / "state").write_text("a file where the directory should be\n")
     e = r.fails()
-    assert e.message == "%s: could not write the state file: File exists; nothing was changed" % r.state_file
+    assert e.message == "%s: could not write the state file: Not a directory; nothing was changed" % r.state_file
     assert e.changed is False
     assert r.running() == BEFORE and r.file() is None and r.leftovers() == []
     assert (tmp_path / "state").read_text() == "a file where the directory should be\n"
@@ -314,3 +314,21 @@ def test_absent_whose_records_cannot_be_dropped_warns(env, tmp_path):
     assert env.get("net/ipv4/tcp_fin_timeout") == "60" and r.file() is None
     with open(r.state_file) as f:
         assert json.load(f)["files"][r.path]["net.ipv4.tcp_fin_timeout"]["value"] == "60"
+
+
+def test_keys_adopted_on_a_run_that_changes_nothing_else_are_saved(env, tmp_path):
+    # A file an earlier release wrote, already applied: nothing to change, but its keys become ours.
+    env.conf(PATH, OLD_FILE)
+    env.set("net/ipv4/tcp_fin_timeout", "30")
+    r = Run(env, tmp_path, {"net.ipv4.tcp_fin_timeout": 30})
+    assert not transaction.changed(r.job)
+    r.job = r.job._replace(records=r.job.records._replace(after={r.path: records.adopt({}, OLD_FILE)}))
+    assert r.run() == {"warnings": []}
+    assert r.records() == {r.path: {"net.ipv4.tcp_fin_timeout": None}}
+    with open(r.state_file) as f:
+        assert json.load(f)["files"] == {}
+    # Saving them fails like any records write: named, nothing changed.
+    r.job = r.job._replace(records=r.job.records._replace(before={}))
+    e = r.fails(save=raising(errno.EROFS, "Read-only file system"))
+    assert e.message == "%s: could not write the state file: Read-only file system; nothing was changed" % (
+        r.state_file) and e.changed is False
