@@ -38,7 +38,7 @@ def test_nat_detection_runs_only_when_a_finding_needs_it():
     skipped = collect.nat_result("auto", {"net.ipv4.tcp_tw_recycle": None}, detect)
     assert skipped == {"detected": None, "declared": None, "evidence": [], "hints": [], "sources": [], "counts": {},
                        "not_probed": "nat=auto: net.ipv4.tcp_tw_recycle is absent (removed in Linux 4.12) and "
-                                  "tw_recycle_on is the only finding that weighs NAT"}
+                                     "tw_recycle_on is the only finding that weighs NAT"}
     assert collect.nat_result("auto", {"net.ipv4.tcp_tw_recycle": "0"}, detect)["not_probed"] == (
         "nat=auto: net.ipv4.tcp_tw_recycle is 0 and tw_recycle_on is the only finding that weighs NAT")
     assert collect.nat_result("never", {"net.ipv4.tcp_tw_recycle": "1"}, detect)["not_probed"] == "nat=never"
