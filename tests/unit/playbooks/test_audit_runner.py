@@ -114,16 +114,19 @@ def test_runner_names_the_failed_and_the_unreachable_hosts(fleet, tmp_path):
     # What AWX keeps of the verdict: the set_stats artifact, with one short entry per host.
     art = _stats(events)["artifact_data"]["kt_audit"]
     assert art["passed"] is False and art["report_dir"] == str(reports)
+    assert art["counts"] == {"hosts": 3, "error": 0, "unreachable": 1, "not_compliant": 1, "compliant": 1}
+    assert art["context"]["pattern"] == "all" and art["context"]["profiles"] == ["web_frontend"]
     assert art["hosts"]["r-ok"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant"}
-    assert art["hosts"]["r-drift"] == {"status": "drift", "fails_gate": True, "keys": ["net.core.somaxconn"],
+    assert art["hosts"]["r-drift"] == {"status": "not_compliant", "fails_gate": True, "keys": ["net.core.somaxconn"],
                                        "reason": DRIFT}
     assert art["hosts"]["r-ghost"]["status"] == "unreachable"
     # The CI log: plain text, no Markdown escapes.
     [summary] = [e["event_data"]["res"]["msg"] for e in events if e["event"] == "runner_on_ok"
                  and e["event_data"]["task"] == "Summary"]
-    assert summary[0] == ("audit FAIL: 1 of 3 hosts compliant; 1 unreachable, 1 with runtime drift, 0 with boot-time "
-                          "drift, 0 overridden, 0 with errors")
-    assert summary[1] == "r-drift: drift: " + DRIFT
+    assert summary[0] == "audit FAIL: 1 of 3 hosts compliant (33.3%): 1 not compliant, 0 with errors, 1 unreachable."
+    assert summary[1] == ("Of the 1 not compliant hosts: 1 with runtime drift, 0 with boot-time drift, 0 with a key "
+                          "overridden by a later file (a host can have more than one).")
+    assert summary[2] == "r-drift: not compliant: " + DRIFT
     assert summary[-1] == "reports in %s" % reports
     assert "\\" not in "".join(summary) and "<br>" not in "".join(summary)
 

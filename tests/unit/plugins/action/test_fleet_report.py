@@ -116,8 +116,8 @@ def test_argument_errors_word_for_word(results):
     assert r["four"]["msg"] == "hosts: no host was targeted, so nothing was checked"
     assert r["five"]["msg"] == "fail_on: new needs a baseline (a previous audit.json)"
     assert r["six"]["msg"] == ("Unsupported parameters for (ansible_collections.kerneltune.tcp.plugins.action."
-                               "fleet_report) module: colour. Supported parameters include: baseline, fail_on, "
-                               "fail_on_drift, hosts, kind, merge, paths, records, report_dir, rollout.")
+                               "fleet_report) module: colour. Supported parameters include: baseline, context, "
+                               "fail_on, fail_on_drift, hosts, kind, merge, paths, records, report_dir, rollout.")
     for k in ("two", "four", "five"):
         assert not (d / k).exists()
 

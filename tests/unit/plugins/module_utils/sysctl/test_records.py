@@ -152,7 +152,7 @@ def test_removing_the_file_restores_only_the_keys_it_sets(env):
     r = host.absent()
     assert host.ignored == {SOMAXCONN: "4096"}
     assert [(e["key"], e["value"], e["source"]) for e in r["restore"]] == [("net.ipv4.tcp_fin_timeout", "60",
-                                                                            "recorded")]
+                                                                            "kernel default")]
     assert (env.get("net/core/somaxconn"), env.get("net/ipv4/tcp_fin_timeout")) == ("8192", "60")
 
 
