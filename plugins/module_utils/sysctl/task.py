@@ -147,10 +147,15 @@ def _load_records(opts):
 
 
 def own_records(path, state, own, boot_root=""):
-    """(this file's records, {key: value} of those ignored): state=absent restores only keys the file sets."""
+    """(this file's records, {key: value} of those ignored): state=absent restores only keys the file sets. A file
+    that is gone already (deleted by hand) sets nothing any more: its own records are all that is left of it, and
+    they are restored (the state directory is trusted only when root owns it, checked before)."""
     if state != "absent":
         return own, {}
-    sets = render.file_keys(render.read_file(path, boot_root))
+    text = render.read_file(path, boot_root)
+    if text is None:
+        return own, {}
+    sets = render.file_keys(text)
     return dict((k, v) for k, v in own.items() if k in sets), dict((k, v) for k, v in own.items() if k not in sets)
 
 

@@ -362,3 +362,14 @@ def test_adopted_keys_round_trip_and_stay_out_of_the_values(tmp_path):
     assert records.known(state[PATH]) == {"net.ipv4.tcp_fin_timeout": "60"}
     # Another file taking somaxconn later inherits no value from an adopted key.
     assert records.first_records(state, "/etc/sysctl.d/95-other.conf") == {"net.ipv4.tcp_fin_timeout": "60"}
+
+
+def test_a_file_deleted_by_hand_is_still_restored_from_its_records(env):
+    # The operator removed the file; state=absent then restores the keys its records hold, none ignored.
+    host = Host(env)
+    host.present({SOMAXCONN: 8192, "net.ipv4.tcp_fin_timeout": 30})
+    os.unlink(env.root + PATH)
+    r = host.absent()
+    assert host.ignored == {}
+    assert [(e["key"], e["value"]) for e in r["restore"]] == [(SOMAXCONN, "4096"), ("net.ipv4.tcp_fin_timeout", "60")]
+    assert (env.get("net/core/somaxconn"), env.get("net/ipv4/tcp_fin_timeout")) == ("4096", "60")
