@@ -110,8 +110,9 @@ def close_wait_leak(r, th):
         if p["count"] >= th["close_wait_min"]:
             f.append({
                 "id": "close_wait_leak", "severity": "warning",
-                "message": "%s holds %d socket%s in CLOSE_WAIT: the peer closed and the application never called "
-                           "close()%s" % (_owner(p), p["count"], _plural(p["count"]),
+                "message": "%s %s %d socket%s in CLOSE_WAIT: the peer closed and the application never called "
+                           "close()%s" % (_owner(p), "hold" if len(p.get("holders") or []) > 1 else "holds",
+                                          p["count"], _plural(p["count"]),
                                           "; e.g. %s" % p["sample"][0] if p["sample"] else ""),
                 "remedy": "Fix the application's close() on EOF (or restart it). The keepalive timer does run in "
                           "CLOSE_WAIT, but only for sockets with SO_KEEPALIVE: the closed peer answers the probe "

@@ -173,7 +173,7 @@ done({"r": r, "parent": os.getpid(), "child": child})
     owner = "kt-parent (pid %d) and kt-child (pid %d)" % (out["parent"], out["child"])
     assert procs[0]["owner"] == owner
     f = [x for x in out["r"]["findings"] if x["id"] == "close_wait_leak"]
-    assert f[0]["message"].startswith(owner + " holds 2 sockets in CLOSE_WAIT: ")
+    assert f[0]["message"].startswith(owner + " hold 2 sockets in CLOSE_WAIT: ")
 
 
 # The case: 100 ports of 40000-40099, taken with bind(address, 0) before connect(), tcp_tw_reuse=0; here
