@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+import docsection  # benchmarks/docsection.py: the generated sections of docs/benchmarks.md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
@@ -170,17 +172,8 @@ def docs(rows, rounds, n):
             r["what"], r["cpu_without"], r["cpu_with"], r["cpu_ratio"] or 0, r["seconds_without"],
             r["seconds_with"], r["bytes_without"], r["bytes_with"], r["evidence_with"]))
     lines += ["", "Reading: see the notes below the table (written by hand after each run).", END]
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    with open(path) as f:
-        text = f.read()
     block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    docsection.write_section(os.path.join(ROOT, "docs", "benchmarks.md"), BEGIN, END, block)
 
 
 def build(before):

@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+import docsection  # benchmarks/docsection.py: the generated sections of docs/benchmarks.md
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
@@ -167,16 +169,7 @@ def task_docs(row):
         "| {:,} / {:,} | {:.3f} | {:.3f} | {:.2f}x |".format(
             row["time_wait"], row["time_wait_max"], row["tcp_info_task_seconds"], row["ss_task_seconds"],
             row["ratio"]), TASK_END])
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    with open(path) as f:
-        text = f.read()
-    if TASK_BEGIN in text and TASK_END in text:
-        head, rest = text.split(TASK_BEGIN, 1)
-        text = head + block + rest.split(TASK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    docsection.write_section(os.path.join(ROOT, "docs", "benchmarks.md"), TASK_BEGIN, TASK_END, block)
 
 
 def docs(rows):
@@ -196,17 +189,8 @@ def docs(rows):
             r["what"], r["module_seconds"], r["ss_seconds"], r["time_ratio"], r["module_maxrss_kb"],
             r["ss_maxrss_kb"], r["memory_ratio"]))
     lines += ["", "Reading: see the notes below the table (written by hand after each run).", END]
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    with open(path) as f:
-        text = f.read()
     block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    docsection.write_section(os.path.join(ROOT, "docs", "benchmarks.md"), BEGIN, END, block)
 
 
 def main():

@@ -16,9 +16,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def load(name):
+    """A benchmark script as a module; benchmarks/ is on the path while it loads (the scripts import bench.py)."""
     spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "benchmarks", name + ".py"))
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.pop(0)
     return mod
 
 
@@ -75,11 +80,7 @@ def test_render_and_reading():
 
 
 def test_fleet_bench_drives_podman_through_bench_helpers(monkeypatch):
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    try:
-        fleet = load("bench_fleet")
-    finally:
-        sys.path.pop(0)
+    fleet = load("bench_fleet")
     calls = []
 
     class Done(object):
