@@ -140,7 +140,7 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
                 dt, rc, out = run(argv, env)
                 if rc != want or not recap_ok(out, names, gate=want == 2):
                     raise SystemExit("%s on %d hosts: exit %d, wanted %d:\n%s" % (name, n, rc, want, out[-4000:]))
-                if name.startswith("audit") and "%d of %d hosts are not compliant" % (n, n) not in out:
+                if name.startswith("audit") and "%d of %d hosts fail the audit: %d not compliant" % (n, n, n) not in out:
                     raise SystemExit("%s on %d hosts: not every fresh host drifted:\n%s" % (name, n, out[-4000:]))
                 figures[name].append(round(dt, 3))
                 print("%3d hosts  %-16s %7.2f s" % (n, name, dt), flush=True)
