@@ -31,6 +31,7 @@ import time
 import yaml
 
 import bench as common  # benchmarks/bench.py: sh() and the container helpers
+import docsection
 sh = common.sh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -248,13 +249,7 @@ SETTINGS = [
 
 
 def write_doc(path, section):
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(text)
+    docsection.write_section(path, BEGIN, END, section.rstrip("\n"))
 
 
 def main():
