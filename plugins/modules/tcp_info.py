@@ -49,6 +49,13 @@ options:
     description: Share that raises an error finding.
     type: float
     default: 0.8
+  range_share_warning:
+    description:
+      - Share of the usable ephemeral range held by sockets whose port may have come from C(bind()), whatever their
+        destination, that raises the C(ports_held_range) warning (if those ports were taken by bind(), only the
+        rest is left for every destination). Ports held with C(IP_BIND_ADDRESS_NO_PORT) are not counted.
+    type: float
+    default: 0.8
   close_wait_min:
     description: CLOSE_WAIT sockets a process must hold before it gets a finding.
     type: int
@@ -163,9 +170,15 @@ ephemeral_ports:
       every port is held and O(port_probe) is off; C(probe) is the kernel's answer (V(EADDRNOTAVAIL), V(ok)) or
       null when no probe was needed; C(holders) names the processes holding most ports of the range (when at
       least O(port_share_warning) of it is held).
+    - "The range as a whole, whatever the destination: C(held_share) is C(held) over the usable ports;
+      C(connect_chosen) counts held ports whose connected socket has C(IP_BIND_ADDRESS_NO_PORT) (from
+      C(INET_DIAG_SOCKOPT), Linux 5.10+, netlink only), which connect() chose and bind() did not;
+      C(maybe_bound_share) is the share held by the others, whose port may come from bind(); C(left_if_bound) the
+      ports left for every destination if all of those came from bind()."
   returned: always
   type: dict
   sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232, held: 20002, free: 8230, bound: 2,
+           connect_chosen: 0, held_share: 0.7085, maybe_bound_share: 0.7085, left_if_bound: 8230,
            listeners_in_range: [40000, 41000], exhausted: false, probe: null,
            holders: [{pid: 311, command: app, cmdline: "app --pool 20000", holders: [{pid: 311, command: app,
                       cmdline: "app --pool 20000"}], owner: "app (pid 311)", ports: 2}],
@@ -250,6 +263,7 @@ def main():
             source=dict(type="str", choices=["auto", "netlink", "proc"], default="auto"),
             port_share_warning=dict(type="float", default=0.5),
             port_share_error=dict(type="float", default=0.8),
+            range_share_warning=dict(type="float", default=0.8),
             close_wait_min=dict(type="int", default=1),
             counter_interval=dict(type="float", default=0.5),
             port_probe=dict(type="bool", default=True),
@@ -269,7 +283,7 @@ def main():
             nat=collect.nat_result(p["nat"], sysctls, lambda: nat_lib.detect(None, module)),
             kernel=kernel.kernel_support(sysctls), counter_interval=p["counter_interval"], port_probe=p["port_probe"],
             thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
-                        "close_wait_min": p["close_wait_min"]})
+                        "range_share_warning": p["range_share_warning"], "close_wait_min": p["close_wait_min"]})
     except netlink.DiagError as e:
         module.fail_json(msg="netlink sock_diag: %s; use source=proc to read /proc/net/tcp instead" % e.message)
     module.exit_json(changed=False, **result)

@@ -10,6 +10,10 @@ by key. A key the model says is left unset must show the kernel's default.
 The caller keeps /proc/sys/{kernel,fs,vm} read-only, so only net.* can be
 written, and only in the namespaces this script makes and deletes.
 
+Distribution layouts (distro/, see distro/layouts.json and each file's header for where its text came from): the
+files RHEL 8/9 and Ubuntu 22.04/24.04 ship, put over this image's own (whose non-net files stay masked), with
+the keys they set compared as well; our file then sets each of those keys to a value of its own.
+
 Usage: precedence.py MODULE_UTILS_DIR SEED COUNT  (prints a JSON summary)
 """
 import json
@@ -76,6 +80,45 @@ FAMILIES = [
     ("a file not ending in .conf", {"/etc/sysctl.d/70-x": "net.ipv4.tcp_fin_timeout = 33\n"}),
 ]
 
+DISTRO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distro")
+# The value our file gives each key a distribution layout sets: never the layout's own, so the winner shows.
+OURS_BY_SUFFIX = {"rp_filter": "0", "accept_source_route": "1", "promote_secondaries": "0",
+                  "ping_group_range": "0 1000", "use_tempaddr": "1", "tcp_syncookies": "2", "accept_redirects": "1",
+                  "secure_redirects": "0", "send_redirects": "1", "ip_forward": "1",
+                  "icmp_echo_ignore_broadcasts": "0", "log_martians": "0"}
+GLOBAL_PREFIXES = ("kernel.", "fs.", "vm.", "net.core.default_qdisc", "net.core.optmem_max")
+
+
+def assert_net_only(path, text):
+    """Refuse a fixture that would make a real applier write a key outside this network namespace."""
+    for line in text.splitlines():
+        s = line.strip().lstrip("-").replace("/", ".")
+        if s and s[0] not in "#;" and s.startswith(GLOBAL_PREFIXES):
+            raise SystemExit("%s: %r sets a global key; comment it out" % (path, line))
+
+
+def distro_layouts():
+    """[(name, files, extra settings)] from distro/: the files under distro/NAME/ by their path on the host."""
+    with open(os.path.join(DISTRO, "layouts.json")) as f:
+        meta = json.load(f)
+    out = []
+    for name in sorted(meta):
+        top = os.path.join(DISTRO, name)
+        files = {}
+        for d, _subdirs, names in os.walk(top):
+            for n in names:
+                src = os.path.join(d, n)
+                with open(src) as f:
+                    text = f.read()
+                assert_net_only(src, text)
+                files["/" + os.path.relpath(src, top)] = text
+        for path, target in meta[name]["links"].items():
+            files[path] = "@link:" + target
+        extra = dict((k, OURS_BY_SUFFIX[k.rsplit(".", 1)[1]]) for k in meta[name]["keys"])
+        out.append(("%s: %s" % (name, meta[name]["title"]), files, extra))
+    return out
+
+
 DIRS = ["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d"]
 NAMES = ["10-a.conf", "60-kt.conf", "70-b.conf", "99-z.conf", ".h.conf", "99-sysctl.conf"]
 VALUES = ["20", "7", "010", "0x1f", "abc", "", "300", "1000", "08"]
@@ -127,18 +170,19 @@ def sh(argv, check=True):
                           check=check)
 
 
-def real(argv):
-    """Values of KEYS in a fresh namespace after running argv there (None: nothing run)."""
+def real(argv, keys=None):
+    """Values of keys (KEYS by default) in a fresh namespace after running argv there (None: nothing run)."""
+    keys = keys or KEYS
     ns = "kt-precedence"
     sh(["ip", "netns", "del", ns], check=False)
     sh(["ip", "netns", "add", ns])
     try:
         if argv:
             sh(["ip", "netns", "exec", ns] + argv, check=False)
-        out = sh(["ip", "netns", "exec", ns, "sysctl", "-n"] + KEYS).stdout.splitlines()
+        out = sh(["ip", "netns", "exec", ns, "sysctl", "-n"] + keys).stdout.splitlines()
     finally:
         sh(["ip", "netns", "del", ns])
-    return {k: " ".join(v.split()) for k, v in zip(KEYS, out)}
+    return {k: " ".join(v.split()) for k, v in zip(keys, out)}
 
 
 def import_library(src):
@@ -164,12 +208,17 @@ def main():
 
     seed, count = int(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(seed)
-    layouts = FAMILIES + [random_layout(rng, i) for i in range(count)]
-    defaults = real(None)
+    layouts = [(n, f, {}) for n, f in FAMILIES] + distro_layouts() + [
+        random_layout(rng, i) + ({},) for i in range(count)]
+    distro_keys = sorted(set(k for _n, _f, extra in layouts for k in extra))
+    defaults = real(None, KEYS + distro_keys)
     mismatches = []
     appliers = {}
     stash = {}
-    for name, files in layouts:
+    checks = 0
+    for name, files, extra in layouts:
+        settings = dict(SETTINGS, **extra)
+        keys = KEYS + sorted(extra)
         for path, text in files.items():
             if os.path.lexists(path) and path not in stash:
                 stash[path] = ("@link:" + os.readlink(path)) if os.path.islink(path) else open(path).read()
@@ -178,18 +227,19 @@ def main():
             reality = {}
             for with_ours in (False, True):
                 if with_ours:
-                    put(OUR, render.render(SETTINGS))
+                    put(OUR, render.render(settings))
                 elif os.path.lexists(OUR):
                     os.unlink(OUR)
                 for applier, argv in APPLIERS.items():
-                    reality[(applier, with_ours)] = real(argv)
+                    reality[(applier, with_ours)] = real(argv, keys)
             os.unlink(OUR)
             for applier in APPLIERS:
-                r = plan_lib.plan(plan_lib.Request(SETTINGS, OUR, apply=False, applier=applier, nat_result={},
+                r = plan_lib.plan(plan_lib.Request(settings, OUR, apply=False, applier=applier, nat_result={},
                                                    listeners=[], owners={}))
                 appliers[applier] = r["applier"]
                 for e in r["entries"]:
                     for field, with_ours in (("persisted_before", False), ("persisted", True)):
+                        checks += 1
                         want = reality[(applier, with_ours)][e["key"]]
                         got = e[field] if e[field] is not None else defaults[e["key"]]
                         if got != want:
@@ -197,7 +247,7 @@ def main():
                                                "key": e["key"], "field": field, "model": e[field], "real": want})
                 if applier == "procps":
                     said = sorted(f["key"] for f in r["findings"] if f["rule"] == "applier_disagree")
-                    seen = sorted(k for k in KEYS
+                    seen = sorted(k for k in keys
                                   if reality[("procps", True)][k] != reality[("systemd-sysctl", True)][k])
                     if said != seen:
                         mismatches.append({"layout": name, "files": files, "field": "applier_disagree",
@@ -209,7 +259,7 @@ def main():
                 if path in stash:
                     put(path, stash.pop(path))
     print(json.dumps({"seed": seed, "layouts": len(layouts), "appliers": appliers,
-                      "checks": len(layouts) * len(APPLIERS) * len(KEYS) * 2,
+                      "checks": checks, "distro_layouts": [n for n, _f, e in layouts if e],
                       "mismatches": mismatches[:20], "mismatch_count": len(mismatches)}, indent=1))
 
 

@@ -53,6 +53,10 @@ PROCPS_GLOBS_FROM = (4,)
 
 SYSTEMD = "systemd-sysctl"
 PROCPS = "procps"
+IPV4_CONF = ("net", "ipv4", "conf")
+# net/ipv4/devinet.c: net.ipv4.conf.* entries a write to "default" is not copied from (see _inherit_default).
+IPV4_CONF_NOT_COPIED = frozenset(("forwarding", "mc_forwarding", "disable_xfrm", "disable_policy",
+                                  "promote_secondaries", "route_localnet", "drop_unicast_in_l2_multicast"))
 
 
 def _read(path):
@@ -200,8 +204,30 @@ def effective(applier, root="", overlay=None, version=None, keys=(), valid=None)
         for parts, value, ignore, lineno in conf.parse_conf(file_text(path, root, overlay)):
             entries.append((parts, value, ignore, path, lineno))
     if applier == SYSTEMD:
-        return _systemd_final(entries, set(keys), valid)
-    return _procps_final(entries, set(keys), valid, version >= PROCPS_GLOBS_FROM)
+        final = _systemd_final(entries, set(keys), valid)
+    else:
+        final = _procps_final(entries, set(keys), valid, version >= PROCPS_GLOBS_FROM)
+    return _inherit_default(final, keys)
+
+
+def _inherit_default(final, keys):
+    """The kernel's part: a write to net.ipv4.conf.default.X is copied to every interface whose own X was never
+    written (net/ipv4/devinet.c: devinet_conf_proc() marks a written entry in cnf.state, devinet_copy_dflt_conf()
+    copies the default to the unmarked ones; an interface made later starts from the default as well). So
+    net.ipv4.conf.lo.X, left alone by every file (procps 3.3 ignores globs; systemd's ``-key`` writes nothing),
+    boots with the default's value, from the default's line. Entries with another handler are not copied:
+    forwarding (devinet_sysctl_forward) and the DEVINET_SYSCTL_FLUSHING_ENTRY ones (ipv4_doint_and_flush).
+    Not modelled: a refused value written to the interface itself also marks it."""
+    for k in keys:
+        if len(k) != 5 or k[:3] != IPV4_CONF or k[3] in ("all", "default") or k[4] in IPV4_CONF_NOT_COPIED:
+            continue
+        own = final.get(k)
+        if own is not None and own[0] is not None:
+            continue
+        dflt = final.get(IPV4_CONF + ("default", k[4]))
+        if dflt is not None and dflt[0] is not None:
+            final[k] = dflt
+    return final
 
 
 def _systemd_final(entries, keys, valid):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import socket
 import struct
+import sys
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
@@ -23,6 +24,30 @@ TOP_CAP = 2048
 DIAG_TAIL = netlink.NLMSG_HDRLEN + netlink.MSG_TAIL_AT
 DIAG_INODE = DIAG_TAIL + 4 * netlink.TAIL_INODE
 INODE = struct.Struct("=I")
+# Netlink attributes after inet_diag_msg (struct nlattr: length, type). INET_DIAG_SOCKOPT (include/uapi/linux/
+# inet_diag.h, Linux 5.10+) carries struct inet_diag_sockopt, put for every full socket by
+# net/ipv4/inet_diag.c inet_diag_msg_attrs_fill(); bind_address_no_port is the first bit of its second byte
+# (u8 bitfields: least significant bit first on little-endian, most significant on big-endian).
+NLA_HDR = struct.Struct("=HH")
+NLA_TYPE_MASK = 0x3FFF
+INET_DIAG_SOCKOPT = 22
+DIAG_ATTRS = netlink.NLMSG_HDRLEN + netlink.MSG_LEN
+NO_PORT_BIT = 0x01 if sys.byteorder == "little" else 0x80
+
+
+def bind_address_no_port(data, off, length):
+    """IP_BIND_ADDRESS_NO_PORT of the socket in the netlink message at ``off``: True or False from
+    INET_DIAG_SOCKOPT, None when the kernel sent no such attribute (before 5.10, TIME_WAIT and request sockets)."""
+    p, end = off + DIAG_ATTRS, off + length
+    unpack = NLA_HDR.unpack_from
+    while p + NLA_HDR.size <= end:
+        alen, atype = unpack(data, p)
+        if alen < NLA_HDR.size:
+            return None
+        if atype & NLA_TYPE_MASK == INET_DIAG_SOCKOPT:
+            return alen >= NLA_HDR.size + 2 and bool(data[p + NLA_HDR.size + 1] & NO_PORT_BIT)
+        p += (alen + 3) & ~3
+    return None
 
 
 class TopCounter(object):
@@ -84,6 +109,9 @@ class Aggregator(object):
         self.held = bytearray(max(self.high - self.low + 1, 0))
         self.bound = bytearray(len(self.held))
         self.port_inode = {}
+        # Ports held by a connected socket with IP_BIND_ADDRESS_NO_PORT (INET_DIAG_SOCKOPT): connect() chose them,
+        # bind() did not; only the raw netlink path reads it.
+        self.no_port = bytearray(len(self.held))
         self.listen_queue = {}  # (local address, port) -> (queued, backlog) for listeners with a queue now
 
     def _hold(self, sport, inode, bound=False):
@@ -208,10 +236,13 @@ class Aggregator(object):
                             src = src[mapped_len:]
                         if dst[:mapped_len] == mapped:
                             dst = dst[mapped_len:]
-                    if state != tw and low <= sport <= high and sport not in port_inode:
-                        inode = inode_at(data, off + DIAG_INODE)[0]
-                        if inode:
-                            port_inode[sport] = inode
+                    if state != tw and low <= sport <= high:
+                        if sport not in port_inode:
+                            inode = inode_at(data, off + DIAG_INODE)[0]
+                            if inode:
+                                port_inode[sport] = inode
+                        if bind_address_no_port(data, off, length):
+                            self.no_port[sport - low] = 1
                     conn(fam, state, sport, dport, src, dst)
             elif mtype == done:
                 return True

@@ -22,7 +22,9 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import diag
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import readers
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import report
 
-THRESHOLDS = {"port_share_warning": 0.5, "port_share_error": 0.8, "close_wait_min": 1}
+# range_share_warning: share of the usable range held by sockets that may have taken their port with bind()
+# (any destination) that raises ports_held_range; at 0.8 a fifth of the range is left for every destination.
+THRESHOLDS = {"port_share_warning": 0.5, "port_share_error": 0.8, "range_share_warning": 0.8, "close_wait_min": 1}
 # The kernel's default net.ipv4.ip_local_port_range (net/ipv4/af_inet.c inet_init_net).
 DEFAULT_PORT_RANGE = (32768, 60999)
 # Seconds between the two readings of the counters (the socket dump runs in between).

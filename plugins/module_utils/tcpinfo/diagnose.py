@@ -71,6 +71,55 @@ def ports_bound(r, th):
         "remedy": BOUND_REMEDY}]
 
 
+def ports_held_range(r, th):
+    """Most of the range held, whatever the destination, while ports are still free: if bind() took them, few
+    are left for every destination. The dump cannot tell (no bind bucket owner is exported), so it says if."""
+    e = r["ephemeral_ports"]
+    share = e.get("maybe_bound_share")
+    if share is None or e.get("probe") is not None or not e.get("free") or share < th["range_share_warning"]:
+        return []
+    held = e["held"] - e["connect_chosen"]
+    chosen = (", not counting %d held with IP_BIND_ADDRESS_NO_PORT (ports connect() chose)" % e["connect_chosen"]
+              if e["connect_chosen"] else "")
+    names = _holders_text(e["holders"])
+    return [{
+        "id": "ports_held_range", "severity": "warning",
+        "message": "%d of the %d usable ephemeral ports (%d-%d) are held by sockets whatever their destination "
+                   "(%d%%)%s; if these ports were taken by bind() (clients that bind a source address before "
+                   "connect(), %d listener%s in the range) only %d port%s remain for every destination%s"
+                   % (held, e["usable"], e["range"][0], e["range"][1], round(share * 100), chosen,
+                      len(e["listeners_in_range"]), _plural(len(e["listeners_in_range"])), e["left_if_bound"],
+                      _plural(e["left_if_bound"]), "; held by " + names if names else ""),
+        "remedy": "Confirm with a test connect() to a destination these sockets do not use: it still succeeds, "
+                  "and fails with EADDRNOTAVAIL once the remaining ports are gone (a dump cannot tell a port "
+                  "bind() took from one connect() took). Where clients bind(address, 0) before connect(), set "
+                  "IP_BIND_ADDRESS_NO_PORT before bind() (Linux 4.2+: the port is then chosen by connect(), per "
+                  "destination); move listeners out of net.ipv4.ip_local_port_range or list their ports in "
+                  "net.ipv4.ip_local_reserved_ports; widen net.ipv4.ip_local_port_range (high_outbound_client "
+                  "profile). tcp_tw_reuse cannot help: the kernel skips ports bind() took before it looks at "
+                  "TIME_WAIT"}]
+
+
+def _destination_remedy(busiest):
+    """What frees ports towards one destination, by the state of the sockets holding them."""
+    where = "%s:%d" % (busiest["address"], busiest["port"])
+    opened = busiest["local_ports_used"] + busiest["time_wait_reusable"] - busiest["time_wait"]
+    stuck_tw = busiest["time_wait"] - busiest["time_wait_reusable"]
+    parts = []
+    if opened > 0:
+        parts.append("Pool and reuse connections to %s with keep-alive: %d of these ports are held by open "
+                     "connections (ESTABLISHED or closing, not TIME_WAIT), which tcp_tw_reuse cannot free"
+                     % (where, opened))
+    if stuck_tw > 0:
+        parts.append("%s%d of these ports sit in TIME_WAIT: net.ipv4.tcp_tw_reuse=1 (high_outbound_client profile, "
+                     "TCP timestamps on) lets connect() reuse them"
+                     % ("" if opened > 0 else "pool connections to %s to open fewer; " % where, stuck_tw))
+    parts.append("spread connections over more source addresses (ports run out per source, destination and "
+                 "port); widen net.ipv4.ip_local_port_range")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:]
+
+
 def port_exhaustion(r, th):
     busiest = r["ephemeral_ports"]["busiest_destination"]
     if not busiest or busiest["share"] < th["port_share_warning"] or r["ephemeral_ports"].get("exhausted"):
@@ -87,9 +136,7 @@ def port_exhaustion(r, th):
                    % (busiest["local_ports_used"], bound, round(busiest["share"] * 100),
                       r["ephemeral_ports"]["range"][0], r["ephemeral_ports"]["range"][1], busiest["source"],
                       busiest["address"], busiest["port"], reuse),
-        "remedy": "Pool and reuse connections to %s:%d; spread them over more source addresses (ports run out "
-                  "per source, destination and port); apply the high_outbound_client profile (wider "
-                  "ip_local_port_range, tcp_tw_reuse=1)" % (busiest["address"], busiest["port"])}]
+        "remedy": _destination_remedy(busiest)}]
 
 
 def time_wait_overflow(r, th):
@@ -201,7 +248,7 @@ def time_wait_outbound(r, th):
                   "with timestamps); tcp_fin_timeout does not shorten TIME_WAIT"}]
 
 
-RULES = (ports_bound, port_exhaustion, time_wait_overflow, close_wait_leak, close_wait_accept_queue,
+RULES = (ports_bound, ports_held_range, port_exhaustion, time_wait_overflow, close_wait_leak, close_wait_accept_queue,
          listen_overflow, listen_queue_full, tw_recycle_on, time_wait_outbound)
 
 

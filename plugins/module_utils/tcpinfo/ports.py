@@ -9,8 +9,11 @@ destination whose four-tuple stays unique (check_established); a port nobody hol
 
 A dump shows which ports are held, and which of them are bound for sure (listeners, bound-but-unconnected
 sockets), but not whether a connected socket's port came from bind() or from connect(): the kernel does not
-export a bind bucket's owner. When no usable port is free, one non-blocking connect() over loopback asks the
-kernel itself (probe()).
+export a bind bucket's owner. One hint it does export: INET_DIAG_SOCKOPT (Linux 5.10+) carries the socket's
+IP_BIND_ADDRESS_NO_PORT bit, and a connected socket with that bit got its port from connect() (inet_bind()
+defers the port choice when it is set and the port asked is 0), so its port is no bind() port. A socket without
+the bit may have either. When no usable port is free, one non-blocking connect() over loopback asks the kernel
+itself (probe()).
 """
 
 from __future__ import annotations
@@ -45,15 +48,18 @@ def probe(listeners, address=PROBE_ADDRESS):
 
 
 def usable_held(agg, reserved):
-    """(held, bound): usable ports of the range held by any socket, and those held through bind() for sure."""
-    held = bound = 0
+    """(held, bound, connect_chosen): usable ports of the range held by any socket, those held through bind()
+    for sure, and those connect() chose for sure (held with IP_BIND_ADDRESS_NO_PORT, by no bound socket)."""
+    held = bound = chosen = 0
     low = agg.low
     for i, h in enumerate(agg.held):
         if h and (low + i) not in reserved:
             held += 1
             if agg.bound[i]:
                 bound += 1
-    return held, bound
+            elif agg.no_port[i]:
+                chosen += 1
+    return held, bound, chosen
 
 
 def holders(agg, owners, entry):
@@ -77,7 +83,7 @@ def holders(agg, owners, entry):
 
 def range_state(agg, reserved, usable, owners, entry, port_probe=True, name_share=0.5):
     """What connect() can still take from the range, for any new destination."""
-    held, bound = usable_held(agg, reserved)
+    held, bound, chosen = usable_held(agg, reserved)
     free = max(usable - held, 0)
     listeners = sorted(p for p in agg.listeners if agg.low <= p <= agg.high and p not in reserved)
     verdict = None
@@ -86,7 +92,13 @@ def range_state(agg, reserved, usable, owners, entry, port_probe=True, name_shar
     exhausted = True if verdict == "EADDRNOTAVAIL" else (False if free or verdict == "ok" else None)
     if exhausted:
         bound = held  # no port connect() took is left to share: every held port came from bind()
-    out = {"held": held, "free": free, "bound": bound, "listeners_in_range": listeners,
+        chosen = 0
+    # The worst case for a new destination: every held port but those connect() surely chose came from bind().
+    maybe_bound = held - chosen
+    out = {"held": held, "free": free, "bound": bound, "connect_chosen": chosen,
+           "held_share": round(float(held) / usable, 4) if usable > 0 else 1.0,
+           "maybe_bound_share": round(float(maybe_bound) / usable, 4) if usable > 0 else 1.0,
+           "left_if_bound": usable - maybe_bound, "listeners_in_range": listeners,
            "exhausted": exhausted, "probe": verdict, "holders": []}
     if usable > 0 and (free == 0 or float(held) / usable >= name_share):
         out["holders"] = holders(agg, owners, entry)

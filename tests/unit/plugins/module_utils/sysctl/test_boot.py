@@ -258,3 +258,29 @@ def test_split_usr_systemd_before_255_reads_lib(root):
 ])
 def test_parse_version(text, version):
     assert boot.parse_version(text) == version
+
+
+LO_RP = ("net", "ipv4", "conf", "lo", "rp_filter")
+LO_PS = ("net", "ipv4", "conf", "lo", "promote_secondaries")
+ALL_RP = ("net", "ipv4", "conf", "all", "rp_filter")
+RHEL9_REDHAT = ("net.ipv4.conf.default.rp_filter = 1\nnet.ipv4.conf.*.rp_filter = 1\n-net.ipv4.conf.all.rp_filter\n"
+                "net.ipv4.conf.default.promote_secondaries = 1\nnet.ipv4.conf.*.promote_secondaries = 1\n")
+
+
+@pytest.mark.parametrize("applier,version", ALL)
+def test_interfaces_inherit_a_written_ipv4_default(root, applier, version):
+    # RHEL 9's 50-redhat.conf: procps 3.3 ignores the glob, yet lo boots with 1: the kernel copies a write to
+    # net.ipv4.conf.default.X to every interface that never had X written (net/ipv4/devinet.c), except for the
+    # flushing entries such as promote_secondaries. Checked against the real appliers (molecule
+    # sysctl_precedence, distro layouts).
+    write(root, "/usr/lib/sysctl.d/50-redhat.conf", RHEL9_REDHAT)
+    keys = (LO_RP, LO_PS, ALL_RP)
+    got = boot.effective(applier, root, None, version, keys)
+    assert got[LO_RP] == ("1", "/usr/lib/sysctl.d/50-redhat.conf", 1 if applier == boot.PROCPS and version < (4,)
+                          else 2)
+    if applier == boot.PROCPS and version < (4,):
+        assert LO_PS not in got  # not copied: promote_secondaries is a flushing entry
+    else:
+        assert got[LO_PS] == ("1", "/usr/lib/sysctl.d/50-redhat.conf", 5)
+    # "all" is no interface: systemd leaves it unset (-key), procps never names it with a value.
+    assert (got.get(ALL_RP) or (None,))[0] is None

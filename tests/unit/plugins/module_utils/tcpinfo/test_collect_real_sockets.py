@@ -358,3 +358,124 @@ done({"r": r})
     assert ("; held by accept queue of 127.0.0.1:7401 (%s): 2, e.g. 127.0.0.1:7401 -\\> " % q["owner"]
             in files["markdown"])
     assert "<br>accept queue of 127.0.0.1:7401 (%s): 2</td>" % q["owner"] in files["html"]
+
+
+# A partial fill (issue 23): 90 of the 100 ports of 40000-40099 held by ESTABLISHED clients of one destination,
+# tcp_tw_reuse=0. MODE "bind": bind(address, 0) then connect(), so every later connect() skips those 90 ports
+# whatever the destination; "connect": plain connect(); "no_port": bind(address, 0) with IP_BIND_ADDRESS_NO_PORT
+# first, which INET_DIAG_SOCKOPT exports. The kernel is asked with real connect() calls to another destination (a
+# port with no listener: the SYN meets a RST, no TIME_WAIT), before and after 10 more clients fill the range.
+PARTIAL = r"""
+import errno
+sysctl("net.ipv4.tcp_tw_reuse", "0")
+sysctl("net.ipv4.ip_local_port_range", "40000 40099")
+srv = socket.socket()
+srv.bind(("127.0.0.9", 8080))
+srv.listen(512)
+accepted = []
+
+def clients(n):
+    out = []
+    for _ in range(n):
+        c = socket.socket()
+        if MODE == "no_port":
+            c.setsockopt(socket.IPPROTO_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT
+        if MODE in ("bind", "no_port"):
+            c.bind(("127.0.0.2", 0))
+        c.connect(("127.0.0.9", 8080))
+        accepted.append(srv.accept()[0])
+        out.append(c)
+    return out
+
+def try_connect(dst):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(dst)
+        return "ok"
+    except BlockingIOError:
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    finally:
+        s.close()
+
+pid = hold("kt-binders", clients(90))
+r = collect.collect(source="netlink", counter_interval=0)
+other = try_connect(("127.0.0.20", 9))
+hold("kt-binders-2", clients(10))
+full = collect.collect(source="netlink", counter_interval=0)
+other_full = try_connect(("127.0.0.20", 9))
+done({"r": r, "full": full, "other": other, "other_full": other_full, "pid": pid})
+"""
+
+HELD_RANGE_REMEDY = (
+    "Confirm with a test connect() to a destination these sockets do not use: it still succeeds, and fails with "
+    "EADDRNOTAVAIL once the remaining ports are gone (a dump cannot tell a port bind() took from one connect() "
+    "took). Where clients bind(address, 0) before connect(), set IP_BIND_ADDRESS_NO_PORT before bind() (Linux 4.2+: "
+    "the port is then chosen by connect(), per destination); move listeners out of net.ipv4.ip_local_port_range or "
+    "list their ports in net.ipv4.ip_local_reserved_ports; widen net.ipv4.ip_local_port_range (high_outbound_client "
+    "profile). tcp_tw_reuse cannot help: the kernel skips ports bind() took before it looks at TIME_WAIT")
+
+
+def _by_id(findings):
+    return dict((f["id"], f) for f in findings)
+
+
+def _partial(mode):
+    return netns("MODE = %r\n" % mode + PARTIAL)
+
+
+def _destination_finding(src):
+    return {
+        "id": "port_exhaustion", "severity": "error",
+        "message": "90 local ports (90%% of the usable ephemeral range 40000-40099) are taken from %s towards "
+                   "127.0.0.9:8080; connect() from that address to it fails with EADDRNOTAVAIL when none are left"
+                   % src,
+        "remedy": "Pool and reuse connections to 127.0.0.9:8080 with keep-alive: 90 of these ports are held by open "
+                  "connections (ESTABLISHED or closing, not TIME_WAIT), which tcp_tw_reuse cannot free; spread "
+                  "connections over more source addresses (ports run out per source, destination and port); widen "
+                  "net.ipv4.ip_local_port_range"}
+
+
+@pytest.mark.parametrize("mode", ["bind", "connect"])
+def test_partial_fill_whole_range_share_and_its_finding(mode):
+    out = _partial(mode)
+    e = out["r"]["ephemeral_ports"]
+    assert (e["held"], e["free"], e["bound"], e["connect_chosen"], e["held_share"], e["maybe_bound_share"],
+            e["left_if_bound"], e["exhausted"], e["probe"]) == (90, 10, 0, 0, 0.9, 0.9, 10, False, None)
+    f = _by_id(out["r"]["findings"])
+    assert sorted(f) == ["port_exhaustion", "ports_held_range"]
+    assert f["ports_held_range"] == {
+        "id": "ports_held_range", "severity": "warning",
+        "message": "90 of the 100 usable ephemeral ports (40000-40099) are held by sockets whatever their destination "
+                   "(90%%); if these ports were taken by bind() (clients that bind a source address before connect(), "
+                   "0 listeners in the range) only 10 ports remain for every destination; held by kt-binders "
+                   "(pid %d): 90 ports" % out["pid"],
+        "remedy": HELD_RANGE_REMEDY}
+    # The per-destination finding stays right, with the remedy for open connections (not tcp_tw_reuse).
+    src = e["busiest_destination"]["source"]
+    assert src == ("127.0.0.2" if mode == "bind" else "127.0.0.1")
+    assert f["port_exhaustion"] == _destination_finding(src)
+    # What the finding says, by the kernel: another destination still gets one of the 10 free ports.
+    assert out["other"] == "ok"
+    full = out["full"]["ephemeral_ports"]
+    if mode == "bind":
+        # All 100 taken by bind(): no port for any destination; the module's probe and a real connect() agree.
+        assert (out["other_full"], full["exhausted"], full["probe"]) == ("EADDRNOTAVAIL", True, "EADDRNOTAVAIL")
+        assert [x["id"] for x in out["full"]["findings"] if x["severity"] == "error"] == ["ports_bound"]
+    else:
+        # Ports connect() took are shared by every other destination.
+        assert (out["other_full"], full["exhausted"], full["probe"]) == ("ok", False, "ok")
+
+
+def test_partial_fill_with_bind_address_no_port_is_told_apart():
+    out = _partial("no_port")
+    e = out["r"]["ephemeral_ports"]
+    # INET_DIAG_SOCKOPT (Linux 5.10+) says connect() chose these 90 ports: none can be a bind() port.
+    assert (e["held"], e["free"], e["connect_chosen"], e["maybe_bound_share"], e["left_if_bound"]) == (
+        90, 10, 90, 0.0, 100)
+    f = _by_id(out["r"]["findings"])
+    assert sorted(f) == ["port_exhaustion"]
+    assert f["port_exhaustion"] == _destination_finding("127.0.0.2")
+    assert (out["other"], out["other_full"]) == ("ok", "ok")

@@ -11,9 +11,10 @@ def test_port_exhaustion_finding():
         "id": "port_exhaustion", "severity": "error",
         "message": "90 local ports (90% of the usable ephemeral range 1000-1099) are taken from 10.0.0.2 towards "
                    "10.0.0.5:5432; connect() from that address to it fails with EADDRNOTAVAIL when none are left",
-        "remedy": "Pool and reuse connections to 10.0.0.5:5432; spread them over more source addresses (ports run "
-                  "out per source, destination and port); apply the high_outbound_client profile (wider "
-                  "ip_local_port_range, tcp_tw_reuse=1)"}
+        "remedy": "Pool connections to 10.0.0.5:5432 to open fewer; 90 of these ports sit in TIME_WAIT: "
+                  "net.ipv4.tcp_tw_reuse=1 (high_outbound_client profile, TCP timestamps on) lets connect() reuse "
+                  "them; spread connections over more source addresses (ports run out per source, destination and "
+                  "port); widen net.ipv4.ip_local_port_range"}
     r = run(stream[:60], sysctls={"net.ipv4.ip_local_port_range": "1000 1099"})
     assert r["findings"][0]["severity"] == "warning"
 
