@@ -219,10 +219,16 @@ def shadowed_note(e, profile, ctx=None):
     else:
         winner = boot(e)[2]
     paths = [d.get("path") for d in e["shadowed"]]
-    owners = sorted(set(p for p in (managed_profile(x, (ctx or {}).get("files")) for x in paths) if p))
+    files = (ctx or {}).get("files")
+    owners = [managed_profile(x, files) for x in paths if managed_profile(x, files)]
     if owners:
-        fix = (u"re-run %s (role%s %s): a run rewrites its kerneltune-managed file; do not edit it by hand" % (
-            " and ".join(owners), "s" if len(owners) > 1 else "", ", ".join("kerneltune.tcp.%s" % o for o in owners)))
+        # kerneltune.tcp files disagree on the key: the runs merge every profile's bound; the winner's first.
+        owners = [o for o in [managed_profile(e.get("source_before"), files)] + owners if o]
+        owners = [o for i, o in enumerate(owners) if o not in owners[:i]]
+        fix = (u"re-run %s (role%s %s): a run rewrites its profile's kerneltune-managed file within every "
+               "profile's bound on %s; do not edit a kerneltune-managed file by hand" % (
+                   " and ".join(owners), "s" if len(owners) > 1 else "",
+                   ", ".join("kerneltune.tcp.%s" % o for o in owners), e["key"]))
     else:
         fix = (u"nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, "
                "remove the line from %s or make it the value that wins (a package's file in /usr/lib: put a file of "
@@ -235,7 +241,7 @@ def shadowed_note(e, profile, ctx=None):
 
 def note_line(n):
     """A note in one line of plain text: what it is, then the fix."""
-    return u"%s (%s); fix: %s" % (n["text"], n["profile"], n["fix"])
+    return u"%s: %s; fix: %s" % (n["profile"], n["text"], n["fix"])
 
 
 def _drift_id(host, kind, e):

@@ -248,7 +248,7 @@ def host_findings(h):
         if problem.startswith("not persisted: "):
             return "not persisted %s %s: %s%s" % (e.get("profile"), e["key"], problem[len("not persisted: "):], tag(e))
         return "boot-time drift %s %s: at boot %s, wants %s%s" % (
-            e.get("profile"), e["key"], row(e)["boot_text"], audit.want(e), tag(e))
+            e.get("profile"), e["key"], row(e)["boot_text"], row(e)["wanted"], tag(e))
     out = ["runtime drift %s %s: %s -> %s%s%s" % (
         e.get("profile"), e["key"], e.get("runtime"), e.get("desired"), bound(e), tag(e)) for e in h["runtime_drift"]]
     out += [at_boot(e) for e in h["boot_drift"]]
