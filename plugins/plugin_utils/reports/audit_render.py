@@ -268,13 +268,14 @@ def fails_gate(h, summary):
 def audit_per_host(summary):
     """{host: {status, fails_gate, keys, reason, notes}}: compact enough for set_stats (AWX artifacts) and the
     per-host gate; keys are the keys that drift or are overridden, reason one line of plain text, notes the
-    information that does not change the verdict (audit.note_line)."""
+    information that does not change the verdict, "profile: text" each (the fix is in the reports, so that
+    set_stats stays small on a large fleet)."""
     out = {}
     for h in summary["hosts"]:
         keys = sorted(set(e["key"] for kind in audit.DRIFT_KINDS for e in h[kind]))
         out[h["host"]] = {"status": h["status"], "fails_gate": fails_gate(h, summary), "keys": keys,
                           "reason": "; ".join(host_findings(h)) or h["status"],
-                          "notes": [audit.note_line(n) for n in h.get("notes", [])]}
+                          "notes": ["%s: %s" % (n["profile"], n["text"]) for n in h.get("notes", [])]}
     return out
 
 
