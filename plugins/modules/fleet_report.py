@@ -161,11 +161,11 @@ summary:
            context: {collection_version: 0.1.0, pattern: all, limit: null, profiles: [web_frontend]}}
 per_host:
   description:
-    - For audits, one short entry per host, C({status, fails_gate, keys, reason, notes}), C(status) as in
+    - "For audits, one short entry per host, C({status, fails_gate, keys, reason, notes}), C(status) as in
       RV(summary), C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the
       baseline does not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text, C(notes)
       the host's notes (information that does not change the verdict: a managed file without records, a key
-      another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports.
+      another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports."
     - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
   returned: kind is audit
   type: dict
