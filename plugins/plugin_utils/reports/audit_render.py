@@ -158,9 +158,10 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
         common.xml_sub(props, "property", name="notes", value=str(len(h.get("notes", []))))
         _host_cases(suite, h, records)
         # Notes are information, not failures: the verdict does not change.
-        ET.SubElement(suite.element, "system-out").text = common.xml_text("\n".join(
-            ["; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"])]
-            * bool(h["resolved"]) + ["note: %s" % audit.note_line(n) for n in h.get("notes", [])]))
+        out = ["note: %s" % audit.note_line(n) for n in h.get("notes", [])]
+        if h["resolved"]:
+            out.insert(0, "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
+        ET.SubElement(suite.element, "system-out").text = common.xml_text("\n".join(out))
         ET.SubElement(suite.element, "system-err").text = common.xml_text("\n".join(h["errors"]))
         for k in ("tests", "failures", "errors", "skipped"):
             suite.element.set(k, str(suite.counts[k]))
