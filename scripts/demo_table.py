@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The demo's table (scripts/demo.sh): each audited profile's keys from audit.json's records, what is wanted, the
 running value, the status and the value the host boots with today (the file that sets it; else the kernel's

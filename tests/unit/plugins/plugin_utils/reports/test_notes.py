@@ -70,7 +70,7 @@ def test_notes_in_json_and_set_stats():
     assert noted["notes"][1]["key"] == "net.ipv4.tcp_fin_timeout"
     per = audit_render.audit_per_host(out["summary"])
     assert per["noted"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant",
-                            "notes": [x.split("; fix: ")[0] for x in (MISSING_NOTE, SHADOWED_NOTE)]}
+                            "notes": [x.split("; fix: ", maxsplit=1)[0] for x in (MISSING_NOTE, SHADOWED_NOTE)]}
     assert per["noted"]["notes"][0] == "web_frontend: records missing: " + MISSING
 
 
