@@ -26,21 +26,7 @@ diag_rc=$?
 
 if [ -f "$reports/audit.md" ]; then
     cat "$reports/audit.md"
-    python3 - "$reports/audit.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-for rec in d["records"].values():
-    for p in rec["profiles"]:
-        res = p.get("result") or {}
-        print("\nProfile %s (applier %s, NAT detected: %s):" % (p["profile"], res.get("applier"),
-              (res.get("nat") or {}).get("detected")))
-        print("  %-40s %-14s %-14s %-22s %s" % ("key", "wanted", "running", "at boot today", "status"))
-        for e in res.get("settings", []):
-            boot = e.get("persisted_before") or "(kernel default)"
-            print("  %-40s %-14s %-14s %-22s %s" % (e["key"], e["desired"], e["runtime"], boot, e["status"]))
-        for f in res.get("findings", []):
-            print("  [%s] %s" % (f["severity"], f["message"]))
-PY
+    python3 scripts/demo_table.py "$reports/audit.json"
 else
     echo "audit failed to run:"; tail -30 "$reports/audit.log"
 fi

@@ -15,7 +15,7 @@ import tempfile
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, common, registry
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, audit_render, common, registry
 
 ARGUMENT_SPEC = dict(
     kind=dict(type="str", choices=list(registry.REPORTS), required=True),
@@ -102,73 +102,8 @@ def _options(args, paths):
 
 
 # --------------------------------------------------------------------------
-# The audit's verdict per host and in plain text (CI logs, AWX job events)
+# The modules' warnings
 # --------------------------------------------------------------------------
-
-# Hosts named one by one in the plain-text summary; the rest are counted (the reports list every host).
-TEXT_HOSTS = 50
-
-
-def _bound(e):
-    b = e.get("bounds")
-    return " (bound %s)" % b["text"] if isinstance(b, dict) and b.get("text") else ""
-
-
-def _host_findings(h):
-    """The host's findings, one short plain-text phrase each: what drifts, what overrides, what failed."""
-    def tag(e):
-        return " [%s]" % e["change"] if e.get("change") else ""
-    out = ["runtime drift %s %s: %s -> %s%s%s" % (
-        e.get("profile"), e["key"], e.get("runtime"), e.get("desired"), _bound(e), tag(e)) for e in h["runtime_drift"]]
-    out += ["boot-time drift %s %s: boots with %s, wants %s%s" % (
-        e.get("profile"), e["key"], e.get("persisted_before") if e.get("source_before") else "the kernel default",
-        audit.want(e), tag(e)) for e in h["boot_drift"]]
-    out += ["overridden %s %s: %s by %s%s" % (
-        e.get("profile"), e["key"], e.get("persisted"), e.get("overridden_by"), tag(e)) for e in h["overridden"]]
-    return list(h["errors"]) + out
-
-
-def _fails_gate(h, summary):
-    """Whether this host is one the gate fails on (with fail_on=new, drift already in the baseline passes)."""
-    if summary["fail_on"] == "new" and summary["changes"] is not None:
-        return h["status"] in ("unreachable", "error") or any(
-            e.get("change") == "new" for kind in audit.DRIFT_KINDS for e in h[kind])
-    return not h["compliant"]
-
-
-def audit_per_host(summary):
-    """{host: {status, fails_gate, keys, reason}}: compact enough for set_stats (AWX artifacts) and the per-host
-    gate; keys are the keys that drift or are overridden, reason one line of plain text."""
-    out = {}
-    for h in summary["hosts"]:
-        keys = sorted(set(e["key"] for kind in audit.DRIFT_KINDS for e in h[kind]))
-        out[h["host"]] = {"status": h["status"], "fails_gate": _fails_gate(h, summary), "keys": keys,
-                          "reason": "; ".join(_host_findings(h)) or h["status"]}
-    return out
-
-
-def audit_text(summary, report_dir):
-    """The plain-text summary the playbook prints: the verdict and the counts every report shows, why the hosts
-    that are not compliant are not, one line per failing host (the first TEXT_HOSTS of them), then where the
-    reports are. No markup: it is read in CI logs."""
-    lines = ["audit %s: %s" % ("PASS" if summary["passed"] else "FAIL", audit.counts_sentence(summary))]
-    why = audit.reasons_sentence(summary)
-    if why:
-        lines.append(why)
-    if summary.get("changes") is not None:
-        c = summary["changes"]
-        lines.append("since the baseline: %d new, %d still present, %d resolved" % (c["new"], c["still"], c["resolved"]))
-    bad = [h for h in summary["hosts"] if not h["compliant"]]
-    for h in bad[:TEXT_HOSTS]:
-        findings = "; ".join(_host_findings(h))
-        word = audit.STATUS_WORDS.get(h["status"], h["status"])
-        # "web4: unreachable: ...", not "web4: unreachable: unreachable: ...".
-        lines.append("%s: %s" % (h["host"], findings if findings.startswith(word) else "%s: %s" % (word, findings)))
-    if len(bad) > TEXT_HOSTS:
-        lines.append("... and %d more hosts not compliant (every host is in the reports)" % (len(bad) - TEXT_HOSTS))
-    lines.append("reports in %s" % report_dir)
-    return "\n".join(lines)
-
 
 def audit_warnings(records):
     """The modules' warnings (their findings of severity warning), each with its host and profile: Ansible prints
@@ -205,8 +140,11 @@ class ActionModule(ActionBase):
         result.update(changed=True, paths=paths, report_dir=os.path.dirname(paths["json"]),
                       markdown=out["files"]["markdown"])
         result.update(out["task_result"])
+        text = registry.text(kind, out["summary"], result["report_dir"])
+        if text is not None:
+            result["text"] = text
         if kind == "audit":
-            result.update(per_host=audit_per_host(out["summary"]), text=audit_text(out["summary"], result["report_dir"]))
+            result["per_host"] = audit_render.audit_per_host(out["summary"])
             for w in audit_warnings(records):
                 Display().warning(w)
         if out["gate"]:

@@ -147,7 +147,8 @@ summary:
       C(unreachable), C(not_compliant), C(compliant), which add up to C(hosts)), C(pass_percent), C(reasons) (how
       many not compliant hosts have runtime drift, boot-time drift, an overridden key), the failing hosts by status
       in C(failing), C(changes) since the baseline, C(context) (collection version, host pattern, limit, profiles),
-      C(passed) and C(fail_on)."
+      C(notes) (how many notes, on how many hosts, by kind: C(records_missing), C(shadowed)), C(passed) and
+      C(fail_on)."
     - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile),
       C(complete), the count of hosts by result in C(status) and the hosts by result in C(hosts).
   returned: kind is audit or rollout
@@ -155,24 +156,32 @@ summary:
   sample: {passed: false, fail_on: any, changes: null, pass_percent: 33.3,
            counts: {hosts: 3, error: 0, unreachable: 1, not_compliant: 1, compliant: 1},
            reasons: {runtime_drift: 1, boot_drift: 0, overridden: 0},
+           notes: {notes: 0, hosts: 0, records_missing: 0, shadowed: 0},
            failing: {error: [], unreachable: [db3], not_compliant: [web2]},
            context: {collection_version: 0.1.0, pattern: all, limit: null, profiles: [web_frontend]}}
 per_host:
   description:
-    - For audits, one short entry per host, C({status, fails_gate, keys, reason}), C(status) as in RV(summary),
-      C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the baseline does
-      not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text.
+    - "For audits, one short entry per host, C({status, fails_gate, keys, reason, notes}), C(status) as in
+      RV(summary), C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the
+      baseline does not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text, C(notes)
+      the host's notes (information that does not change the verdict: a managed file without records, a key
+      another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports."
     - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
   returned: kind is audit
   type: dict
-  sample: {web1: {status: compliant, fails_gate: false, keys: [], reason: compliant},
-           web2: {status: not_compliant, fails_gate: true, keys: [net.core.somaxconn],
+  sample: {web1: {status: compliant, fails_gate: false, keys: [], reason: compliant, notes: []},
+           web2: {status: not_compliant, fails_gate: true, keys: [net.core.somaxconn], notes: [],
                   reason: "runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)"}}
 text:
   description:
-    - For audits, the summary in plain text (no markup), for logs; the verdict, one line per host that is not
-      compliant (the first 50), where the reports are. The modules' warnings are shown again with their host.
-  returned: kind is audit
+    - The summary in plain text (no markup), for logs; the playbooks' Summary task prints it line by line.
+    - For audits, the verdict, one line per host that is not compliant (the first 50), the notes (the first 50),
+      where the reports are. The modules' warnings are shown again with their host.
+    - For rollouts, the verdict, the counts by result, one line per host (batch, result, failed checks, errors,
+      running values changed, what a restore did; the first 50), where the reports are.
+    - For diagnoses, one line per host, worst first (TIME_WAIT, CLOSE_WAIT, the busiest destination, the
+      findings), then the hosts whose probe failed and those unreachable.
+  returned: success
   type: str
   sample: "audit FAIL: 1 of 2 hosts compliant (50%): 1 not compliant, 0 with errors, 0 unreachable.\nOf the 1 not
     compliant hosts: 1 with runtime drift, 0 with boot-time drift, 0 with a key overridden by a later file (a host

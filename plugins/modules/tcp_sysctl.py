@@ -276,6 +276,17 @@ settings:
       type: str
       sample: "60"
     source_before: {description: The file that C(persisted_before) comes from., type: str, sample: /etc/sysctl.conf}
+    shadowed:
+      description:
+        - "The other files' lines that set the key to another value and lose at boot today (before the task), under
+          the modelled applier, in the order it reads them, C({path, line, value}) each (C(value) as the kernel
+          would store it). Lines the kernel would refuse, globs and C(-key) lines are not listed; nor is this
+          module's own file (a later file beating it is C(overridden_by))."
+        - "Empty when no other file sets the key to another value. Such a line changes nothing today, but an
+          auditor (ComplianceAsCode, CIS) may fail the host for it, and it wins once the file that beats it goes."
+      type: list
+      elements: dict
+      sample: [{path: /usr/lib/sysctl.d/50-x.conf, line: 1, value: "20"}]
     runtime_drift: {description: The running value differed from C(desired) before the task., type: bool, sample: true}
     persisted_drift:
       description: The boot-time value differed from C(desired) before the task.

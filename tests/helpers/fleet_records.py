@@ -9,7 +9,9 @@ Deterministic, by i % 10 (with n = 1,000: 400 compliant, 400 not compliant, 100 
               tcp_sysctl reported it, when i % 30 == 13)
   4           a later file overrides one key; when i % 20 == 4 also runtime drift on another key
   5           an error (the profile was refused)
-  9           unreachable (no record)"""
+  9           unreachable (no record)
+Notes, which do not change the verdict: when i % 20 == 0 another file's line for tcp_fin_timeout loses at boot
+(shadowed), when i % 20 == 6 the profile's file has no records (records_missing): 50 hosts each at 1,000."""
 
 PATH = "/etc/sysctl.d/80-kerneltune-web_frontend.conf"
 KEYS = ["net.core.somaxconn", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_tw_reuse", "net.ipv4.tcp_max_syn_backlog",
@@ -64,7 +66,15 @@ def fleet(n=1000):
         kind = i % 10
         if kind == 9:
             continue  # unreachable: no record
-        prof = {"profile": "web_frontend", "result": {"settings": _settings(i, kind), "findings": []}}
+        prof = {"profile": "web_frontend", "result": {"path": PATH, "settings": _settings(i, kind), "findings": []}}
+        if i % 20 == 0:
+            prof["result"]["settings"][1]["shadowed"] = [{"path": "/usr/lib/sysctl.d/50-vendor.conf", "line": 3,
+                                                          "value": "60"}]
+        elif i % 20 == 6:
+            prof["result"]["findings"].append({"rule": "records_missing", "severity": "info", "key": None, "message": (
+                "%s: a managed file with no records in /var/lib/kerneltune/tcp_sysctl.json for net.core.somaxconn "
+                "(written by an earlier release, or the state file was moved away): the values before it are "
+                "unknown; a run with state=present records these keys as adopted" % PATH)})
         if kind == 5:
             prof["error"] = "net.ipv4.tcp_tw_reuse: value 3 is outside 0..2"
         records[host] = {"profiles": [prof]}

@@ -230,6 +230,27 @@ def _inherit_default(final, keys):
     return final
 
 
+def definitions(applier, root="", overlay=None, version=None, keys=(), valid=None):
+    """Every explicit line that sets one of KEYS (parts) to a value the kernel accepts, in the files the applier
+    reads (masked files left out), in the order it applies them: {parts: [(value, path, lineno), ...]}.
+
+    Globs and ``-key`` lines without a value are left out: they name no value of their own for the key.
+    effective() says which of these wins; the others are the key's shadowed definitions.
+    """
+    wanted = set(keys)
+    out = {}
+    for path, masked_by_ in list_files(applier, root, overlay, version):
+        if masked_by_ is not None:
+            continue
+        for parts, value, _ignore, lineno in conf.parse_conf(file_text(path, root, overlay)):
+            if parts not in wanted or conf.is_glob(parts):
+                continue
+            ok = _accept(valid, parts, value)
+            if ok is not None:
+                out.setdefault(parts, []).append((ok, path, lineno))
+    return out
+
+
 def _systemd_final(entries, keys, valid):
     """systemd-sysctl: one ordered table of keys and globs; a glob reaches keys without an entry of their own."""
     final = {}

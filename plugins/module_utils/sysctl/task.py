@@ -17,11 +17,14 @@ from __future__ import annotations
 import collections
 import os
 
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import paths
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import plan as plan_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import records as records_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import transaction
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors import SysctlError
 
 # check_mode, diff: the module's; kernel: the running release; detect_nat(): NAT detection;
@@ -90,6 +93,7 @@ def _run(params, opts, base, restore):
         if e.nat is not None:
             failed["nat"] = e.nat
         raise TaskFailed(e.message, failed)
+    add_shadowed(req, result)
     result["findings"].extend(_record_findings(req, result, (opts.state_file, state_unread), own, ignored))
     warnings = [f["message"] for f in result["findings"] if f["severity"] == "warning"]
     job = _job(req, result, params["backup"], (opts.state_file, state, own))
@@ -182,6 +186,29 @@ def _record_findings(req, result, state_file_and_unread, own, ignored):
                   "keys as adopted" % (req.path, state_file, ", ".join(missing))
         out.append({"rule": "records_missing", "severity": "info", "key": None, "message": message})
     return out
+
+
+def add_shadowed(req, result):
+    """Each entry's C(shadowed): the other files' lines that set the key to another value and lose at boot today
+    (the modelled applier, before this run's change), [{path, line, value}] in the order the applier reads them.
+    Our own file is left out (a later file beating it is C(overridden))."""
+    if not result["entries"]:
+        return
+    version = tuple(int(v) for v in result["applier_version"].split(".") if v.isdigit()) or None
+    parts_of = dict((e["key"], keys.key_to_path_parts(e["key"])) for e in result["entries"])
+    runtime = dict((e["key"], e.get("runtime")) for e in result["entries"])
+    key_of = dict((p, k) for k, p in parts_of.items())
+
+    def valid(parts, value):
+        return values.kernel_value(key_of[parts], value, runtime.get(key_of[parts]))
+
+    defs = boot.definitions(result["applier_name"], req.boot_root, None, version, parts_of.values(), valid)
+    for e in result["entries"]:
+        won = e.get("persisted_before")
+        won = None if won is None else values.normalize(e["key"], won)
+        e["shadowed"] = [{"path": path, "line": lineno, "value": value}
+                         for value, path, lineno in defs.get(parts_of[e["key"]], [])
+                         if path != req.path and values.normalize(e["key"], value) != won]
 
 
 def _job(req, result, backup, state_file_and_state):

@@ -15,6 +15,8 @@ overrides it) > compliant. counts[status] therefore add up to counts["hosts"]; t
 from __future__ import annotations
 
 import json
+import os
+import re
 
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
 
@@ -64,13 +66,14 @@ def boot(e):
     """(value, file, text): what the host boots with today for a key, observed before any change.
 
     The file is the one that sets the key (source_before); with none, the kernel's default applies at boot: its
-    number when tcp_sysctl reports it (kernel_default, read in a fresh network namespace), else why it is unknown
-    (kernel_default_source). Results from before kernel_default existed say only that it is the kernel's default."""
+    number when tcp_sysctl reports it (kernel_default) and where it was read (kernel_default_source, a fresh
+    network namespace), else why it is unknown (kernel_default_source). Results from before kernel_default existed say only that it is the kernel's default."""
     if e.get("source_before"):
         text = u"%s from %s" % (value(e.get("persisted_before")), e["source_before"])
         return e.get("persisted_before"), e["source_before"], text
     if e.get("kernel_default") is not None:
-        return e["kernel_default"], None, u"%s, the kernel default (no file sets it)" % e["kernel_default"]
+        return e["kernel_default"], None, u"%s, the kernel default (no file sets it; read in a %s)" % (
+            e["kernel_default"], e.get("kernel_default_source") or "fresh network namespace")
     if "kernel_default" in e:
         return None, None, u"the kernel default, value unknown: %s (no file sets it)" % (
             e.get("kernel_default_source") or "not reported")
@@ -82,6 +85,20 @@ def overrides_var(profile):
     return "kt_sysctl_overrides" if profile == "kt_sysctl" else "%s_sysctl_overrides" % profile
 
 
+def _same(a, b):
+    """Two values the same once whitespace is normalised (tab-separated ranges read back from the kernel)."""
+    return a is not None and b is not None and (u"%s" % (a,)).split() == (u"%s" % (b,)).split()
+
+
+def boot_problem(e):
+    """What is wrong with a key at boot: "boot-time drift", or, when no file sets it and the kernel's default is
+    the value the profile would set, that nothing persists it (still drift: a later kernel may change it)."""
+    if not e.get("source_before") and e.get("kernel_default") is not None \
+            and _same(e["kernel_default"], e.get("desired")):
+        return u"not persisted: no file sets it; the kernel default %s happens to match" % e["kernel_default"]
+    return "boot-time drift"
+
+
 def problems(e):
     """What is wrong with one key, in words: overridden by a file, runtime drift, boot-time drift."""
     out = []
@@ -90,15 +107,71 @@ def problems(e):
     if e.get("runtime_drift"):
         out.append("runtime drift")
     if e.get("persisted_drift") and e["status"] != "overridden":
-        out.append("boot-time drift")
+        out.append(boot_problem(e))
     if e["status"] == "read_only":
         out.append("read-only on this host")
     return out
 
 
-def key_fix(e, profile):
-    """The fix for one key that is not what its profile wants."""
+# The files the profile roles write: /etc/sysctl.d/80-kerneltune-<profile>.conf, 85-kerneltune-sysctl.conf (kt_sysctl).
+_MANAGED = re.compile(r"^\d+-kerneltune-(.+)\.conf$")
+
+
+def managed_profile(path, files=None):
+    """The profile whose kerneltune-managed file PATH is (from the audited results' paths, else the role's file
+    name), or None for a file kerneltune does not manage."""
+    if path in (files or {}):
+        return files[path]
+    m = _MANAGED.match(os.path.basename(u"%s" % (path,)))
+    if not m:
+        return None
+    return "kt_sysctl" if m.group(1) == "sysctl" else m.group(1)
+
+
+def host_context(profiles):
+    """What one host's profiles say about each other: {"files": {path: profile}, "bounds": {key: [(profile,
+    bound text)]}} from their tcp_sysctl results."""
+    files, bounds = {}, {}
+    for prof in profiles:
+        res = prof.get("result") or {}
+        if res.get("path"):
+            files[res["path"]] = prof.get("profile")
+        for e in res.get("settings", []) or []:
+            b = e.get("bounds")
+            if isinstance(b, dict) and b.get("text"):
+                bounds.setdefault(e["key"], []).append((prof.get("profile"), b["text"]))
+    return {"files": files, "bounds": bounds}
+
+
+def other_bounds(e, profile, ctx):
+    """The other profiles' bounds on this key on this host, in words ("high_outbound_client's bound <= 15"): the
+    value is set within all of them, so one of them may decide it."""
+    if not (isinstance(e.get("bounds"), dict) and e["bounds"].get("text")):
+        return []
+    return [u"%s's bound %s" % (p, t) for p, t in ((ctx or {}).get("bounds") or {}).get(e["key"], []) if p != profile]
+
+
+def wanted_text(e, profile, ctx=None):
+    """What the profile wants, with the other profiles' bounds on the key when there are any."""
+    others = other_bounds(e, profile, ctx)
+    w = want(e)
+    return u"%s, with %s" % (w, ", ".join(others)) if others else w
+
+
+def key_fix(e, profile, ctx=None):
+    """The fix for one key that is not what its profile wants. Never to edit a kerneltune-managed file by hand."""
     if e["status"] == "overridden":
+        owner = managed_profile(e.get("overridden_by"), (ctx or {}).get("files"))
+        if owner is not None and isinstance(e.get("bounds"), dict):
+            return (u"re-run the profile whose file holds the stale line: run the role kerneltune.tcp.%s on this "
+                    "host (%s sets %s at boot; a run rewrites it within every kerneltune.tcp profile's bound on %s); "
+                    "do not edit a kerneltune-managed file by hand" % (
+                        owner, e.get("overridden_by"), value(e.get("persisted")), e["key"]))
+        if owner is not None:
+            return (u"%s and %s both set %s and %s's file wins at boot with %s: give the host one value in %s or "
+                    "%s (or make it a bound in both); do not edit a kerneltune-managed file by hand" % (
+                        owner, profile, e["key"], owner, value(e.get("persisted")), overrides_var(owner),
+                        overrides_var(profile)))
         return (u"remove %s from %s (a later file wins at boot), or, if %s is right for this host, set it in %s"
                 % (e["key"], e.get("overridden_by"), value(e.get("persisted")), overrides_var(profile)))
     if e["status"] == "read_only":
@@ -112,12 +185,63 @@ def profile_error_fix(profile):
     return "%s could not be checked: correct the error above, then audit again" % profile
 
 
-def key_row(e, profile):
-    """One key that is not as wanted: wanted, running, at boot (and the file), what is wrong, the fix."""
+def key_row(e, profile, ctx=None):
+    """One key that is not as wanted: wanted, running, at boot (and the file), what is wrong, the fix. ctx: the
+    host's other profiles (host_context)."""
     b_value, b_file, b_text = boot(e)
-    return {"profile": profile, "key": e["key"], "wanted": want(e), "running": e.get("runtime"),
+    return {"profile": profile, "key": e["key"], "wanted": wanted_text(e, profile, ctx), "running": e.get("runtime"),
             "boot": b_value, "boot_source": b_file, "boot_text": b_text, "problems": problems(e),
-            "fix": key_fix(e, profile)}
+            "fix": key_fix(e, profile, ctx)}
+
+
+# --------------------------------------------------------------------------
+# Notes: information that does not change the verdict
+# --------------------------------------------------------------------------
+
+NOTE_KINDS = ("records_missing", "shadowed")
+
+
+def records_missing_note(f, profile):
+    """tcp_sysctl's records_missing finding as a note: a managed file an earlier release wrote, without records."""
+    return {"profile": profile, "kind": "records_missing", "key": None,
+            "text": u"records missing: %s" % f.get("message"),
+            "fix": u"run the role kerneltune.tcp.%s on this host once: state=present records the file's keys as "
+                   "adopted (nothing else changes), so that removing the profile later puts back the values the "
+                   "host boots with (docs/tcp_sysctl.md, records)" % profile}
+
+
+def shadowed_note(e, profile, ctx=None):
+    """A key's shadowed definitions as a note: other files set it to another value and lose at boot."""
+    lost = u", ".join(u"%s in %s (line %s)" % (value(d.get("value")), d.get("path"), d.get("line"))
+                      for d in e["shadowed"])
+    if e.get("source_before"):
+        winner = u"%s from %s" % (value(e.get("persisted_before")), e["source_before"])
+    else:
+        winner = boot(e)[2]
+    paths = [d.get("path") for d in e["shadowed"]]
+    files = (ctx or {}).get("files")
+    owners = [managed_profile(x, files) for x in paths if managed_profile(x, files)]
+    if owners:
+        # kerneltune.tcp files disagree on the key: the runs merge every profile's bound; the winner's first.
+        owners = [o for o in [managed_profile(e.get("source_before"), files)] + owners if o]
+        owners = [o for i, o in enumerate(owners) if o not in owners[:i]]
+        fix = (u"re-run %s (role%s %s): a run rewrites its profile's kerneltune-managed file within every "
+               "profile's bound on %s; do not edit a kerneltune-managed file by hand" % (
+                   " and ".join(owners), "s" if len(owners) > 1 else "",
+                   ", ".join("kerneltune.tcp.%s" % o for o in owners), e["key"]))
+    else:
+        fix = (u"nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, "
+               "remove the line from %s or make it the value that wins (a package's file in /usr/lib: put a file of "
+               "the same name without the line in /etc/sysctl.d)" % ", ".join(sorted(set(paths))))
+    return {"profile": profile, "kind": "shadowed", "key": e["key"],
+            "text": u"shadowed: %s is also set to %s, which lose%s at boot to %s" % (
+                e["key"], lost, "" if len(e["shadowed"]) > 1 else "s", winner),
+            "fix": fix}
+
+
+def note_line(n):
+    """A note in one line of plain text: what it is, then the fix."""
+    return u"%s: %s; fix: %s" % (n["profile"], n["text"], n["fix"])
 
 
 def _drift_id(host, kind, e):
@@ -139,8 +263,13 @@ def _previous_drift(baseline):
 # One host
 # --------------------------------------------------------------------------
 
-def _add_profile(h, prof):
-    """A profile's errors, refusals and settings into the host's lists, its keys and its fixes."""
+def _add_note(h, note):
+    if all(n["text"] != note["text"] for n in h["notes"]):
+        h["notes"].append(note)
+
+
+def _add_profile(h, prof, ctx=None):
+    """A profile's errors, refusals and settings into the host's lists, its keys, its fixes and its notes."""
     name = prof["profile"]
     res = prof.get("result") or {}
     h["profiles"].append(name)
@@ -152,7 +281,11 @@ def _add_profile(h, prof):
             h["errors"].append("%s: %s" % (name, f["message"]))
             h["fix"].append("%s: rule %s refused a value: correct it for this host in %s (or %s_settings)" % (
                 name, f.get("rule"), overrides_var(name), "kt_sysctl" if name == "kt_sysctl" else name))
+        elif f.get("rule") == "records_missing":
+            _add_note(h, records_missing_note(f, name))
     for e in res.get("settings", []):
+        if e.get("shadowed") and e["status"] != "unsupported":
+            _add_note(h, shadowed_note(e, name, ctx))
         item = dict(e, profile=name)
         if e["status"] == "overridden":
             h["overridden"].append(item)
@@ -165,7 +298,7 @@ def _add_profile(h, prof):
             if e.get("persisted_drift"):
                 h["boot_drift"].append(dict(item))
         if e["status"] in ("overridden", "drift", "read_only"):
-            row = key_row(e, name)
+            row = key_row(e, name, ctx)
             h["keys"].append(row)
             if row["fix"] not in h["fix"]:
                 h["fix"].append(row["fix"])
@@ -198,7 +331,7 @@ def _mark_changes(h, before, seen):
 def _audit_host(host, rec, before, seen):
     """One host's verdict from its record; with a baseline (before), each drift marked new or still."""
     h = {"host": host, "reachable": True, "profiles": [], "runtime_drift": [], "boot_drift": [],
-         "overridden": [], "errors": [], "unsupported": [], "resolved": [], "keys": [], "fix": []}
+         "overridden": [], "errors": [], "unsupported": [], "resolved": [], "keys": [], "fix": [], "notes": []}
     if rec is None or rec.get("unreachable") or any(p.get("unreachable") for p in rec.get("profiles", [])):
         h["reachable"] = False
         why = [p.get("error") for p in (rec or {}).get("profiles", []) if p.get("unreachable")]
@@ -209,8 +342,9 @@ def _audit_host(host, rec, before, seen):
         h["fix"].append("put the host in a group named after a profile, map one of its groups to a profile with "
                         "kt_audit_group_profiles, or name its profiles with kt_audit_profiles")
     else:
+        ctx = host_context(rec.get("profiles", []))
         for prof in rec.get("profiles", []):
-            _add_profile(h, prof)
+            _add_profile(h, prof, ctx)
     if before is not None:
         _mark_changes(h, before, seen)
     h["status"] = _status(h)
@@ -261,6 +395,14 @@ def _drifted_keys(out):
     return [{"key": k, "hosts": n} for k, n in sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def _notes(out):
+    """How many notes the hosts have (information that does not change the verdict), on how many hosts, by kind."""
+    notes = [n for h in out for n in h["notes"]]
+    counts = {"notes": len(notes), "hosts": sum(1 for h in out if h["notes"])}
+    counts.update((k, sum(1 for n in notes if n["kind"] == k)) for k in NOTE_KINDS)
+    return counts
+
+
 def _changes(out, resolved):
     allitems = [e for h in out for kind in DRIFT_KINDS for e in h[kind]]
     return {"new": sum(1 for e in allitems if e["change"] == "new"),
@@ -306,7 +448,7 @@ def audit_summary(records, hosts, baseline=None, fail_on="any", context=None):
     counts = _counts(out)
     return {"hosts": out, "counts": counts,
             "pass_percent": round(100.0 * counts["compliant"] / counts["hosts"], 1) if out else 0.0,
-            "reasons": _reasons(out), "drifted_keys": _drifted_keys(out), "changes": changes,
+            "reasons": _reasons(out), "drifted_keys": _drifted_keys(out), "changes": changes, "notes": _notes(out),
             "passed": _passed(out, counts, changes, fail_on), "fail_on": fail_on, "context": _context(context, out)}
 
 
@@ -355,7 +497,7 @@ def audit_task_result(summary):
     percentage, the reasons, the failing hosts by status, baseline changes, what was audited, the verdict."""
     s = summary
     return {"summary": {"counts": s["counts"], "pass_percent": s["pass_percent"], "reasons": s["reasons"],
-                        "passed": s["passed"], "changes": s["changes"], "fail_on": s["fail_on"],
+                        "notes": s["notes"], "passed": s["passed"], "changes": s["changes"], "fail_on": s["fail_on"],
                         "context": s["context"],
                         "failing": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st])
                                         for st in STATUSES if st != "compliant")}}

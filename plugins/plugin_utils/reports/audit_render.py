@@ -17,11 +17,11 @@ def _change(row):
     return " [%s]" % row["change"] if row.get("change") else ""
 
 
-def _wanted(e):
-    """The value wanted, with what tcp_sysctl would set for a bound."""
+def _wanted(e, row):
+    """The value wanted (with the other profiles' bounds on the key), and what tcp_sysctl would set for a bound."""
     b = e.get("bounds")
     if isinstance(b, dict) and b.get("text"):
-        return "%s (would set %s)" % (b["text"], audit.value(e.get("desired")))
+        return "%s (would set %s)" % (row["wanted"], audit.value(e.get("desired")))
     return audit.value(e.get("desired"))
 
 
@@ -48,7 +48,7 @@ def audit_json(summary, records, generated=None):
     data = {"schema_version": audit.SCHEMA_VERSION, "kind": "audit", "generated": common.iso_time(generated),
             "passed": summary["passed"], "fail_on": summary["fail_on"], "counts": summary["counts"],
             "pass_percent": summary["pass_percent"], "reasons": summary["reasons"], "context": summary["context"],
-            "drifted_keys": summary["drifted_keys"], "changes": summary["changes"],
+            "drifted_keys": summary["drifted_keys"], "changes": summary["changes"], "notes": summary["notes"],
             "hosts": summary["hosts"], "records": records}
     return common.json_text(data)
 
@@ -74,19 +74,20 @@ class _Suite(object):
         return common.xml_sub(tc, result, **attrs)
 
 
-def failure_text(host, e, profile):
-    """A failing key's body: what the host has (running, at boot and from where), what is wanted, the fix."""
-    row = audit.key_row(e, profile)
+def failure_text(host, e, profile, row=None):
+    """A failing key's body: what the host has (running, at boot and from where), what is wanted, the fix. row:
+    the key's row in the host's summary (audit.key_row, with the host's other profiles)."""
+    row = row or audit.key_row(e, profile)
     return "\n".join([
         u"%s on %s (profile %s)" % (e["key"], host, profile),
         u"running: %s" % audit.value(e.get("runtime")),
         u"at boot: %s" % row["boot_text"],
-        u"wanted: %s" % _wanted(e),
+        u"wanted: %s" % _wanted(e, row),
         u"problem: %s" % "; ".join(row["problems"]),
         u"fix: %s" % row["fix"]])
 
 
-def _setting_case(suite, cls, host, e, change):
+def _setting_case(suite, cls, host, e, change, row=None):
     """A setting's testcase: a failure for drift or an override, skipped where the kernel lacks the key."""
     why = []
     if e["status"] == "overridden":
@@ -95,18 +96,18 @@ def _setting_case(suite, cls, host, e, change):
         if e.get("runtime_drift"):
             why.append("runtime drift")
         if e.get("persisted_drift"):
-            why.append("boot-time drift")
+            why.append(audit.boot_problem(e))
     elif e["status"] == "unsupported":
         suite.case(cls, e["key"], "skipped", message="not available on this kernel")
         return
     if why:
         suite.case(cls, e["key"], "failure", message=", ".join(why) + (" [%s]" % change if change else ""),
-                   type="drift").text = common.xml_text(failure_text(host, e, cls.split(".", 1)[1]))
+                   type="drift").text = common.xml_text(failure_text(host, e, cls.split(".", 1)[1], row))
     else:
         suite.case(cls, e["key"])
 
 
-def _profile_cases(suite, host, prof, changes):
+def _profile_cases(suite, host, prof, changes, rows=None):
     """A profile's testcases: its failure, its refusals, its settings."""
     name = prof["profile"]
     cls = "%s.%s" % (host, name)
@@ -118,7 +119,7 @@ def _profile_cases(suite, host, prof, changes):
             suite.case(cls, "rule %s" % f.get("rule"), "failure", message="refused: %s" % f.get("rule"),
                        type="refused").text = common.xml_text(f.get("message"))
     for e in (prof.get("result") or {}).get("settings", []):
-        _setting_case(suite, cls, host, e, changes.get((name, e["key"])))
+        _setting_case(suite, cls, host, e, changes.get((name, e["key"])), (rows or {}).get((name, e["key"])))
 
 
 def _host_cases(suite, h, records):
@@ -134,8 +135,9 @@ def _host_cases(suite, h, records):
         for kind in audit.DRIFT_KINDS:
             for e in h[kind]:
                 changes[(e["profile"], e["key"])] = e.get("change")
+        rows = dict(((r["profile"], r["key"]), r) for r in h["keys"])
         for prof in records[host].get("profiles", []):
-            _profile_cases(suite, host, prof, changes)
+            _profile_cases(suite, host, prof, changes, rows)
 
 
 def audit_junit(summary, records, timestamp=None, elapsed=None):
@@ -153,9 +155,13 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
         common.xml_sub(props, "property", name="profiles", value=",".join(h["profiles"]))
         common.xml_sub(props, "property", name="collection_version",
                        value=summary["context"]["collection_version"])
+        common.xml_sub(props, "property", name="notes", value=str(len(h.get("notes", []))))
         _host_cases(suite, h, records)
-        ET.SubElement(suite.element, "system-out").text = common.xml_text(
-            "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
+        # Notes are information, not failures: the verdict does not change.
+        out = ["note: %s" % audit.note_line(n) for n in h.get("notes", [])]
+        if h["resolved"]:
+            out.insert(0, "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
+        ET.SubElement(suite.element, "system-out").text = common.xml_text("\n".join(out))
         ET.SubElement(suite.element, "system-err").text = common.xml_text("\n".join(h["errors"]))
         for k in ("tests", "failures", "errors", "skipped"):
             suite.element.set(k, str(suite.counts[k]))
@@ -186,6 +192,10 @@ def audit_markdown(summary, _records=None, generated=None):
             c["new"], c["still"], c["resolved"])]
     lines += ["", "| host | status | profiles | what is not as wanted | fix |", "|---|---|---|---|---|"]
     lines += [_markdown_row(h) for h in audit.failing_first(summary)]
+    notes = [(h["host"], n) for h in audit.failing_first(summary) for n in h.get("notes", [])]
+    if notes:
+        lines += ["", "Notes (information only: they do not change the verdict):", ""]
+        lines += ["- %s: %s" % (common.md(host), common.md(audit.note_line(n))) for host, n in notes]
     resolved = [(h["host"], e) for h in summary["hosts"] for e in h["resolved"]]
     if resolved:
         lines += ["", "Resolved since the baseline:", ""]
@@ -199,15 +209,94 @@ def _search_text(h):
     parts = [h["host"]] + h["profiles"] + h["errors"]
     for r in h["keys"]:
         parts += [r["key"], r["boot_source"] or ""] + r["problems"]
+    for n in h.get("notes", []):
+        parts += ["note", n["text"]]
     return " ".join(common.XML_FORBIDDEN.sub("", u"%s" % (p,)) for p in parts if p).lower()
 
 
 def audit_html(summary, _records=None, generated=None):
     hosts = [dict(h, word=audit.STATUS_WORDS[h["status"]], rank=audit.STATUSES.index(h["status"]),
-                  search=_search_text(h), running_texts=[audit.value(r["running"]) for r in h["keys"]])
+                  search=_search_text(h), running_texts=[audit.value(r["running"]) for r in h["keys"]],
+                  notes=h.get("notes", []))
              for h in audit.failing_first(summary)]
     when = common.iso_time(generated)
     return common.env().get_template("audit.html.j2").render(
         summary=summary, hosts=hosts, statuses=audit.STATUSES, words=audit.STATUS_WORDS,
         counts_sentence=audit.counts_sentence(summary), reasons_sentence=audit.reasons_sentence(summary),
         context=summary["context"], percent=audit.percent(summary["pass_percent"]), generated=when)
+
+
+# --------------------------------------------------------------------------
+# Plain text (CI logs, AWX job events) and the per-host entries of set_stats
+# --------------------------------------------------------------------------
+
+def host_findings(h):
+    """The host's findings, one short plain-text phrase each: what drifts, what overrides, what failed."""
+    rows = dict(((r["profile"], r["key"]), r) for r in h["keys"])
+
+    def tag(e):
+        return " [%s]" % e["change"] if e.get("change") else ""
+
+    def row(e):
+        return rows.get((e.get("profile"), e["key"])) or audit.key_row(e, e.get("profile"))
+
+    def bound(e):
+        b = e.get("bounds")
+        return " (bound %s)" % row(e)["wanted"] if isinstance(b, dict) and b.get("text") else ""
+
+    def at_boot(e):
+        problem = audit.boot_problem(e)
+        if problem.startswith("not persisted: "):
+            return "not persisted %s %s: %s%s" % (e.get("profile"), e["key"], problem[len("not persisted: "):], tag(e))
+        return "boot-time drift %s %s: at boot %s, wants %s%s" % (
+            e.get("profile"), e["key"], row(e)["boot_text"], row(e)["wanted"], tag(e))
+    out = ["runtime drift %s %s: %s -> %s%s%s" % (
+        e.get("profile"), e["key"], e.get("runtime"), e.get("desired"), bound(e), tag(e)) for e in h["runtime_drift"]]
+    out += [at_boot(e) for e in h["boot_drift"]]
+    out += ["overridden %s %s: %s by %s%s" % (
+        e.get("profile"), e["key"], e.get("persisted"), e.get("overridden_by"), tag(e)) for e in h["overridden"]]
+    return list(h["errors"]) + out
+
+
+def fails_gate(h, summary):
+    """Whether this host is one the gate fails on (with fail_on=new, drift already in the baseline passes)."""
+    if summary["fail_on"] == "new" and summary["changes"] is not None:
+        return h["status"] in ("unreachable", "error") or any(
+            e.get("change") == "new" for kind in audit.DRIFT_KINDS for e in h[kind])
+    return not h["compliant"]
+
+
+def audit_per_host(summary):
+    """{host: {status, fails_gate, keys, reason, notes}}: compact enough for set_stats (AWX artifacts) and the
+    per-host gate; keys are the keys that drift or are overridden, reason one line of plain text, notes the
+    information that does not change the verdict, "profile: text" each (the fix is in the reports, so that
+    set_stats stays small on a large fleet)."""
+    out = {}
+    for h in summary["hosts"]:
+        keys = sorted(set(e["key"] for kind in audit.DRIFT_KINDS for e in h[kind]))
+        out[h["host"]] = {"status": h["status"], "fails_gate": fails_gate(h, summary), "keys": keys,
+                          "reason": "; ".join(host_findings(h)) or h["status"],
+                          "notes": ["%s: %s" % (n["profile"], n["text"]) for n in h.get("notes", [])]}
+    return out
+
+
+def audit_text(summary, report_dir):
+    """The plain-text summary the playbook prints: the verdict and the counts every report shows, why the hosts
+    that are not compliant are not, one line per failing host, the notes, then where the reports are."""
+    head = ["audit %s: %s" % ("PASS" if summary["passed"] else "FAIL", audit.counts_sentence(summary))]
+    why = audit.reasons_sentence(summary)
+    if why:
+        head.append(why)
+    if summary.get("changes") is not None:
+        c = summary["changes"]
+        head.append("since the baseline: %d new, %d still present, %d resolved" % (c["new"], c["still"], c["resolved"]))
+    bad = []
+    for h in summary["hosts"]:
+        if h["compliant"]:
+            continue
+        findings = "; ".join(host_findings(h))
+        word = audit.STATUS_WORDS.get(h["status"], h["status"])
+        # "web4: unreachable: ...", not "web4: unreachable: unreachable: ...".
+        bad.append("%s: %s" % (h["host"], findings if findings.startswith(word) else "%s: %s" % (word, findings)))
+    notes = ["%s: note: %s" % (h["host"], audit.note_line(n)) for h in summary["hosts"] for n in h.get("notes", [])]
+    return common.plain_text(head, [(bad, "hosts not compliant"), (notes, "notes")], report_dir)

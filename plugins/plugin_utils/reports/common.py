@@ -14,6 +14,8 @@ import re
 from xml.etree import ElementTree as ET
 
 SCHEMA_VERSION = 1
+# Lines of each section a plain-text summary names one by one; the rest are counted (the reports list them all).
+TEXT_HOSTS = 50
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 # The collection's root: plugins/plugin_utils/reports/ is three levels below it.
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
@@ -41,6 +43,19 @@ def md(value):
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
     text = _MD_BREAKS.sub(" ", text)  # line and paragraph separators split a table row too
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def plain_text(head, sections, report_dir):
+    """A report's summary in plain text, for CI logs and AWX job events (the playbooks' Summary task prints it
+    line by line, with no markup to escape): the HEAD lines; each of SECTIONS, (lines, what they are), up to
+    TEXT_HOSTS lines and then how many more; where the reports are."""
+    lines = list(head)
+    for items, what in sections:
+        lines += items[:TEXT_HOSTS]
+        if len(items) > TEXT_HOSTS:
+            lines.append("... and %d more %s (every host is in the reports)" % (len(items) - TEXT_HOSTS, what))
+    lines.append("reports in %s" % report_dir)
+    return "\n".join(lines)
 
 
 def xml_sub(parent, tag, **attrs):

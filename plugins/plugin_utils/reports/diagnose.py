@@ -131,6 +131,19 @@ def diagnose_markdown(summary, _records=None, _generated=None):
     return "\n".join(lines) + "\n"
 
 
+def diagnose_text(summary, report_dir):
+    """The plain-text summary the playbook prints, as the audit's (common.plain_text): worst host first, then the
+    hosts whose probe failed and those unreachable, where the reports are."""
+    ok, errors = summary["results"], summary["errors"]
+    lines = ["%s: TIME_WAIT %d (%d out, %d in), CLOSE_WAIT %d, busiest destination %s; findings: %s" % (
+        h, ok[h]["time_wait"]["total"], ok[h]["time_wait"]["outbound"], ok[h]["time_wait"]["inbound"],
+        ok[h]["close_wait"]["total"], _busiest(ok[h]) or "none",
+        ", ".join("%s %s" % (f["severity"], f["id"]) for f in ok[h]["findings"]) or "none") for h in summary["order"]]
+    lines += ["%s: error: %s" % (h, errors[h]) for h in sorted(errors)]
+    lines += ["%s: unreachable" % h for h in summary["unreachable"]]
+    return common.plain_text(["diagnosis of %d hosts, worst first" % len(lines)], [(lines, "hosts")], report_dir)
+
+
 def _bars(items, width=420):
     """Rows for a horizontal SVG bar chart: label and value never cut (label column sized to the text)."""
     top = max([v for _l, v in items] or [1]) or 1

@@ -43,6 +43,19 @@ KINDS = {
 }
 
 
+# {kind: text(summary, report_dir) -> the summary in plain text, which the playbook's Summary task prints}
+TEXTS = {
+    "audit": audit_render.audit_text,
+    "diagnose": diagnose.diagnose_text,
+    "rollout": rollout_render.rollout_text,
+}
+
+
+def text(kind, summary, report_dir):
+    """The kind's summary in plain text (no markup), or None for a kind without one."""
+    return TEXTS[kind](summary, report_dir) if kind in TEXTS else None
+
+
 def formats(kind):
     """The formats of a kind, in the table's order."""
     return list(REPORTS[kind])

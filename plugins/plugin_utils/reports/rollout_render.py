@@ -151,3 +151,30 @@ def rollout_html(summary, _records=None, generated=None):
         if summary["halted"] else "", statuses=rollout.ROLLOUT_STATUSES, results=rollout.ROLLOUT_RESULTS,
         verdict_text=_verdict_line(summary), counts=_rollout_counts(summary), gate=rollout.rollout_gate(summary),
         generated=common.iso_time(generated))
+
+
+# --------------------------------------------------------------------------
+# Plain text (CI logs, AWX job events)
+# --------------------------------------------------------------------------
+
+def host_line(h):
+    """One host in plain text: its batch and result, then its failed checks, errors, changes and restore."""
+    parts = ["%s (batch %s): %s" % (h["host"], batch_text(h), h["result"])]
+    checks = ["%s: %s" % (c["check"], c["message"]) for c in h["checks"]]
+    if checks:
+        parts.append("failed checks: " + "; ".join(checks))
+    parts += h["errors"]
+    if h["runtime_changes"]:
+        parts.append("changed: " + ", ".join(h["runtime_changes"]))
+    if h["restore"] is not None:
+        parts.append("restore: " + ", ".join(h["restore"]["lines"]))
+    return " | ".join(parts)
+
+
+def rollout_text(summary, report_dir):
+    """The plain-text summary the playbook prints, as the audit's (common.plain_text): the verdict, the counts,
+    one line per host, where the reports are."""
+    head = ["rollout %s%s: %s" % (summary["profile"], " (check mode)" if summary["check_mode"] else "",
+                                  _verdict_line(summary)),
+            _rollout_counts(summary) + "."]
+    return common.plain_text(head, [([host_line(h) for h in summary["hosts"]], "hosts")], report_dir)

@@ -30,7 +30,11 @@ def unmet_entry(s):
     boot, source = s.get("persisted_before"), s.get("source_before")
     if source is None and s.get("kernel_default") is not None:
         boot = s["kernel_default"]
-        at_boot = "%s at boot (the kernel default; no file sets it)" % boot
+        at_boot = "%s at boot (the kernel default, read in a %s; no file sets it)" % (
+            boot, s.get("kernel_default_source") or "fresh network namespace")
+    elif source is None and "kernel_default" in s:
+        at_boot = "the kernel default at boot, value unknown: %s (no file sets it)" % (
+            s.get("kernel_default_source") or "not reported")
     elif source is None:
         at_boot = "not set at boot (no file sets it)"
     else:

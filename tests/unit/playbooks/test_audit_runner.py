@@ -116,9 +116,10 @@ def test_runner_names_the_failed_and_the_unreachable_hosts(fleet, tmp_path):
     assert art["passed"] is False and art["report_dir"] == str(reports)
     assert art["counts"] == {"hosts": 3, "error": 0, "unreachable": 1, "not_compliant": 1, "compliant": 1}
     assert art["context"]["pattern"] == "all" and art["context"]["profiles"] == ["web_frontend"]
-    assert art["hosts"]["r-ok"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant"}
+    assert art["hosts"]["r-ok"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant",
+                                    "notes": []}
     assert art["hosts"]["r-drift"] == {"status": "not_compliant", "fails_gate": True, "keys": ["net.core.somaxconn"],
-                                       "reason": DRIFT}
+                                       "reason": DRIFT, "notes": []}
     assert art["hosts"]["r-ghost"]["status"] == "unreachable"
     # The CI log: plain text, no Markdown escapes.
     [summary] = [e["event_data"]["res"]["msg"] for e in events if e["event"] == "runner_on_ok"

@@ -2,7 +2,7 @@
 """What the audit's report task returns for the gate: the per-host entries (set_stats, the per-host gate), the
 plain-text summary (CI logs) and the modules' warnings with their host, from real audit summaries."""
 from ansible_collections.kerneltune.tcp.plugins.action import fleet_report
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, audit_render, common
 
 BOUND = {"key": "net.core.somaxconn", "status": "drift", "desired": "8192", "runtime": "4096", "runtime_drift": True,
          "bounds": {"min": 8192, "text": ">= 8192"}}
@@ -23,25 +23,28 @@ def summary(**kw):
 
 
 def test_per_host_entries():
-    per = fleet_report.audit_per_host(summary())
-    assert per["web1"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant"}
+    per = audit_render.audit_per_host(summary())
+    assert per["web1"] == {"status": "compliant", "fails_gate": False, "keys": [], "reason": "compliant",
+                           "notes": []}
     assert per["web2"] == {"status": "not_compliant", "fails_gate": True, "keys": ["net.core.somaxconn"],
-                           "reason": "runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)"}
+                           "reason": "runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)",
+                           "notes": []}
     assert per["web3"]["reason"] == ("overridden web_frontend net.ipv4.tcp_fin_timeout: 45 by "
                                      "/etc/sysctl.d/99-local.conf")
-    assert per["web4"] == {"status": "unreachable", "fails_gate": True, "keys": [], "reason": "unreachable"}
+    assert per["web4"] == {"status": "unreachable", "fails_gate": True, "keys": [], "reason": "unreachable",
+                           "notes": []}
     assert per["db1"]["reason"] == "no profile: the host is in no group mapped to a profile"
 
 
 def test_with_fail_on_new_drift_already_in_the_baseline_does_not_fail_its_host():
     base = {"hosts": summary()["hosts"]}
-    per = fleet_report.audit_per_host(summary(baseline=base, fail_on="new"))
+    per = audit_render.audit_per_host(summary(baseline=base, fail_on="new"))
     assert per["web2"]["fails_gate"] is False and per["web2"]["reason"].endswith("(bound >= 8192) [still]")
     assert per["web4"]["fails_gate"] is True and per["db1"]["fails_gate"] is True
 
 
 def test_plain_text_summary():
-    assert fleet_report.audit_text(summary(), "/ci/kerneltune-reports").splitlines() == [
+    assert audit_render.audit_text(summary(), "/ci/kerneltune-reports").splitlines() == [
         "audit FAIL: 1 of 5 hosts compliant (20%): 2 not compliant, 1 with errors, 1 unreachable.",
         "Of the 2 not compliant hosts: 1 with runtime drift, 0 with boot-time drift, 1 with a key overridden by a "
         "later file (a host can have more than one).",
@@ -54,8 +57,8 @@ def test_plain_text_summary():
 
 
 def test_plain_text_summary_names_the_first_hosts_and_counts_the_rest(monkeypatch):
-    monkeypatch.setattr(fleet_report, "TEXT_HOSTS", 2)
-    lines = fleet_report.audit_text(summary(), "/r").splitlines()
+    monkeypatch.setattr(common, "TEXT_HOSTS", 2)
+    lines = audit_render.audit_text(summary(), "/r").splitlines()
     assert lines[2:] == ["db1: error: no profile: the host is in no group mapped to a profile",
                          "web2: not compliant: runtime drift web_frontend net.core.somaxconn: 4096 -> 8192 (bound >= 8192)",
                          "... and 2 more hosts not compliant (every host is in the reports)", "reports in /r"]

@@ -4,6 +4,7 @@
 The whole task runs through the module in tests/unit/plugins/modules/test_tcp_sysctl.py
 (check mode and refusals) and in molecule; messages are asserted word for word.
 """
+import collections
 import os
 
 import pytest
@@ -69,3 +70,43 @@ def test_lock_timeout():
         task.lock_timeout(params(lock_timeout=-1.5), base)
     assert e.value.message == "lock_timeout: -1.5 is not a number of seconds (0 or more) to wait for another run"
     assert e.value.result is base
+
+
+SHADOW_LAYOUT = {"/usr/lib/sysctl.d/50-x.conf": "net.ipv4.tcp_fin_timeout = 20\n",
+                 "/etc/sysctl.d/90-y.conf": "net.ipv4.tcp_fin_timeout = 40\nnet.core.somaxconn = 4096\n",
+                 "/etc/sysctl.d/95-z.conf": "net.ipv4.tcp_fin_timeout = 040\nnet.ipv4.tcp_fin_timeout = abc\n"
+                                            "net.ipv4.tcp_* = 7\n-net.ipv4.tcp_fin_timeout\n"}
+
+
+@pytest.mark.parametrize("applier", ["procps", "systemd-sysctl"])
+def test_shadowed_names_the_files_that_set_another_value_and_lose(env, applier):
+    """50-x.conf sets 20 and loses to 95-z.conf's 0x28 (40): it is shadowed. 90-y.conf's 40 is the winning value,
+    10-bad.conf's value is refused, a glob names no value of its own for the key: none is shadowed. Our own file is
+    left out (a later file beating it is `overridden`)."""
+    env.conf("/usr/lib/sysctl.d/50-x.conf", "net.ipv4.tcp_fin_timeout = 20\n")
+    env.conf("/etc/sysctl.d/10-bad.conf", "net.ipv4.tcp_fin_timeout = abc\n")
+    env.conf("/etc/sysctl.d/90-y.conf", "net.ipv4.tcp_fin_timeout = 40\nnet.core.somaxconn = 4096\n")
+    env.conf("/etc/sysctl.d/95-z.conf", "net.ipv4.tcp_fin_timeout = 0x28\nnet.ipv4.tcp_* = 7\n")
+    env.conf(PATH, "net.ipv4.tcp_fin_timeout = 15\n")
+    req_kw = {"applier": applier}
+    r = env.plan({"net.ipv4.tcp_fin_timeout": 15, "net.core.somaxconn": 4096}, **req_kw)
+    req = collections.namedtuple("Req", "path boot_root")(PATH, env.root)
+    task.add_shadowed(req, r)
+    fin = [e for e in r["entries"] if e["key"] == "net.ipv4.tcp_fin_timeout"][0]
+    assert (fin["persisted_before"], fin["source_before"]) == ("40", "/etc/sysctl.d/95-z.conf")
+    assert fin["shadowed"] == [{"path": "/usr/lib/sysctl.d/50-x.conf", "line": 1, "value": "20"}]
+    assert [e["shadowed"] for e in r["entries"] if e["key"] == "net.core.somaxconn"] == [[]]
+
+
+def test_shadowed_with_a_dash_line_last(env):
+    """systemd: a later `-key` line leaves the key unset at boot: every value set before it loses."""
+    for path, text in SHADOW_LAYOUT.items():
+        env.conf(path, text)
+    r = env.plan({"net.ipv4.tcp_fin_timeout": 15})
+    task.add_shadowed(collections.namedtuple("Req", "path boot_root")(PATH, env.root), r)
+    assert (r["entries"][0]["persisted_before"], r["entries"][0]["source_before"]) == (
+        None, "/etc/sysctl.d/95-z.conf")
+    assert r["entries"][0]["shadowed"] == [
+        {"path": "/usr/lib/sysctl.d/50-x.conf", "line": 1, "value": "20"},
+        {"path": "/etc/sysctl.d/90-y.conf", "line": 1, "value": "40"},
+        {"path": "/etc/sysctl.d/95-z.conf", "line": 1, "value": "32"}]

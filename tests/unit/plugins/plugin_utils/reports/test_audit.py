@@ -65,7 +65,7 @@ def test_each_key_says_what_the_host_has_what_is_wanted_and_the_fix():
     fresh = by["fresh"]["keys"]
     assert fresh[0] == {"profile": "web_frontend", "key": "net.core.somaxconn", "wanted": "8192", "running": "4096",
                         "boot": "4096", "boot_source": None,
-                        "boot_text": "4096, the kernel default (no file sets it)",
+                        "boot_text": "4096, the kernel default (no file sets it; read in a fresh network namespace)",
                         "problems": ["runtime drift", "boot-time drift"], "fix": APPLY}
     assert fresh[1]["boot"] is None and fresh[1]["boot_text"] == \
         "the kernel default, value unknown: unshare: Operation not permitted (no file sets it)"
@@ -83,7 +83,7 @@ def test_each_key_says_what_the_host_has_what_is_wanted_and_the_fix():
 
 @pytest.mark.parametrize("fields,text", [
     ({"kernel_default": "4096", "kernel_default_source": "fresh network namespace"},
-     "4096, the kernel default (no file sets it)"),
+     "4096, the kernel default (no file sets it; read in a fresh network namespace)"),
     ({"kernel_default": None, "kernel_default_source": "no fresh network namespace: unshare refused"},
      "the kernel default, value unknown: no fresh network namespace: unshare refused (no file sets it)"),
     ({"kernel_default": None}, "the kernel default, value unknown: not reported (no file sets it)"),
@@ -126,6 +126,7 @@ def test_the_task_result_set_stats_publishes():
     assert out["task_result"] == {"summary": {
         "counts": {"hosts": 8, "error": 2, "unreachable": 2, "not_compliant": 3, "compliant": 1},
         "pass_percent": 12.5, "reasons": {"runtime_drift": 3, "boot_drift": 2, "overridden": 1},
+        "notes": {"notes": 0, "hosts": 0, "records_missing": 0, "shadowed": 0},
         "passed": False, "changes": None, "fail_on": "any",
         "context": {"collection_version": common.collection_version(), "pattern": "all", "limit": None,
                     "profiles": ["web_frontend"]},
@@ -142,8 +143,8 @@ def test_a_thousand_hosts_add_up():
     assert s["pass_percent"] == 40.0
     assert max(len(h["keys"]) for h in s["hosts"]) == len(fleet_records.KEYS)
     never = [h for h in s["hosts"] if h["host"].startswith("web0003.")][0]
-    assert [r["boot_text"] for r in never["keys"]][:2] == ["4096, the kernel default (no file sets it)",
-                                                           "60, the kernel default (no file sets it)"]
+    assert [r["boot_text"] for r in never["keys"]][:2] == ["4096, the kernel default (no file sets it; read in a fresh network namespace)",
+                                                           "60, the kernel default (no file sets it; read in a fresh network namespace)"]
     assert never["keys"][-1]["boot_text"] == ("the kernel default, value unknown: no fresh network namespace "
                                               "could be made on this host (no file sets it)")
     older = [h for h in s["hosts"] if h["host"].startswith("web0013.")][0]

@@ -75,7 +75,7 @@ def test_junit_tells_what_a_host_that_never_had_the_profile_has(tmp_path):
     assert f.message == "runtime drift, boot-time drift"
     assert f.text == "\n".join([
         "net.core.somaxconn on fresh (profile web_frontend)", "running: 4096",
-        "at boot: 4096, the kernel default (no file sets it)", "wanted: 8192",
+        "at boot: 4096, the kernel default (no file sets it; read in a fresh network namespace)", "wanted: 8192",
         "problem: runtime drift; boot-time drift", APPLY])
     unknown = cases[("fresh.web_frontend", "net.ipv4.tcp_tw_reuse")].result[0].text.splitlines()
     assert unknown[2] == "at boot: the kernel default, value unknown: unshare: Operation not permitted (no file sets it)"
@@ -124,7 +124,7 @@ def test_markdown_lines():
     # Failing hosts first: errors, unreachable, not compliant, compliant.
     assert rows == ["lonely", "refused", "down", "ghost", "drift", "fresh", "over", "ok"]
     assert ("| fresh | not compliant | web\\_frontend | net.core.somaxconn (web\\_frontend): wanted 8192; running "
-            "4096; at boot 4096, the kernel default (no file sets it); runtime drift, boot-time drift<br>"
+            "4096; at boot 4096, the kernel default (no file sets it; read in a fresh network namespace); runtime drift, boot-time drift<br>"
             "net.ipv4.tcp\\_tw\\_reuse (web\\_frontend): wanted 1; running 2; at boot the kernel default, value "
             "unknown: unshare: Operation not permitted (no file sets it); runtime drift, boot-time drift | apply the "
             "profile: run the role kerneltune.tcp.web\\_frontend on this host |") in lines

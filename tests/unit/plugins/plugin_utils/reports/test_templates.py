@@ -104,6 +104,13 @@ def check_audit_page(d, url, data, shot):
         assert d.find_element(By.ID, "reasons").text == (
             "Of the %d not compliant hosts: %d with runtime drift, %d with boot-time drift, %d with a key overridden "
             "by a later file (a host can have more than one)." % words)
+    n = data.get("notes") or {}
+    if n.get("notes"):
+        assert d.find_element(By.ID, "notes").text == (
+            "%d notes on %d hosts (%d records missing, %d shadowed): information only, the verdict does not change "
+            "(search \"note\")." % (n["notes"], n["hosts"], n["records_missing"], n["shadowed"]))
+    else:
+        assert d.find_elements(By.ID, "notes") == []
     ctx = [x.text for x in d.find_elements(By.CSS_SELECTOR, "#context dd")]
     assert ctx == ["kerneltune.tcp " + data["context"]["collection_version"], data["context"]["pattern"],
                    data["context"]["limit"] or "none", ", ".join(data["context"]["profiles"]), data["generated"]]
@@ -190,6 +197,12 @@ def test_thousand_host_page(browser, tmp_path):
     # The search looks in hosts, keys, files and profiles, not in the status words; chips and search combine.
     assert _search(browser, "compliant") == []
     assert _search(browser, "web0003.") == ["web0003.dc0.example.internal"]
+    # Notes do not change a host's status; the search finds the hosts that have them.
+    assert data["notes"] == {"notes": 100, "hosts": 100, "records_missing": 50, "shadowed": 50}
+    noted = sorted(h["host"] for h in data["hosts"] if h["notes"])
+    assert len(noted) == 100 and _search(browser, "note") == noted
+    shadowed = sorted(h["host"] for h in data["hosts"] if any(x["kind"] == "shadowed" for x in h["notes"]))
+    assert len(shadowed) == 50 and _search(browser, "50-vendor.conf") == shadowed
     overridden = sorted(h["host"] for h in data["hosts"] if "overridden" in h["reasons"])
     assert len(overridden) == 100 and _search(browser, "99-local.conf") == overridden
     _click_chip(browser, "error")
