@@ -47,7 +47,7 @@ def run(params, opts):
     transaction is done; check mode reads only and takes no lock.
     """
     base = dict(changed=False, path=params["path"], kernel=opts.kernel, settings=[], findings=[], runtime_changes=[],
-                restore=[])
+                restore=[], rewritten=[])
     restore = restore_option(params, base)
     timeout = lock_timeout(params, base)
     try:
@@ -207,6 +207,7 @@ def _result(base, result, job):
         findings=result["findings"],
         runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in result["runtime_changes"]],
         restore=result["restore"],
+        rewritten=result.get("rewritten", []),
         nat=result["nat"],
         applier=result["applier"],
         applier_name=result["applier_name"],
@@ -231,6 +232,9 @@ def diff(path, result):
         "after": "".join("%s = %s\n" % (k, new) for k, _p, _o, new in result["runtime_changes"]),
     }
     out = [file_diff, runtime_diff]
+    # Another kerneltune file whose bounded line this run rewrites: one entry per file, named by it.
+    for other, (old, new) in sorted((result.get("other_files") or {}).items()):
+        out.append({"before_header": other, "after_header": other, "before": old, "after": new})
     st = transaction.file_stat(path)
     if result.get("new_text") is not None and transaction.perms_wrong(st):
         # A mode or owner that only changes is drift too: show it, not an empty diff.
