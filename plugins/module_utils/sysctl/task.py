@@ -74,7 +74,11 @@ def _run(params, opts, base, restore):
         state, state_unread = _load_records(opts)
     except SysctlError as e:
         raise TaskFailed(e.message, base)
-    own, ignored = own_records(path, params["state"], state.get(path, {}))
+    own = state.get(path) or {}
+    if params["state"] == "present" and not own:
+        # Removed before and applied again: the values from before kerneltune.tcp that its removal kept.
+        own = records_lib.history_records(state, path)
+    own, ignored = own_records(path, params["state"], own)
     inherited = records_lib.first_records(dict(state, **{path: own}), path)
     req = plan_lib.Request(
         params["settings"] or {}, path, state=params["state"], apply=params["apply"], nat=params["nat"],
@@ -193,7 +197,7 @@ def _job(req, result, backup, state_file_and_state):
     state_file, state, own = state_file_and_state
     perms = req.state == "present" and not result["file_changed"] and \
         transaction.perms_wrong(transaction.file_stat(req.path))
-    after = dict(state)
+    after = records_lib.with_history(state, req.path, own, req.state == "absent")
     after[req.path] = records_lib.adopt(records_lib.records_after(own, result, req.inherited), result["old_text"]) \
         if req.state == "present" else {}
     return transaction.Job(req.path, req.state, result, perms, backup, transaction.Records(state_file, state, after))
