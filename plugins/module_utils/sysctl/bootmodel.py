@@ -47,6 +47,7 @@ class BootModel(object):
         self._base = self._kerneltune = None
         self.after = self.after_other = self.mask = None
         self.in_dirs = self.in_dirs_other = False
+        self._order = None
         self.before = model(self.which)
 
     @property
@@ -100,9 +101,16 @@ class BootModel(object):
         self.after = self.base if new_text is None and not others else self._model(self.which, overlay)
         self.after_other = self._model(self.other, overlay)
         self.mask = boot.masked_by(self.which, path, boot_root, overlay, self.versions[self.which])
+        self._order = [p for p, m in boot.list_files(self.which, boot_root, overlay, self.versions[self.which])
+                       if m is None]
         self.in_dirs = boot.reads_directory(self.which, path, self.versions[self.which], boot_root)
         self.in_dirs_other = boot.reads_directory(self.other, path, self.versions[self.other], boot_root)
         return self
+
+    def applied_before(self, path, other):
+        """Whether the modelled applier reads PATH before OTHER (once finish() ran): OTHER's value then wins."""
+        order = self._order or []
+        return path in order and other in order and order.index(path) < order.index(other)
 
     def file_findings(self, path, state, findings):
         if state != "present":

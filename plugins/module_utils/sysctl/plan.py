@@ -335,8 +335,11 @@ def _entry(req, key, wanted, runtime, status, model):
     runtime_drift = not meets(cur)
     persisted_drift = e_before is None or not meets(e_before[0])
     overridden_by = None
+    # A file wins at boot only when the applier reads it after ours (or masks ours). A file read BEFORE ours that
+    # the model shows winning means the kernel refuses our value (allow: [range]): no override; the running value
+    # is written, so the kernel judges it (a refusal rolls the run back).
     if status != "unsupported" and req.state == "present" and e_after and not meets(e_after[0]) \
-            and (e_after[1] != req.path or model.mask):
+            and (model.mask or (e_after[1] != req.path and model.applied_before(req.path, e_after[1]))):
         overridden_by = e_after[1]
     if status is None:
         if overridden_by:
