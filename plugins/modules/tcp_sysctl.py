@@ -87,7 +87,7 @@ options:
       - V(boot) sets each to the value the host boots with once the file is gone - the value the modelled applier
         sets from the remaining files; where no file sets it, the kernel default (the key's value in a fresh network
         namespace, see RV(settings[].kernel_default)). Only where neither is known (a global key, a key a new
-        namespace copies from the host, no CAP_SYS_ADMIN to make a namespace) it falls back to the running value
+        namespace copies from the host, no namespace can be made) it falls back to the running value
         recorded before this module first changed it or first put it in the file. Without any, the key is left as
         it is and a C(restore_unknown) finding says why.
       - V(previous) sets each to that recorded value, whatever the boot value is (a value set by hand before the
@@ -266,8 +266,11 @@ settings:
         - "Where C(kernel_default) comes from, V(fresh network namespace), or why it is unknown - V(global key) (the
           key exists only in the host's namespace), V(copied from the host at namespace creation) (C(tcp_rmem),
           C(tcp_wmem), C(tcp_congestion_control), C(ip_forward), C(conf.all.*) and C(conf.default.*)),
-          C(cannot create a network namespace: <error>) (no CAP_SYS_ADMIN, as in an audit without become or an
-          unprivileged container), V(not in a fresh network namespace)."
+          C(cannot create a network namespace: <error>) (no CAP_SYS_ADMIN and unprivileged user namespaces off, as
+          in an audit without become on a host with C(user.max_user_namespaces=0)), V(not in a fresh network
+          namespace)."
+        - Without root the module makes a user namespace that owns the new network namespace (as C(unshare --user
+          --net) does), where unprivileged user namespaces are on.
       type: str
       sample: fresh network namespace
     source: {description: The file that C(persisted) comes from., type: str, sample: /etc/sysctl.d/90-kerneltune-tcp.conf}
