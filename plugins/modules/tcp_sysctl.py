@@ -31,7 +31,8 @@ attributes:
     details: Writes nothing anywhere and reports exactly what a real run would.
   diff_mode:
     support: full
-    details: Shows the file diff, a mode or owner that changes, and the running values that change (C(key = old) to C(key = new)).
+    details: Shows the file diff, a mode or owner that changes, the running values that change (C(key = old) to C(key = new)),
+      and one diff per other kerneltune.tcp file whose bounded line the run rewrites (RV(rewritten)).
   platform:
     details: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
@@ -60,7 +61,8 @@ options:
     type: dict
   path:
     description:
-      - The one file this task owns. Other files are read, never written.
+      - The one file this task owns. Other files are read, never written, except the value line under a
+        C(# kerneltune.tcp bound:) comment in another kerneltune.tcp file (RV(rewritten)).
       - The default sorts after most distribution files (C(50-*), C(60-*)) and before the local catch-all
         C(99-sysctl.conf), so local overrides still win and are reported.
       - Must be a C(.conf) file directly in C(/etc/sysctl.d), C(/run/sysctl.d) or C(/usr/local/lib/sysctl.d). The
@@ -96,7 +98,10 @@ options:
         C(sysctl --system).
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
         managed file, from the run that first changes a key or first writes it in the file until the file is
-        removed; a key another managed file recorded first gets that record (the host's own value).
+        removed; a key another managed file recorded first gets that record (the host's own value). On removal they
+        are kept as the file's history, which the next O(state=present) of the same path takes back: a file removed
+        and applied again (a rollout's restore of an earlier version) still knows the values from before its first
+        change, also when the host was changed by hand in between.
       - Only keys the file sets are restored; records for other keys (a key that left O(settings), or records
         planted by someone else) are ignored with a C(records_ignored) warning naming them.
       - The state directory and file must belong to root (the running uid), must not be writable by group or others
@@ -311,6 +316,24 @@ restore:
   type: list
   elements: dict
   sample: [{key: net.core.somaxconn, runtime: "8192", value: "4096", source: kernel default}]
+rewritten:
+  description:
+    - The value lines of other kerneltune.tcp files this run rewrote (or, in check mode, would rewrite), one entry
+      per file and key, sorted by path and key. A line is rewritten only where it sits right below a
+      C(# kerneltune.tcp bound:) comment for its key, so that every kerneltune.tcp file holds the one value the
+      bounds rule gives (see O(settings)); with O(state=absent), the lines are re-derived from the remaining files'
+      bounds. A value another file pinned exactly is never rewritten.
+    - Each file is written atomically (a temporary file beside it, then a rename) under the lock, keeping its mode and
+      owner; its records stay as they are. With C(--diff), each file gets its own diff entry named by its path.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path: {description: The other kerneltune.tcp file., type: str}
+    key: {description: The key whose line changed., type: str}
+    before: {description: The value the line held., type: str}
+    after: {description: The value written., type: str}
+  sample: [{path: /etc/sysctl.d/80-kerneltune-web_frontend.conf, key: net.ipv4.tcp_fin_timeout, before: "30", after: "15"}]
 runtime_changes:
   description: Running values changed (or, in check mode, that would change), one C(key, old -> new) string each.
   returned: always
