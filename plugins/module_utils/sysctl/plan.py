@@ -200,6 +200,8 @@ def rewrite_others(req, model, targets, rederive, known):
             want[key] = value
     new, rewritten = {}, []
     for path, text in sorted(files.items()):
+        if os.path.islink(req.boot_root + path):
+            continue  # a rename would replace the link with a file: never written through one
         out = text
         for key, value in sorted(want.items()):
             cur = render.bounded_value(out, key)

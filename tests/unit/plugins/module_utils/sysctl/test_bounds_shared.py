@@ -89,6 +89,14 @@ def test_removing_one_profile_rederives_the_others_bounded_lines(env):
     assert (r["rewritten"], r["runtime_changes"]) == ([{"path": WEB, "key": FIN, "before": "15", "after": "30"}], [])
 
 
+def test_a_kerneltune_file_that_is_a_symbolic_link_is_not_rewritten(env):
+    run(env, WEB_SETTINGS, WEB)
+    os.rename(env.root + WEB, env.root + "/etc/web.conf")
+    os.symlink(env.root + "/etc/web.conf", env.root + WEB)
+    r = env.plan(HIGH_SETTINGS, path=HIGH)
+    assert (r["rewritten"], r["other_files"]) == ([], {})
+
+
 def test_a_value_another_kerneltune_file_pinned_is_never_rewritten(env):
     pinned = render.HEADER + "net.ipv4.tcp_fin_timeout = 10\n"
     env.conf("/etc/sysctl.d/85-kerneltune-pinned.conf", pinned)
