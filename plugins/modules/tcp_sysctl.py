@@ -99,7 +99,7 @@ options:
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
         managed file, from the run that first changes a key or first writes it in the file until the file is
         removed; a key another managed file recorded first gets that record (the host's own value). On removal they
-        are kept as the file's history, which the next O(state=present) of the same path takes back: a file removed
+        are kept as the file's history, which the next O(state=present) of the same path takes back, so a file removed
         and applied again (a rollout's restore of an earlier version) still knows the values from before its first
         change, also when the host was changed by hand in between.
       - Only keys the file sets are restored; records for other keys (a key that left O(settings), or records
