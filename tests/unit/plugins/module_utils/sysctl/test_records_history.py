@@ -9,7 +9,6 @@ with a tmpfs over /etc/sysctl.d in its own mount namespace and the state file in
 import os
 import sys
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))))
