@@ -9,7 +9,6 @@ with a tmpfs over /etc/sysctl.d in its own mount namespace and the state file in
 import os
 import sys
 
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "helpers"))
