@@ -31,7 +31,8 @@ attributes:
     details: Writes nothing anywhere and reports exactly what a real run would.
   diff_mode:
     support: full
-    details: Shows the file diff, a mode or owner that changes, and the running values that change (C(key = old) to C(key = new)).
+    details: Shows the file diff, a mode or owner that changes, the running values that change (C(key = old) to C(key = new)),
+      and one diff per other kerneltune.tcp file whose bounded line the run rewrites (RV(rewritten)).
   platform:
     details: Linux hosts with /proc/sys; Python 3 standard library only.
 options:
@@ -60,7 +61,8 @@ options:
     type: dict
   path:
     description:
-      - The one file this task owns. Other files are read, never written.
+      - The one file this task owns. Other files are read, never written, except the value line under a
+        C(# kerneltune.tcp bound:) comment in another kerneltune.tcp file (RV(rewritten)).
       - The default sorts after most distribution files (C(50-*), C(60-*)) and before the local catch-all
         C(99-sysctl.conf), so local overrides still win and are reported.
       - Must be a C(.conf) file directly in C(/etc/sysctl.d), C(/run/sysctl.d) or C(/usr/local/lib/sysctl.d). The
@@ -87,7 +89,7 @@ options:
       - V(boot) sets each to the value the host boots with once the file is gone - the value the modelled applier
         sets from the remaining files; where no file sets it, the kernel default (the key's value in a fresh network
         namespace, see RV(settings[].kernel_default)). Only where neither is known (a global key, a key a new
-        namespace copies from the host, no CAP_SYS_ADMIN to make a namespace) it falls back to the running value
+        namespace copies from the host, no namespace can be made) it falls back to the running value
         recorded before this module first changed it or first put it in the file. Without any, the key is left as
         it is and a C(restore_unknown) finding says why.
       - V(previous) sets each to that recorded value, whatever the boot value is (a value set by hand before the
@@ -96,7 +98,10 @@ options:
         C(sysctl --system).
       - The records are kept in C(/var/lib/kerneltune/tcp_sysctl.json) (JSON, 0600 root, written atomically), per
         managed file, from the run that first changes a key or first writes it in the file until the file is
-        removed; a key another managed file recorded first gets that record (the host's own value).
+        removed; a key another managed file recorded first gets that record (the host's own value). On removal they
+        are kept as the file's history, which the next O(state=present) of the same path takes back, so a file removed
+        and applied again (a rollout's restore of an earlier version) still knows the values from before its first
+        change, also when the host was changed by hand in between.
       - Only keys the file sets are restored; records for other keys (a key that left O(settings), or records
         planted by someone else) are ignored with a C(records_ignored) warning naming them.
       - The state directory and file must belong to root (the running uid), must not be writable by group or others
@@ -266,8 +271,11 @@ settings:
         - "Where C(kernel_default) comes from, V(fresh network namespace), or why it is unknown - V(global key) (the
           key exists only in the host's namespace), V(copied from the host at namespace creation) (C(tcp_rmem),
           C(tcp_wmem), C(tcp_congestion_control), C(ip_forward), C(conf.all.*) and C(conf.default.*)),
-          C(cannot create a network namespace: <error>) (no CAP_SYS_ADMIN, as in an audit without become or an
-          unprivileged container), V(not in a fresh network namespace)."
+          C(cannot create a network namespace: <error>) (no CAP_SYS_ADMIN and unprivileged user namespaces off, as
+          in an audit without become on a host with C(user.max_user_namespaces=0)), V(not in a fresh network
+          namespace)."
+        - Without root the module makes a user namespace that owns the new network namespace (as C(unshare --user
+          --net) does), where unprivileged user namespaces are on.
       type: str
       sample: fresh network namespace
     source: {description: The file that C(persisted) comes from., type: str, sample: /etc/sysctl.d/90-kerneltune-tcp.conf}
@@ -319,6 +327,24 @@ restore:
   type: list
   elements: dict
   sample: [{key: net.core.somaxconn, runtime: "8192", value: "4096", source: kernel default}]
+rewritten:
+  description:
+    - The value lines of other kerneltune.tcp files this run rewrote (or, in check mode, would rewrite), one entry
+      per file and key, sorted by path and key. A line is rewritten only where it sits right below a
+      C(# kerneltune.tcp bound:) comment for its key, so that every kerneltune.tcp file holds the one value the
+      bounds rule gives (see O(settings)); with O(state=absent), the lines are re-derived from the remaining files'
+      bounds. A value another file pinned exactly is never rewritten.
+    - Each file is written atomically (a temporary file beside it, then a rename) under the lock, keeping its mode and
+      owner; its records stay as they are. With C(--diff), each file gets its own diff entry named by its path.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path: {description: The other kerneltune.tcp file., type: str}
+    key: {description: The key whose line changed., type: str}
+    before: {description: The value the line held., type: str}
+    after: {description: The value written., type: str}
+  sample: [{path: /etc/sysctl.d/80-kerneltune-web_frontend.conf, key: net.ipv4.tcp_fin_timeout, before: "30", after: "15"}]
 runtime_changes:
   description: Running values changed (or, in check mode, that would change), one C(key, old -> new) string each.
   returned: always

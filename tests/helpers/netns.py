@@ -78,14 +78,18 @@ def skip_unless_root():
         pytest.skip("needs root for unshare --net")
 
 
-def run_in_netns(snippet, timeout=300, python=sys.executable):
-    """Run ``snippet`` (Python source, dedented) in a new network namespace; the object of its last emit()."""
+def run_in_netns(snippet, timeout=300, python=sys.executable, mount=False):
+    """Run ``snippet`` (Python source, dedented) in a new network namespace; the object of its last emit().
+
+    mount=True: in a new mount namespace too (private propagation), so the snippet may mount a tmpfs over
+    /etc/sysctl.d and run the module's real paths without touching this machine's files.
+    """
     code = PRELUDE + "\n" + textwrap.dedent(snippet)
     # From a file, not -c: the processes' command lines stay short (tcp_info reports them).
     with tempfile.NamedTemporaryFile("w", suffix=".py", prefix="kt-netns-") as f:
         f.write(code)
         f.flush()
-        proc = subprocess.run(["unshare", "--net", python, f.name, collection_path()],
+        proc = subprocess.run(["unshare", "--net"] + (["--mount"] if mount else []) + [python, f.name, collection_path()],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
     out = proc.stdout.decode()
     if proc.returncode != 0:

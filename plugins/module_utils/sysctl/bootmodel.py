@@ -47,6 +47,7 @@ class BootModel(object):
         self._base = self._kerneltune = None
         self.after = self.after_other = self.mask = None
         self.in_dirs = self.in_dirs_other = False
+        self._order = None
         self.before = model(self.which)
 
     @property
@@ -92,15 +93,24 @@ class BootModel(object):
             overlay[path] = render.without_bounded(text)
         return self._model(self.which, overlay)
 
-    def finish(self, new_text):
-        """The models once our file has NEW_TEXT (None: removed)."""
+    def finish(self, new_text, others=None):
+        """The models once our file has NEW_TEXT (None: removed) and OTHERS ({path: text}) are rewritten."""
         path, boot_root = self.path, self.boot_root
-        self.after = self.base if new_text is None else self._model(self.which, {path: new_text})
-        self.after_other = self._model(self.other, {path: new_text})
-        self.mask = boot.masked_by(self.which, path, boot_root, {path: new_text}, self.versions[self.which])
+        overlay = dict(others or {})
+        overlay[path] = new_text
+        self.after = self.base if new_text is None and not others else self._model(self.which, overlay)
+        self.after_other = self._model(self.other, overlay)
+        self.mask = boot.masked_by(self.which, path, boot_root, overlay, self.versions[self.which])
+        self._order = [p for p, m in boot.list_files(self.which, boot_root, overlay, self.versions[self.which])
+                       if m is None]
         self.in_dirs = boot.reads_directory(self.which, path, self.versions[self.which], boot_root)
         self.in_dirs_other = boot.reads_directory(self.other, path, self.versions[self.other], boot_root)
         return self
+
+    def applied_before(self, path, other):
+        """Whether the modelled applier reads PATH before OTHER (once finish() ran): OTHER's value then wins."""
+        order = self._order or []
+        return path in order and other in order and order.index(path) < order.index(other)
 
     def file_findings(self, path, state, findings):
         if state != "present":

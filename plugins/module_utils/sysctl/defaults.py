@@ -7,12 +7,14 @@
 Most net.* keys are per network namespace and a new namespace starts them
 from the kernel's built-in defaults, whatever the host's namespace was set to.
 kernel_defaults forks one child that calls unshare(CLONE_NEWNET) (through
-ctypes: Python 3.9 has no os.unshare), reads the keys under /proc/sys there and
-sends the values back over a pipe; the parent's namespace never changes.
+ctypes: Python 3.9 has no os.unshare; without root, CLONE_NEWUSER | CLONE_NEWNET),
+reads the keys under /proc/sys there and sends the values back over a pipe; the
+parent's namespaces never change.
 
 A fresh namespace does not show the default of every key (keys.is_global:
 only in the host's namespace; keys.is_copied: copied from the host's namespace
-when a namespace is made), and without CAP_SYS_ADMIN no namespace can be made:
+when a namespace is made), and without CAP_SYS_ADMIN and with unprivileged user
+namespaces off no namespace can be made:
 those keys get no default, with the reason (SOURCE_* below).
 
 Stdlib only: this runs on the managed host.
@@ -29,6 +31,7 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import procsys
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
 # kernel_default_source in the module's result.
 SOURCE_FRESH = "fresh network namespace"
 SOURCE_GLOBAL = "global key"
@@ -88,11 +91,21 @@ def tree_reader(proc_root):
 
 
 def _unshare_net():
-    """unshare(CLONE_NEWNET) in this process; 0 or the errno."""
+    """unshare(CLONE_NEWNET) in this process; 0 or the errno.
+
+    Without CAP_SYS_ADMIN (a run without root) it gets EPERM: then a new user namespace that owns a new network
+    namespace (CLONE_NEWUSER | CLONE_NEWNET), which an unprivileged process may make where unprivileged user
+    namespaces are on. No uid_map is needed: /proc/sys/net shows the network namespace of the reading process, and
+    its files are readable by others. Where they are off (user.max_user_namespaces=0, Debian's
+    kernel.unprivileged_userns_clone=0, a seccomp filter), the first error (EPERM) is the one reported.
+    """
     libc = ctypes.CDLL(None, use_errno=True)  # the process's own symbols: libc's unshare, no library search
-    if libc.unshare(CLONE_NEWNET) != 0:
-        return ctypes.get_errno() or errno.EPERM
-    return 0
+    if libc.unshare(CLONE_NEWNET) == 0:
+        return 0
+    err = ctypes.get_errno() or errno.EPERM
+    if err == errno.EPERM and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+        return 0
+    return err
 
 
 def _child(write_fd, parts_list):
@@ -115,7 +128,8 @@ def read_fresh(parts_list):
     """The values of PARTS_LIST in a new network namespace, read in a forked child.
 
     Returns ({parts: value or None}, None), or (None, the error text) when no
-    namespace can be made (no CAP_SYS_ADMIN, a seccomp filter) or the child failed.
+    namespace can be made (no CAP_SYS_ADMIN and no unprivileged user namespaces, a seccomp filter) or the child
+    failed.
     """
     try:
         read_fd, write_fd = os.pipe()

@@ -104,7 +104,11 @@ def plan_present(req, findings):
     if findings.errors():
         raise SysctlError(rules.error_summary(findings), findings.items, nat=nat.info)
     new_text = render.render_file(active, skipped, wanted.bounds)
-    model.finish(new_text)
+    targets = dict((k, active[k]) for k in wanted.merged if k in active)
+    dropped = dict((k, p) for k, p in render.file_keys(old_text).items() if k not in render.file_keys(new_text))
+    records = (req.inherited if req.inherited is not None else req.records) or {}
+    others = rewrite_others(req, model, targets, dropped, (kdefaults, records))
+    model.finish(new_text, others[0])
     model.file_findings(req.path, req.state, findings)
     entries, runtime_changes = plan_keys(req, wanted, running, skipped, model, findings, kdefaults)
     out = {
@@ -117,6 +121,7 @@ def plan_present(req, findings):
         "restore": [],
         "nat": nat.info,
     }
+    out.update(_others_result(model, others))
     out.update(model.summary())
     return out
 
@@ -157,6 +162,62 @@ def resolve_bounds(req, wanted, running, known, findings):
             continue
         wanted.merged[key] = merged
         wanted.desired[key] = value
+
+
+def rewrite_others(req, model, targets, rederive, known):
+    """The other kerneltune files' bounded lines, each set to its key's one value: ({path: new text}, rewritten).
+
+    TARGETS: {key: value} our run gives its bounded keys (resolve_bounds). REDERIVE: {key: parts} of keys our file
+    stops setting (it is removed, or the key left its settings): their value comes from the remaining kerneltune
+    bounds alone, by the same rule (bounds.bound_value from the value at boot without any kerneltune file's bounded
+    line, else the kernel default, else the record). known: (the kernel defaults, the records).
+    Only a value line right below a bound comment for its key is rewritten (render.rewrite_bounded): a value another
+    file pinned exactly stays. rewritten: [{path, key, before, after}], sorted by path and key.
+    """
+    files = model.kerneltune_files()
+    if not files or not (targets or rederive):
+        return {}, []
+    kdefaults, records = known
+    want = dict(targets)
+    bounded = model.kerneltune_bounds()
+    need = dict((k, p) for k, p in rederive.items() if k in bounded and k not in want)
+    if need:
+        at_boot = model.base_without_bounds()
+        missing = dict((k, p) for k, p in need.items() if k not in (kdefaults or {}))
+        kdefaults = dict(kdefaults or {}, **(defaults.kernel_defaults(missing, req.fresh_reader) if missing else {}))
+    for key, parts in sorted(need.items()):
+        cur, presence = procsys.read_runtime(parts, req.proc_root)
+        if presence != "present":
+            continue
+        try:
+            merged = bounds_lib.merge_bounds(key, bounded[key][0], bounded[key][1:])
+        except ValueError:
+            continue  # the remaining files disagree: the next run that sets the key says so (bounds_conflict)
+        boot = at_boot.get(parts)
+        starts = (boot[0] if boot else None, kdefaults.get(key, (None,))[0], records.get(key))
+        value = bounds_lib.bound_value(key, merged, starts, None, cur)
+        if value is not None:
+            want[key] = value
+    new, rewritten = {}, []
+    for path, text in sorted(files.items()):
+        if os.path.islink(req.boot_root + path):
+            continue  # a rename would replace the link with a file: never written through one
+        out = text
+        for key, value in sorted(want.items()):
+            cur = render.bounded_value(out, key)
+            if cur is None or values.normalize(key, cur) == values.normalize(key, value):
+                continue
+            out = render.rewrite_bounded(out, key, value)
+            rewritten.append({"path": path, "key": key, "before": cur, "after": value})
+        if out != text:
+            new[path] = out
+    return new, rewritten
+
+
+def _others_result(model, others):
+    """other_files ({path: (old text, new text)}) and rewritten for a plan's result."""
+    files = model.kerneltune_files()
+    return {"other_files": dict((p, (files[p], t)) for p, t in others[0].items()), "rewritten": others[1]}
 
 
 def _no_value(key, b, cur):
@@ -276,8 +337,11 @@ def _entry(req, key, wanted, runtime, status, model):
     runtime_drift = not meets(cur)
     persisted_drift = e_before is None or not meets(e_before[0])
     overridden_by = None
+    # A file wins at boot only when the applier reads it after ours (or masks ours). A file read BEFORE ours that
+    # the model shows winning means the kernel refuses our value (allow: [range]): no override; the running value
+    # is written, so the kernel judges it (a refusal rolls the run back).
     if status != "unsupported" and req.state == "present" and e_after and not meets(e_after[0]) \
-            and (e_after[1] != req.path or model.mask):
+            and (model.mask or (e_after[1] != req.path and model.applied_before(req.path, e_after[1]))):
         overridden_by = e_after[1]
     if status is None:
         if overridden_by:
@@ -341,8 +405,10 @@ def plan_removal(req, findings):
             continue  # a record the state file should not hold; never written to the kernel
         parts_of.setdefault(k, parts)
     running = read_state(parts_of, req.proc_root)
-    model = BootModel(req.path, parts_of, running.runtime, req.applier, req.applier_versions,
-                      req.boot_root).finish(None)
+    model = BootModel(req.path, parts_of, running.runtime, req.applier, req.applier_versions, req.boot_root)
+    # The other kerneltune files' bounded lines on our keys, by the rule once our bounds are gone.
+    others = rewrite_others(req, model, {}, render.file_keys(old_text), ({}, recorded))
+    model.finish(None, others[0])
     restore, changes, targets = [], [], {}
     if req.restore in ("boot", "previous"):
         kdefaults = {}
@@ -351,7 +417,7 @@ def plan_removal(req, findings):
                 {k: p for k, p in parts_of.items() if running.presence[k] == "present"}, req.fresh_reader)
         for key in sorted(parts_of):
             parts = parts_of[key]
-            known = (model.base.get(parts), kdefaults.get(key), recorded.get(key))
+            known = (model.after.get(parts), kdefaults.get(key), recorded.get(key))
             item, write = _restore_key(req, (key, parts), running, known, findings)
             restore.append(item)
             if write:
@@ -369,6 +435,7 @@ def plan_removal(req, findings):
         "restore": restore,
         "nat": None,
     }
+    out.update(_others_result(model, others))
     out.update(model.summary())
     return out
 

@@ -40,6 +40,12 @@ LOCK_POLL = 0.1
 GROUP_OTHER_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
+# The state's entry (never an absolute path) for the records of files that were removed: {path: {key: value}}. A
+# later state=present of the same path takes them back (history_records), so a file removed and applied again (a
+# rollout's restore of an earlier version) still knows the value from before kerneltune.tcp.
+HISTORY = "history"
+
+
 class StateUnreadable(SysctlError):
     """The state file exists but this uid cannot read it (an audit without become)."""
 
@@ -125,9 +131,16 @@ def _parse_state(state_file, data):
             or not all(isinstance(keys, dict) for keys in adopted.values()):
         raise SysctlError("%s: the state file is not schema_version %d of kerneltune.tcp.tcp_sysctl; move it away "
                           "to start over (its recorded values are then lost)" % (state_file, STATE_SCHEMA))
+    history = data.get(HISTORY, {})
+    if not isinstance(history, dict) or not all(
+            isinstance(keys, dict) and all(record_ok(r) for r in keys.values()) for keys in history.values()):
+        raise SysctlError("%s: the state file is not schema_version %d of kerneltune.tcp.tcp_sysctl; move it away "
+                          "to start over (its recorded values are then lost)" % (state_file, STATE_SCHEMA))
     out = dict((p, dict.fromkeys(keys)) for p, keys in adopted.items())
     for p, keys in files.items():
         out.setdefault(p, {}).update((k, r["value"]) for k, r in keys.items())
+    if history:
+        out[HISTORY] = dict((p, dict((k, r["value"]) for k, r in keys.items())) for p, keys in history.items())
     return out
 
 
@@ -155,10 +168,15 @@ def save_state(state, state_file=STATE_FILE):
     def section(adopted):
         return dict((p, dict((k, {"recorded": stamp} if adopted else {"value": v, "recorded": stamp})
                              for k, v in sorted(keys.items()) if (v is None) == adopted))
-                    for p, keys in sorted(state.items()) if any((v is None) == adopted for v in keys.values()))
+                    for p, keys in sorted(state.items())
+                    if p != HISTORY and any((v is None) == adopted for v in keys.values()))
     data = {"schema_version": STATE_SCHEMA, "files": section(False)}
     if section(True):
         data["adopted"] = section(True)
+    history = dict((p, dict((k, {"value": v, "recorded": stamp}) for k, v in sorted(keys.items())))
+                   for p, keys in sorted(state.get(HISTORY, {}).items()) if keys)
+    if history:
+        data[HISTORY] = history
     fd, tmp = tempfile.mkstemp(prefix=".tcp_sysctl-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
@@ -182,11 +200,33 @@ def first_records(state, path):
     """
     out = {}
     for other, keys in sorted(state.items()):
-        if other != path:
+        if other not in (path, HISTORY):
             for k, v in keys.items():
                 if v is not None:
                     out.setdefault(k, v)
     out.update(known(state.get(path, {})))
+    return out
+
+
+def history_records(state, path):
+    """{key: value} PATH's records kept when it was removed (state=absent), for a state=present that finds none."""
+    return dict(state.get(HISTORY, {}).get(path, {}))
+
+
+def with_history(state, path, records, removed):
+    """STATE's history after a run on PATH: REMOVED (state=absent) keeps RECORDS' known values (over what the
+    history held); a run that keeps the file drops PATH from it (its records are the file's again)."""
+    history = dict(state.get(HISTORY, {}))
+    if removed:
+        kept = dict(history.get(path, {}))
+        kept.update(known(records))
+        history[path] = kept
+    else:
+        history.pop(path, None)
+    out = dict(state)
+    out.pop(HISTORY, None)
+    if any(history.values()):
+        out[HISTORY] = dict((p, k) for p, k in history.items() if k)
     return out
 
 

@@ -75,6 +75,33 @@ def without_bounded(text):
     return "".join(kept)
 
 
+def rewrite_bounded(text, key, value):
+    """TEXT with KEY's value line under its bound comment set to VALUE; TEXT as it is when it has no such line.
+
+    Only the assignment right below a `# kerneltune.tcp bound:` line for KEY (as render writes it) changes: a
+    value another file pinned exactly (no bound line) is never rewritten.
+    """
+    lines = (text or "").splitlines(True)
+    for i, line in enumerate(lines[:-1]):
+        if not line.startswith(BOUND_COMMENT) or file_bounds(line).keys() != {key}:
+            continue
+        parsed = conf.parse_conf(lines[i + 1])
+        if parsed and parsed[0][1] is not None and keys.canonical_key(parsed[0][0]) == key:
+            lines[i + 1] = "%s = %s\n" % (key, value)
+    return "".join(lines)
+
+
+def bounded_value(text, key):
+    """KEY's value on the line right below its bound comment in TEXT, or None (no bound line for KEY)."""
+    lines = (text or "").splitlines(True)
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith(BOUND_COMMENT) and file_bounds(line).keys() == {key}:
+            parsed = conf.parse_conf(lines[i + 1])
+            if parsed and parsed[0][1] is not None and keys.canonical_key(parsed[0][0]) == key:
+                return parsed[0][1]
+    return None
+
+
 def render(file_values, bounds=None):
     """The managed file: header, then one `key = value` line per key, sorted.
 

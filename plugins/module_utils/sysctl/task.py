@@ -50,7 +50,7 @@ def run(params, opts):
     transaction is done; check mode reads only and takes no lock.
     """
     base = dict(changed=False, path=params["path"], kernel=opts.kernel, settings=[], findings=[], runtime_changes=[],
-                restore=[])
+                restore=[], rewritten=[])
     restore = restore_option(params, base)
     timeout = lock_timeout(params, base)
     try:
@@ -77,7 +77,11 @@ def _run(params, opts, base, restore):
         state, state_unread = _load_records(opts)
     except SysctlError as e:
         raise TaskFailed(e.message, base)
-    own, ignored = own_records(path, params["state"], state.get(path, {}))
+    own = state.get(path) or {}
+    if params["state"] == "present" and not own:
+        # Removed before and applied again: the values from before kerneltune.tcp that its removal kept.
+        own = records_lib.history_records(state, path)
+    own, ignored = own_records(path, params["state"], own)
     inherited = records_lib.first_records(dict(state, **{path: own}), path)
     req = plan_lib.Request(
         params["settings"] or {}, path, state=params["state"], apply=params["apply"], nat=params["nat"],
@@ -220,7 +224,7 @@ def _job(req, result, backup, state_file_and_state):
     state_file, state, own = state_file_and_state
     perms = req.state == "present" and not result["file_changed"] and \
         transaction.perms_wrong(transaction.file_stat(req.path))
-    after = dict(state)
+    after = records_lib.with_history(state, req.path, own, req.state == "absent")
     after[req.path] = records_lib.adopt(records_lib.records_after(own, result, req.inherited), result["old_text"]) \
         if req.state == "present" else {}
     return transaction.Job(req.path, req.state, result, perms, backup, transaction.Records(state_file, state, after))
@@ -234,6 +238,7 @@ def _result(base, result, job):
         findings=result["findings"],
         runtime_changes=["%s: %s -> %s" % (k, old, new) for k, _p, old, new in result["runtime_changes"]],
         restore=result["restore"],
+        rewritten=result.get("rewritten", []),
         nat=result["nat"],
         applier=result["applier"],
         applier_name=result["applier_name"],
@@ -258,6 +263,9 @@ def diff(path, result):
         "after": "".join("%s = %s\n" % (k, new) for k, _p, _o, new in result["runtime_changes"]),
     }
     out = [file_diff, runtime_diff]
+    # Another kerneltune file whose bounded line this run rewrites: one entry per file, named by it.
+    for other, (old, new) in sorted((result.get("other_files") or {}).items()):
+        out.append({"before_header": other, "after_header": other, "before": old, "after": new})
     st = transaction.file_stat(path)
     if result.get("new_text") is not None and transaction.perms_wrong(st):
         # A mode or owner that only changes is drift too: show it, not an empty diff.

@@ -83,7 +83,12 @@ class TransactionError(Exception):
 
 def changed(job):
     """Whether the run changes anything (the file, its mode or owner, running values)."""
-    return bool(job.result["file_changed"] or job.perms or job.result["runtime_changes"])
+    return bool(job.result["file_changed"] or job.perms or job.result["runtime_changes"] or _others(job))
+
+
+def _others(job):
+    """{path: (old text, new text)} of the other kerneltune files this run rewrites (plan.rewrite_others)."""
+    return job.result.get("other_files") or {}
 
 
 def run(job, hooks=None):
@@ -116,6 +121,7 @@ def _write(job, hooks, out):
     if save_records:
         _save_records(job, hooks)
     tmp = None
+    other_tmps = {}
     try:
         touches_file = job.result["file_changed"] or job.perms
         if touches_file and job.backup and os.path.exists(job.path):
@@ -123,16 +129,22 @@ def _write(job, hooks, out):
         if job.state == "present" and job.result["file_changed"]:
             tmp = _before_runtime(job, "could not write the file", prepare_file, job.path, job.result["new_text"],
                                   hooks)
+        for path, (_old, text) in sorted(_others(job).items()):
+            other_tmps[path] = _before_runtime(job._replace(path=path), "could not write the file", prepare_file,
+                                               path, text, hooks, file_stat(path))
         try:
             procsys.apply_runtime(job.result["runtime_changes"], job.proc_root, hooks.writer)
         except procsys.RuntimeWriteError as e:
             raise TransactionError(e.message)
+        _commit_others(job, hooks, other_tmps)
+        other_tmps = {}
         if touches_file:
             _commit(job, hooks, tmp)
             tmp = None
     except TransactionError as err:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        for t in [tmp] + list(other_tmps.values()):
+            if t is not None and os.path.exists(t):
+                os.unlink(t)
         if save_records:
             try:
                 hooks.save(recs.before, recs.state_file)
@@ -190,6 +202,26 @@ def _commit(job, hooks, tmp):
         _roll_back(job, hooks, what, e.strerror or e)
 
 
+def _commit_others(job, hooks, tmps):
+    """Rename each other kerneltune file's new text into place; a failure puts back the files already renamed
+    (their old text) and the running values."""
+    done = []
+    for path, tmp in sorted(tmps.items()):
+        try:
+            hooks.move(tmp, path)
+        except (IOError, OSError) as e:
+            for t in tmps.values():
+                if os.path.exists(t):
+                    os.unlink(t)
+            for p in done:
+                try:
+                    hooks.move(prepare_file(p, _others(job)[p][0], hooks, file_stat(p)), p)
+                except (IOError, OSError):
+                    pass  # the file keeps the rule's value: still one the bounds accept
+            _roll_back(job._replace(path=path), hooks, "could not write the file", e.strerror or e)
+        done.append(path)
+
+
 def _roll_back(job, hooks, what, err):
     """All or nothing: put the running values back, and say whether that worked."""
     rollback = [(k, parts, new, old) for k, parts, old, new in reversed(job.result["runtime_changes"])]
@@ -203,8 +235,12 @@ def _roll_back(job, hooks, what, err):
     raise TransactionError("%s: %s: %s; running values restored" % (job.path, what, err))
 
 
-def prepare_file(path, text, hooks):
-    """TEXT as a temporary file beside PATH, complete on disk with its final mode, owner and label; its name."""
+def prepare_file(path, text, hooks, keep=None):
+    """TEXT as a temporary file beside PATH, complete on disk with its final mode, owner and label; its name.
+
+    KEEP: the os.stat of a file whose mode and owner the new text keeps (another kerneltune file rewritten);
+    None: 0644 root:root.
+    """
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, DIR_MODE)
@@ -216,8 +252,8 @@ def prepare_file(path, text, hooks):
             os.fsync(f.fileno())
         # 0644 root:root every time, whatever the umask or the old file's mode, and the
         # directory's default SELinux label, set on the new file before it takes the name.
-        hooks.chown(tmp, ROOT_UID, ROOT_GID)
-        os.chmod(tmp, FILE_MODE)
+        hooks.chown(tmp, keep.st_uid if keep else ROOT_UID, keep.st_gid if keep else ROOT_GID)
+        os.chmod(tmp, (keep.st_mode & MODE_BITS) if keep else FILE_MODE)
         if hooks.label is not None:
             hooks.label(tmp)
     except BaseException:

@@ -22,12 +22,18 @@ WEB_SETTINGS = {FIN: {"max": 30}, SOMAXCONN: {"min": 8192}}
 HIGH_SETTINGS = {FIN: {"max": 15}}
 
 
-def run(env, settings, path):
-    """One task as the module runs it: plan, running values, the file. True when anything changed."""
-    r = env.plan(settings, path=path)
+def run(env, settings, path, **kw):
+    """One task as the module runs it: plan, running values, our file and the other kerneltune files it rewrites.
+    True when anything changed."""
+    r = env.plan(settings, path=path, **kw)
     procsys.apply_runtime(r["runtime_changes"], proc_root=env.proc)
-    env.conf(path, r["new_text"])
-    return r["file_changed"] or bool(r["runtime_changes"])
+    if r["new_text"] is None:
+        os.unlink(env.root + path)
+    else:
+        env.conf(path, r["new_text"])
+    for other, (_old, text) in r["other_files"].items():
+        env.conf(other, text)
+    return r["file_changed"] or bool(r["runtime_changes"]) or bool(r["other_files"])
 
 
 def text_of(env, path):
@@ -47,19 +53,60 @@ def test_high_outbound_client_then_web_frontend_converge_in_one_run(env):
     assert [run(env, HIGH_SETTINGS, HIGH), run(env, WEB_SETTINGS, WEB)] == [False, False]
 
 
-def test_web_frontend_then_high_outbound_client_end_on_the_same_files(env):
-    assert run(env, WEB_SETTINGS, WEB) and run(env, HIGH_SETTINGS, HIGH)
+def test_web_frontend_then_high_outbound_client_converge_in_one_run(env):
+    assert run(env, WEB_SETTINGS, WEB)
+    assert env.get("net/ipv4/tcp_fin_timeout") == "30"
     # web_frontend ran before high_outbound_client's bound existed and its file sorts later: high_outbound_client's
-    # run says so; web_frontend's next run reads the bound and writes 15. No role writes another role's file.
+    # run rewrites web_frontend's bounded line to the one value (the default 60 moved into <= 30 and <= 15).
     r = env.plan(HIGH_SETTINGS, path=HIGH)
-    assert by_key(r)[FIN]["status"] == "overridden"
-    assert [f["message"] for f in r["findings"] if f["rule"] == "overridden"] == [
-        "net.ipv4.tcp_fin_timeout: %s sets 30 after %s (<= 15); it wins at boot, so the running value is left "
-        "alone" % (WEB, HIGH)]
-    assert [run(env, WEB_SETTINGS, WEB), run(env, HIGH_SETTINGS, HIGH)] == [True, False]
+    assert r["rewritten"] == [{"path": WEB, "key": FIN, "before": "30", "after": "15"}]
+    assert list(r["other_files"]) == [WEB] and r["other_files"][WEB][1] == WEB_TEXT
+    e = by_key(r)[FIN]
+    # systemd-sysctl keeps the first of two equal assignments in its place: the source is our file.
+    assert (e["status"], e["persisted"], e["source"], e["overridden_by"]) == ("drift", "15", HIGH, None)
+    assert [f for f in r["findings"] if f["rule"] == "overridden"] == []
+    assert r["runtime_changes"] == [(FIN, ("net", "ipv4", "tcp_fin_timeout"), "30", "15")]
+    assert run(env, HIGH_SETTINGS, HIGH)
     assert (text_of(env, HIGH), text_of(env, WEB)) == (HIGH_TEXT, WEB_TEXT)
     assert env.get("net/ipv4/tcp_fin_timeout") == "15"
     assert [run(env, WEB_SETTINGS, WEB), run(env, HIGH_SETTINGS, HIGH)] == [False, False]
+
+
+def test_removing_one_profile_rederives_the_others_bounded_lines(env):
+    run(env, WEB_SETTINGS, WEB)
+    run(env, HIGH_SETTINGS, HIGH)
+    r = env.plan(None, path=HIGH, state="absent", restore="boot")
+    assert r["rewritten"] == [{"path": WEB, "key": FIN, "before": "15", "after": "30"}]
+    assert r["restore"] == [{"key": FIN, "runtime": "15", "value": "30", "source": WEB}]
+    assert run(env, None, HIGH, state="absent", restore="boot")
+    assert not os.path.exists(env.root + HIGH)
+    assert text_of(env, WEB) == WEB_TEXT.replace("tcp_fin_timeout = 15", "tcp_fin_timeout = 30")
+    assert env.get("net/ipv4/tcp_fin_timeout") == "30"
+    assert run(env, WEB_SETTINGS, WEB) is False
+    # restore: none rewrites the file all the same (the boot value), and leaves the running value.
+    run(env, HIGH_SETTINGS, HIGH)
+    r = env.plan(None, path=HIGH, state="absent", restore="none")
+    assert (r["rewritten"], r["runtime_changes"]) == ([{"path": WEB, "key": FIN, "before": "15", "after": "30"}], [])
+
+
+def test_a_kerneltune_file_that_is_a_symbolic_link_is_not_rewritten(env):
+    run(env, WEB_SETTINGS, WEB)
+    os.rename(env.root + WEB, env.root + "/etc/web.conf")
+    os.symlink(env.root + "/etc/web.conf", env.root + WEB)
+    r = env.plan(HIGH_SETTINGS, path=HIGH)
+    assert (r["rewritten"], r["other_files"]) == ([], {})
+
+
+def test_a_value_another_kerneltune_file_pinned_is_never_rewritten(env):
+    pinned = render.HEADER + "net.ipv4.tcp_fin_timeout = 10\n"
+    env.conf("/etc/sysctl.d/85-kerneltune-pinned.conf", pinned)
+    r = env.plan(HIGH_SETTINGS, path=HIGH)
+    assert (r["rewritten"], r["other_files"], by_key(r)[FIN]["desired"]) == ([], {}, "10")
+    # A bound line for another key does not make this key's line rewritable either.
+    env.conf("/etc/sysctl.d/85-kerneltune-pinned.conf", render.HEADER + (
+        "# kerneltune.tcp bound: net.core.somaxconn min=8192\nnet.ipv4.tcp_fin_timeout = 40\n"))
+    assert render.rewrite_bounded(text_of(env, "/etc/sysctl.d/85-kerneltune-pinned.conf"), FIN, "15") == \
+        text_of(env, "/etc/sysctl.d/85-kerneltune-pinned.conf")
 
 
 def test_a_value_another_file_raised_goes_back_when_that_file_goes(env):

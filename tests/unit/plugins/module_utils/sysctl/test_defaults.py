@@ -68,21 +68,64 @@ def test_a_key_absent_in_a_fresh_namespace_has_no_default():
     assert got == {"net.ipv4.conf.kt0.rp_filter": (None, "not in a fresh network namespace")}
 
 
-def test_without_cap_sys_admin_no_default_and_the_reason(tmp_path):
-    # A real child without CAP_SYS_ADMIN (setpriv drops it): unshare answers EPERM.
-    script = tmp_path / "nocap.py"
-    script.write_text(
-        "import sys\nsys.path[:0] = %r\n" % [p for p in __import__("sys").path if p] +
-        "from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import defaults\n"
-        "print(defaults.kernel_defaults({'net.ipv4.tcp_fin_timeout': ('net', 'ipv4', 'tcp_fin_timeout'), "
-        "'net.core.netdev_max_backlog': ('net', 'core', 'netdev_max_backlog')}))\n")
-    argv = [__import__("sys").executable, str(script)]
-    if os.geteuid() == 0:
-        argv = ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin"] + argv
-    out = subprocess.run(argv, stdout=subprocess.PIPE, check=True)
-    assert out.stdout.decode().strip() == (
-        "{'net.core.netdev_max_backlog': (None, 'global key'), "
-        "'net.ipv4.tcp_fin_timeout': (None, 'cannot create a network namespace: Operation not permitted')}")
+# A child that drops to uid 1000 (after the parent maps uids 0..1000 into a user namespace of its own, where
+# LIMIT, when given, is written to user.max_user_namespaces first: 0 turns user namespaces off there only).
+AS_UID_1000 = r"""
+import ctypes, os, sys
+sys.path[:0] = %(path)r
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import defaults
+limit = %(limit)r
+libc = ctypes.CDLL(None, use_errno=True)
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if limit is not None:
+        assert libc.unshare(defaults.CLONE_NEWUSER) == 0
+        os.write(ready_w, b"x")
+        os.read(go_r, 1)
+        open("/proc/sys/user/max_user_namespaces", "w").write(limit)
+    os.setgroups([])
+    os.setgid(1000)
+    os.setuid(1000)
+    got = defaults.kernel_defaults({"net.ipv4.tcp_fin_timeout": ("net", "ipv4", "tcp_fin_timeout"),
+                                    "net.core.netdev_max_backlog": ("net", "core", "netdev_max_backlog")})
+    print(os.geteuid(), open("/proc/sys/net/ipv4/tcp_fin_timeout").read().strip(), sorted(got.items()))
+    sys.stdout.flush()
+    os._exit(0)
+if limit is not None:
+    os.read(ready_r, 1)
+    for name in ("uid_map", "gid_map"):
+        open("/proc/%%d/%%s" %% (pid, name), "w").write("0 0 1001\n")
+    os.write(go_w, b"x")
+os.waitpid(pid, 0)
+"""
+
+
+def as_uid_1000(tmp_path, limit=None):
+    script = tmp_path / "as_uid_1000.py"
+    script.write_text(AS_UID_1000 % {"path": [p for p in __import__("sys").path if p], "limit": limit})
+    # In a network namespace of the test's own whose tcp_fin_timeout is 17: a default of 17 would be ours, not fresh.
+    out = subprocess.run(["unshare", "--net", "sh", "-c", 'echo 17 > /proc/sys/net/ipv4/tcp_fin_timeout && exec "$@"',
+                          "sh", __import__("sys").executable, str(script)], stdout=subprocess.PIPE, check=True)
+    return out.stdout.decode().strip()
+
+
+@needs_root
+def test_without_root_a_user_namespace_owns_the_fresh_network_namespace(tmp_path):
+    # uid 1000 has no CAP_SYS_ADMIN: unshare(CLONE_NEWNET) is EPERM, CLONE_NEWUSER | CLONE_NEWNET is not.
+    assert as_uid_1000(tmp_path) == (
+        "1000 17 [('net.core.netdev_max_backlog', (None, 'global key')), "
+        "('net.ipv4.tcp_fin_timeout', (%r, 'fresh network namespace'))]" % unshare_cat("net.ipv4.tcp_fin_timeout"))
+
+
+@needs_root
+def test_without_root_or_user_namespaces_no_default_and_the_reason(tmp_path):
+    # user.max_user_namespaces=0 (in a user namespace of the test's own: this machine's limit is left alone): the
+    # user namespace fails too (ENOSPC), and the reason is the first error, EPERM.
+    assert as_uid_1000(tmp_path, limit="0") == (
+        "1000 17 [('net.core.netdev_max_backlog', (None, 'global key')), "
+        "('net.ipv4.tcp_fin_timeout', (None, 'cannot create a network namespace: Operation not permitted'))]")
 
 
 def test_no_fork_when_no_key_needs_one():

@@ -60,6 +60,11 @@ def test_diff_shows_the_file_the_running_values_and_the_mode(tmp_path):
     assert d[2] == {"before_header": "%s (mode, owner)" % path, "after_header": "%s (mode, owner)" % path,
                     "before": "mode 0600, owner %d:%d\n" % (st.st_uid, st.st_gid), "after": "mode 0644, owner 0:0\n"}
     assert len(task.diff(PATH + ".none", result)) == 2
+    # Another kerneltune file whose bounded line the run rewrites: its own entry, named by its path.
+    other = "/etc/sysctl.d/95-kerneltune-other.conf"
+    result["other_files"] = {other: ("a = 30\n", "a = 15\n")}
+    assert task.diff(PATH + ".none", result)[2] == {"before_header": other, "after_header": other,
+                                                    "before": "a = 30\n", "after": "a = 15\n"}
 
 
 def test_lock_timeout():

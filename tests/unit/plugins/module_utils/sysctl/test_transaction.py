@@ -332,3 +332,35 @@ def test_keys_adopted_on_a_run_that_changes_nothing_else_are_saved(env, tmp_path
     e = r.fails(save=raising(errno.EROFS, "Read-only file system"))
     assert e.message == "%s: could not write the state file: Read-only file system; nothing was changed" % (
         r.state_file) and e.changed is False
+
+
+OTHER_OLD = render.HEADER + "# kerneltune.tcp bound: net.ipv4.tcp_fin_timeout max=30\nnet.ipv4.tcp_fin_timeout = 30\n"
+OTHER_NEW = OTHER_OLD.replace("= 30", "= 15")
+
+
+def with_other(env, tmp_path, mode=0o640):
+    """A run that also rewrites another kerneltune file's bounded line (plan.rewrite_others), mode MODE."""
+    r = Run(env, tmp_path, SETTINGS)
+    other = env.root + "/etc/sysctl.d/95-kerneltune-other.conf"
+    env.conf("/etc/sysctl.d/95-kerneltune-other.conf", OTHER_OLD)
+    os.chmod(other, mode)
+    r.job = r.job._replace(result=dict(r.result, other_files={other: (OTHER_OLD, OTHER_NEW)}))
+    return r, other
+
+
+def test_another_kerneltune_file_is_rewritten_atomically_keeping_its_mode(env, tmp_path):
+    r, other = with_other(env, tmp_path)
+    assert transaction.changed(r.job._replace(result=dict(r.result, file_changed=False, runtime_changes=[],
+                                                          other_files={other: (OTHER_OLD, OTHER_NEW)})))
+    assert r.run() == {"warnings": []}
+    assert Path(other).read_text() == OTHER_NEW and stat.S_IMODE(os.stat(other).st_mode) == 0o640
+    assert r.running() == AFTER and r.file() == r.result["new_text"] and r.leftovers() == []
+
+
+def test_another_file_that_cannot_be_renamed_puts_everything_back(env, tmp_path):
+    r, other = with_other(env, tmp_path)
+    e = r.fails(move=raising(errno.EROFS, "Read-only file system"))
+    assert e.message == "%s: could not write the file: Read-only file system; running values restored" % other
+    assert e.changed is False
+    assert Path(other).read_text() == OTHER_OLD and r.file() is None
+    assert r.running() == BEFORE and r.leftovers() == [] and r.records() == {}
