@@ -195,10 +195,10 @@ def main():
                 for field, with_ours in (("persisted_before", False), ("persisted", True)):
                     want = reality[with_ours][e["key"]]
                     got = e[field] if e[field] is not None else defaults[e["key"]]
-                    if got != want or e["persisted_unknown"]:
+                    if got != want or e.get("persisted_unknown"):
                         mismatches.append({"case": name, "key": e["key"], "field": field, "model": e[field],
                                            "source": e["source" if with_ours else "source_before"],
-                                           "unknown": e["persisted_unknown"], "real": want})
+                                           "unknown": e.get("persisted_unknown"), "real": want})
             row["real"] = reality
             results.append(row)
         finally:
