@@ -295,6 +295,10 @@ settings:
         - When set, C(persisted) is null, C(overridden_by) is null and the V(boot_unknown) finding says the same.
       type: str
       sample: null
+    persisted_before_unknown:
+      description: The same for C(persisted_before), or null.
+      type: str
+      sample: null
     status:
       description: V(ok), V(drift), V(overridden), V(unsupported) or V(read_only).
       type: str

@@ -301,6 +301,7 @@ def _entry(req, key, wanted, runtime, status, model):
         "persisted_drift": persisted_drift,
         "overridden_by": overridden_by,
         "persisted_unknown": unknown,
+        "persisted_before_unknown": e_before[3] if e_before and len(e_before) > 3 else None,
         "status": status,
         "bounds": dict(b, text=bounds_lib.describe_bounds(b)) if b else None,
     }
