@@ -250,8 +250,8 @@ settings:
     runtime: {description: Running value before the task (null when the key is absent)., type: str, sample: "60"}
     persisted:
       description:
-        - The value the key holds after boot once the task ran: the boot-time applier over all config files, then
-          ufw's boot script and tuned's profile and re-apply when they run at boot.
+        - The value the key holds after boot once the task ran, from the boot-time applier over all config files,
+          then ufw's boot script and tuned's profile and re-apply when they run at boot.
         - Null when no file sets the key; then the key boots with the kernel default, C(kernel_default) where known.
       type: str
       sample: "15"
