@@ -36,6 +36,8 @@ UFW_LINK = "/etc/systemd/system/multi-user.target.wants/ufw.service"
 UFW_STOCK = "/etc/ufw/sysctl.conf"
 NS = "kt-boot-services"
 TUNED_LOG = "/tmp/kt-tuned.log"
+# tuned 2.23 and later (trixie) keep profiles in /etc/tuned/profiles and /usr/lib/tuned/profiles.
+PROFILES = "/etc/tuned/profiles" if os.path.isdir("/usr/lib/tuned/profiles") else "/etc/tuned"
 
 
 def profile(sysctl, include=None, variables=None):
@@ -50,7 +52,8 @@ def profile(sysctl, include=None, variables=None):
 def tuned_files(prof, reapply, extra=None):
     files = {"/etc/tuned/tuned-main.conf": "daemon = 0\ndynamic_tuning = 0\nreapply_sysctl = %d\n" % reapply,
              "/etc/tuned/active_profile": "kt-test\n", "/etc/tuned/profile_mode": "manual\n",
-             "/etc/tuned/kt-test/tuned.conf": prof, TUNED_LINK: "@link:/lib/systemd/system/tuned.service"}
+             PROFILES + "/kt-test/tuned.conf": prof, "/etc/tuned/post_loaded_profile": "",
+             TUNED_LINK: "@link:/lib/systemd/system/tuned.service"}
     files.update(extra or {})
     return files
 
@@ -96,7 +99,7 @@ CASES = [
                   "/etc/sysctl.conf": "net.ipv4.tcp_keepalive_time = 450\n"})),
     ("tuned include and variables, reapply 0", ETC,
      tuned_files(profile({"net.ipv4.tcp_fin_timeout": "\"44\""}, include="kt-base"), 0,
-                 {"/etc/tuned/kt-base/tuned.conf": profile({"net.ipv4.tcp_keepalive_time": "${ka}",
+                 {PROFILES + "/kt-base/tuned.conf": profile({"net.ipv4.tcp_keepalive_time": "${ka}",
                                                             "net.ipv4.tcp_fin_timeout": "33"},
                                                            variables={"ka": "900"})})),
     ("ufw then tuned, reapply 0", ETC,

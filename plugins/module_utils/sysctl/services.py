@@ -24,7 +24,9 @@ against them in containers (molecule/boot_services):
   globs: both name no /proc/sys file). /usr/lib/sysctl.d and
   /usr/local/lib/sysctl.d are never re-applied. The active profile is
   /etc/tuned/active_profile (several names are merged in order); a profile is
-  /etc/tuned/NAME/tuned.conf, else /usr/lib/tuned/NAME/tuned.conf; ``include=``
+  /etc/tuned/NAME/tuned.conf, else /usr/lib/tuned/NAME/tuned.conf (from 2.23:
+  /etc/tuned/profiles and /usr/lib/tuned/profiles, or ``profile_dirs``, and
+  post_loaded_profile last); ``include=``
   loads the named profiles first, recursively, and the including profile's
   options win. With /etc/tuned/profile_mode ``auto`` (or empty, with no active
   profile) tuned applies the profile its recommender picks: not modelled, the
@@ -58,7 +60,12 @@ UFW_SYSCTL = "/etc/ufw/sysctl.conf"
 TUNED_MAIN = "/etc/tuned/tuned-main.conf"
 TUNED_ACTIVE = "/etc/tuned/active_profile"
 TUNED_MODE = "/etc/tuned/profile_mode"
-TUNED_DIRS = ("/etc/tuned", "/usr/lib/tuned")  # the first that has NAME/tuned.conf
+TUNED_POST = "/etc/tuned/post_loaded_profile"
+# Where a profile NAME/tuned.conf is looked for, the first that has it wins: tuned before 2.23 (bullseye 2.15,
+# bookworm 2.20), and from 2.23 (trixie 2.25), whose default is profile_dirs = /usr/lib/tuned/profiles,
+# /etc/tuned/profiles (the last listed wins) and which reads the profile named in post_loaded_profile last.
+TUNED_DIRS = ("/etc/tuned", "/usr/lib/tuned")
+TUNED_DIRS_2_23 = ("/etc/tuned/profiles", "/usr/lib/tuned/profiles")
 TUNED_REAPPLY_DIRS = ("/run/sysctl.d", "/etc/sysctl.d")
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
 _BOOL = {"1": True, "yes": True, "true": True, "on": True, "0": False, "no": False, "false": False, "off": False}
@@ -160,17 +167,31 @@ def parse_ini(text):
     return sections
 
 
-def tuned_main(root=""):
-    """reapply_sysctl from tuned-main.conf, tuned's defaults when absent or unreadable."""
+def _tuned_main_options(root):
     opts = {}
     for _s, options in parse_ini("[main]\n" + (_text(TUNED_MAIN, root) or "")):
         for opt, value, _l in options:
             opts[opt] = value
-    return _BOOL.get(opts.get("reapply_sysctl", "1").strip().lower(), True)
+    return opts
+
+
+def tuned_main(root=""):
+    """reapply_sysctl from tuned-main.conf, tuned's defaults when absent or unreadable."""
+    return _BOOL.get(_tuned_main_options(root).get("reapply_sysctl", "1").strip().lower(), True)
+
+
+def tuned_profile_dirs(root=""):
+    """The directories tuned looks for profiles in, the first to win: profile_dirs (2.23+), else the layout found."""
+    listed = _tuned_main_options(root).get("profile_dirs")
+    if listed and os.path.isdir(root + TUNED_DIRS_2_23[1]):
+        return tuple(reversed([d.strip().rstrip("/") for d in re.split(r"[,;]", listed) if d.strip()]))
+    if os.path.isdir(root + TUNED_DIRS_2_23[1]):
+        return TUNED_DIRS_2_23
+    return TUNED_DIRS
 
 
 def _profile_file(name, root, skip):
-    for d in TUNED_DIRS:
+    for d in tuned_profile_dirs(root):
         p = d + "/" + os.path.basename(name) + "/tuned.conf"
         if p in skip:
             continue
@@ -193,7 +214,7 @@ def load_profile(names, root=""):
         if path is None:
             if conditional or any(s.endswith("/" + os.path.basename(name) + "/tuned.conf") for s in seen):
                 return None
-            return "tuned profile %s is not in %s" % (name, " or ".join(TUNED_DIRS))
+            return "tuned profile %s is not in %s" % (name, " or ".join(tuned_profile_dirs(root)))
         seen.append(path)
         sections = parse_ini(_text(path, root))
         main = dict((o, v) for s, opts in sections if s == "main" for o, v, _l in opts)
@@ -259,6 +280,8 @@ def tuned_state(root=""):
         return {"enabled": True, "profiles": None,
                 "why": "tuned runs in automatic mode (%s): it applies the profile its recommender picks for this "
                        "machine, which is not modelled" % TUNED_MODE}
+    if os.path.isdir(root + TUNED_DIRS_2_23[1]):
+        names += (_text(TUNED_POST, root) or "").split()[:1]
     return {"enabled": True, "profiles": names, "why": None}
 
 

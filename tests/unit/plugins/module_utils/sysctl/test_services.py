@@ -175,3 +175,19 @@ def test_tuned_reapply_order_run_wins_name_then_sysctl_conf(env):
     assert e["persisted"] == "31" and e["source"] == "/run/sysctl.d/95-x.conf"
     env.conf("/etc/sysctl.conf", "net.ipv4.tcp_fin_timeout = 34\n")
     assert by_key(env.plan({FIN: 20}))[FIN]["persisted"] == "34"
+
+
+def test_tuned_2_23_layout_profiles_dir_and_post_loaded_profile(env):
+    os.makedirs(env.root + "/usr/lib/tuned/profiles")
+    tuned(env, "[main]\n[sysctl]\nnet.ipv4.tcp_fin_timeout=44\n", reapply=0)
+    # /etc/tuned/NAME is not read from 2.23: the profile is missing there
+    r = env.plan({FIN: 20})
+    assert [f["message"] for f in r["findings"] if f["rule"] == "boot_unknown"] == [
+        "net.ipv4.tcp_fin_timeout: the value at boot is unknown: tuned profile kt-test is not in /etc/tuned/profiles "
+        "or /usr/lib/tuned/profiles: tuned does not start"]
+    env.conf("/etc/tuned/profiles/kt-test/tuned.conf", "[sysctl]\nnet.ipv4.tcp_fin_timeout=45\n")
+    env.conf("/usr/lib/tuned/profiles/kt-post/tuned.conf", "[sysctl]\nnet.ipv4.tcp_fin_timeout=46\n")
+    assert by_key(env.plan({FIN: 20}))[FIN]["persisted"] == "45"
+    env.conf("/etc/tuned/post_loaded_profile", "kt-post\n")
+    e = by_key(env.plan({FIN: 20}))[FIN]
+    assert e["persisted"] == "46" and e["source"] == "/usr/lib/tuned/profiles/kt-post/tuned.conf"
