@@ -139,7 +139,7 @@ def boot(files):
         if os.path.lexists(TUNED_LINK):
             if os.path.exists(TUNED_LOG):
                 os.unlink(TUNED_LOG)
-            p = sh(run + ["timeout", "60", "tuned", "--no-dbus", "--no-socket", "--debug", "-l", TUNED_LOG],
+            p = sh(run + ["timeout", "60", "tuned", "--no-dbus", "--debug", "-l", TUNED_LOG],
                    check=False)
             log = open(TUNED_LOG).read() if os.path.exists(TUNED_LOG) else p.stdout
             if "static tuning from profile '%s' applied" % files["/etc/tuned/active_profile"].strip() not in log:
