@@ -67,6 +67,7 @@ def ufw_files(enabled="yes", ipt=UFW_STOCK):
 
 
 KA = {"net.ipv4.tcp_keepalive_time": "300"}
+BASE = profile({"net.ipv4.tcp_keepalive_time": "${ka}", "net.ipv4.tcp_fin_timeout": "33"}, variables={"ka": "900"})
 CASES = [
     # (name, our path, files)
     ("ufw enabled, stock sysctl.conf (log_martians=0)", ETC, ufw_files()),
@@ -99,9 +100,7 @@ CASES = [
                   "/etc/sysctl.conf": "net.ipv4.tcp_keepalive_time = 450\n"})),
     ("tuned include and variables, reapply 0", ETC,
      tuned_files(profile({"net.ipv4.tcp_fin_timeout": "\"44\""}, include="kt-base"), 0,
-                 {PROFILES + "/kt-base/tuned.conf": profile({"net.ipv4.tcp_keepalive_time": "${ka}",
-                                                            "net.ipv4.tcp_fin_timeout": "33"},
-                                                           variables={"ka": "900"})})),
+                 {PROFILES + "/kt-base/tuned.conf": BASE})),
     ("ufw then tuned, reapply 0", ETC,
      dict(ufw_files(), **tuned_files(profile({"net.ipv4.conf.all.log_martians": "1"}), 0))),
     ("ufw then tuned, reapply 1", ETC,
