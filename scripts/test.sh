@@ -104,7 +104,7 @@ molecule)
         for r in $rels; do
             case " $wanted " in *" $r "*) ;; *) continue ;; esac
             echo "molecule test -s $s ($r)"
-            KT_IMAGE="localhost/kerneltune-debian:$r" KT_RELEASE="$r" \
+            KT_IMAGE="$(bash scripts/build-image.sh --name "$r")" KT_RELEASE="$r" \
                 run_step "molecule-$s@$r" molecule test -s "$s"
         done
     done
@@ -128,7 +128,7 @@ controllers)
         export PATH="$cv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections-$v"
         run_step "controller-$v-unit" python -m pytest -q -p no:cacheprovider tests/unit
         run_step "controller-$v-sanity" bash scripts/sanity.sh
-        KT_IMAGE="localhost/kerneltune-debian:$rel" KT_RELEASE="$rel" \
+        KT_IMAGE="$(bash scripts/build-image.sh --name "$rel")" KT_RELEASE="$rel" \
             run_step "controller-$v-molecule-profile_web_frontend@$rel" \
                 molecule -c .config/molecule/config.yml test -s profile_web_frontend
         export PATH="$saved_path" ANSIBLE_COLLECTIONS_PATH="$here/.cache/collections"

@@ -255,7 +255,8 @@ settings:
     runtime: {description: Running value before the task (null when the key is absent)., type: str, sample: "60"}
     persisted:
       description:
-        - The value the boot-time applier would set from all config files after the task.
+        - The value the key holds after boot once the task ran, from the boot-time applier over all config files,
+          then ufw's boot script and tuned's profile and re-apply when they run at boot.
         - Null when no file sets the key; then the key boots with the kernel default, C(kernel_default) where known.
       type: str
       sample: "15"
@@ -301,9 +302,22 @@ settings:
       type: bool
       sample: true
     overridden_by:
-      description: A file read after ours that sets another value, or null.
+      description:
+        - A file read after ours that sets another value, or null.
+        - It may be the file ufw's boot script applies (C(IPT_SYSCTL), /etc/ufw/sysctl.conf) or a tuned profile's
+          tuned.conf, when ufw or tuned runs at boot after the sysctl applier (docs/tcp_sysctl.md, "ufw and tuned").
       type: str
       sample: /etc/sysctl.d/99-local.conf
+    persisted_unknown:
+      description:
+        - Why the value at boot is unknown (tuned runs at boot with a profile the module cannot evaluate), or null.
+        - When set, C(persisted) is null, C(overridden_by) is null and the V(boot_unknown) finding says the same.
+      type: str
+      sample: null
+    persisted_before_unknown:
+      description: The same for C(persisted_before), or null.
+      type: str
+      sample: null
     status:
       description: V(ok), V(drift), V(overridden), V(unsupported) or V(read_only).
       type: str

@@ -17,6 +17,7 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import services
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
 
 APPLIERS = (boot.SYSTEMD, boot.PROCPS)
@@ -41,7 +42,9 @@ class BootModel(object):
             return values.kernel_value(key, value, runtime.get(key))
 
         def model(app, overlay=None):
-            return boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid)
+            # The applier, then what runs after it at boot and sets sysctls too (ufw, tuned).
+            return services.layer(boot.effective(app, boot_root, overlay, self.versions[app], wanted, valid),
+                                  boot_root, overlay, wanted, valid, self.versions[boot.PROCPS])
 
         self._model = model
         self._base = self._kerneltune = None
@@ -108,8 +111,14 @@ class BootModel(object):
         return self
 
     def applied_before(self, path, other):
-        """Whether the modelled applier reads PATH before OTHER (once finish() ran): OTHER's value then wins."""
+        """Whether the modelled boot sets PATH before OTHER (once finish() ran): OTHER's value then wins.
+
+        A file the applier does not read but that wins at boot is ufw's or tuned's (services.layer): they run after
+        the applier, so after every file it reads.
+        """
         order = self._order or []
+        if path in order and other not in order:
+            return True
         return path in order and other in order and order.index(path) < order.index(other)
 
     def file_findings(self, path, state, findings):
@@ -142,6 +151,8 @@ def sets_text(entry):
     """What an applier's entry for a key does, in words (applier_disagree)."""
     if not entry:
         return "not set it"
+    if len(entry) > 3:
+        return "set an unknown value (%s)" % entry[3]
     if entry[0] is None:
         return "leave it unset (%s)" % entry[1]
     return "set %s (from %s)" % (entry[0], entry[1])

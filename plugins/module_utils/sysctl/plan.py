@@ -27,6 +27,7 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import procsys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import render
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import rules
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import services
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import values
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.bootmodel import BootModel, sets_text
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.errors import SysctlError
@@ -336,12 +337,15 @@ def _entry(req, key, wanted, runtime, status, model):
     # key alone (systemd: a "-key" line or a value the kernel refuses).
     runtime_drift = not meets(cur)
     persisted_drift = e_before is None or not meets(e_before[0])
+    # ufw or tuned may make the value at boot unknown (services.py): then nothing claims it is ours.
+    unknown = e_after[3] if e_after and len(e_after) > 3 else None
     overridden_by = None
     # A file wins at boot only when the applier reads it after ours (or masks ours). A file read BEFORE ours that
     # the model shows winning means the kernel refuses our value (allow: [range]): no override; the running value
     # is written, so the kernel judges it (a refusal rolls the run back).
     if status != "unsupported" and req.state == "present" and e_after and not meets(e_after[0]) \
-            and (model.mask or (e_after[1] != req.path and model.applied_before(req.path, e_after[1]))):
+            and (model.mask or (e_after[1] != req.path and model.applied_before(req.path, e_after[1]))) \
+            and unknown is None:
         overridden_by = e_after[1]
     if status is None:
         if overridden_by:
@@ -361,6 +365,8 @@ def _entry(req, key, wanted, runtime, status, model):
         "runtime_drift": runtime_drift,
         "persisted_drift": persisted_drift,
         "overridden_by": overridden_by,
+        "persisted_unknown": unknown,
+        "persisted_before_unknown": e_before[3] if e_before and len(e_before) > 3 else None,
         "status": status,
         "bounds": dict(b, text=bounds_lib.describe_bounds(b)) if b else None,
     }
@@ -376,8 +382,12 @@ def _entry_findings(req, entry, parts, model, findings):
                      "alone" % (key, overridden_by, model.which, req.path, want))
     elif overridden_by:
         findings.add("overridden", "warning", key,
-                     "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone"
-                     % (key, overridden_by, e_after[0], req.path, entry["bounds"]["text"] if entry["bounds"] else want))
+                     "%s: %s sets %s after %s (%s); it wins at boot, so the running value is left alone%s"
+                     % (key, overridden_by, e_after[0], req.path, entry["bounds"]["text"] if entry["bounds"] else want,
+                        services.fix_text(overridden_by, req.boot_root)))
+    if entry["persisted_unknown"] and status not in ("unsupported", "read_only") and req.state == "present":
+        findings.add("boot_unknown", "warning", key,
+                     "%s: the value at boot is unknown: %s" % (key, entry["persisted_unknown"]))
     mine = e_after[0] if e_after else None
     theirs = e_other[0] if e_other else None
     if status not in ("unsupported", "read_only") and req.state == "present" \

@@ -31,7 +31,7 @@ RULES = frozenset((
     "key_name", "scope", "value_chars", "tw_recycle_nat", "tw_recycle_removed", "tw_recycle_no_nat",
     "unknown_key", "global_key", "missing_key", "read_only", "range", "port_range_listener",
     "port_range_reserved", "port_range_parity", "tw_reuse_timestamps", "fin_timeout_scope",
-    "overridden", "masked", "not_persistent", "applier_disagree", "bounds", "restore_unknown",
+    "overridden", "masked", "not_persistent", "applier_disagree", "boot_unknown", "bounds", "restore_unknown",
     "bounds_conflict",
     "records_ignored", "records_missing",
 ))

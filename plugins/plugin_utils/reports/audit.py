@@ -68,6 +68,8 @@ def boot(e):
     The file is the one that sets the key (source_before); with none, the kernel's default applies at boot: its
     number when tcp_sysctl reports it (kernel_default) and where it was read (kernel_default_source, a fresh
     network namespace), else why it is unknown (kernel_default_source). Results from before kernel_default existed say only that it is the kernel's default."""
+    if e.get("persisted_before_unknown"):
+        return None, e.get("source_before"), u"unknown: %s" % e["persisted_before_unknown"]
     if e.get("source_before"):
         text = u"%s from %s" % (value(e.get("persisted_before")), e["source_before"])
         return e.get("persisted_before"), e["source_before"], text
@@ -106,11 +108,23 @@ def problems(e):
         out.append(u"overridden by %s, which sets %s at boot" % (e.get("overridden_by"), value(e.get("persisted"))))
     if e.get("runtime_drift"):
         out.append("runtime drift")
-    if e.get("persisted_drift") and e["status"] != "overridden":
+    if e.get("persisted_unknown"):
+        out.append(u"value at boot unknown: %s" % e["persisted_unknown"])
+    elif e.get("persisted_drift") and e["status"] != "overridden":
         out.append(boot_problem(e))
     if e["status"] == "read_only":
         out.append("read-only on this host")
     return out
+
+
+def _why_later(path):
+    """Why PATH wins at boot, in words: ufw's and tuned's files run after the sysctl applier (services.py)."""
+    if path.startswith("/etc/ufw/"):
+        return ("ufw's boot script applies it after the sysctl files; or point IPT_SYSCTL in /etc/default/ufw "
+                "at another file")
+    if path.endswith("/tuned.conf") and path.startswith(("/etc/tuned/", "/usr/lib/tuned/")):
+        return "tuned applies this profile at boot after the sysctl files; change it in a profile under /etc/tuned"
+    return "a later file wins at boot"
 
 
 # The files the profile roles write: /etc/sysctl.d/80-kerneltune-<profile>.conf, 85-kerneltune-sysctl.conf (kt_sysctl).
@@ -172,8 +186,9 @@ def key_fix(e, profile, ctx=None):
                     "%s (or make it a bound in both); do not edit a kerneltune-managed file by hand" % (
                         owner, profile, e["key"], owner, value(e.get("persisted")), overrides_var(owner),
                         overrides_var(profile)))
-        return (u"remove %s from %s (a later file wins at boot), or, if %s is right for this host, set it in %s"
-                % (e["key"], e.get("overridden_by"), value(e.get("persisted")), overrides_var(profile)))
+        return (u"remove %s from %s (%s), or, if %s is right for this host, set it in %s"
+                % (e["key"], e.get("overridden_by"), _why_later(e.get("overridden_by") or ""),
+                   value(e.get("persisted")), overrides_var(profile)))
     if e["status"] == "read_only":
         return (u"%s cannot be written on this host: set it where its network namespace is made, or drop it "
                 "for this host with %s: {%s: null}" % (e["key"], overrides_var(profile), e["key"]))

@@ -38,8 +38,8 @@ def test_fresh_host_reports_drift(env):
     assert e["net.ipv4.tcp_fin_timeout"] == {
         "key": "net.ipv4.tcp_fin_timeout", "desired": "15", "runtime": "60", "persisted": "15", "source": PATH,
         "persisted_before": None, "source_before": None, "runtime_drift": True, "persisted_drift": True,
-        "overridden_by": None, "status": "drift", "bounds": None, "kernel_default": "60",
-        "kernel_default_source": "fresh network namespace"}
+        "overridden_by": None, "persisted_unknown": None, "persisted_before_unknown": None, "status": "drift",
+        "bounds": None, "kernel_default": "60", "kernel_default_source": "fresh network namespace"}
     # Running value already right but not persisted: boot-time drift only.
     assert e["net.core.somaxconn"]["runtime_drift"] is False
     assert e["net.core.somaxconn"]["persisted_drift"] is True

@@ -31,7 +31,7 @@ def test_scope_cannot_be_allowed(env):
 
 def test_unknown_allow_rule(env):
     e = refused(env, {"net.ipv4.tcp_fin_timeout": 1}, allow=["nope"])
-    assert e.message.startswith("allow: unknown rule 'nope'; known rules: applier_disagree, bounds, bounds_conflict, fin_timeout_scope, ")
+    assert e.message.startswith("allow: unknown rule 'nope'; known rules: applier_disagree, boot_unknown, bounds, bounds_conflict, fin_timeout_scope, ")
 
 
 # ---------------------------------------------------------------- ranges

@@ -276,3 +276,29 @@ def test_an_audit_json_of_schema_version_1_is_still_a_baseline_and_merge_input()
     recs, hosts = audit.merge_audits([path])
     counts = audit.audit_summary(recs, hosts)["counts"]
     assert counts == {"hosts": 4, "error": 0, "unreachable": 1, "not_compliant": 2, "compliant": 1}
+
+
+def test_ufw_and_tuned_overrides_name_the_service_and_the_fix():
+    e = entry("net.ipv4.conf.all.log_martians", "overridden", runtime="0", desired="1", persisted="0",
+              by="/etc/ufw/sysctl.conf", before="0", src_before="/etc/ufw/sysctl.conf")
+    row = audit.key_row(e, "web_frontend")
+    assert row["problems"] == ["overridden by /etc/ufw/sysctl.conf, which sets 0 at boot"]
+    assert row["fix"] == (
+        "remove net.ipv4.conf.all.log_martians from /etc/ufw/sysctl.conf (ufw's boot script applies it after the "
+        "sysctl files; or point IPT_SYSCTL in /etc/default/ufw at another file), or, if 0 is right for this host, "
+        "set it in web_frontend_sysctl_overrides")
+    e = entry("net.ipv4.tcp_keepalive_time", "overridden", runtime="300", desired="600", persisted="300",
+              by="/etc/tuned/kt/tuned.conf")
+    assert audit.key_row(e, "web_frontend")["fix"] == (
+        "remove net.ipv4.tcp_keepalive_time from /etc/tuned/kt/tuned.conf (tuned applies this profile at boot after "
+        "the sysctl files; change it in a profile under /etc/tuned), or, if 300 is right for this host, set it in "
+        "web_frontend_sysctl_overrides")
+
+
+def test_a_boot_value_tuned_leaves_unknown():
+    why = "tuned runs in automatic mode (/etc/tuned/profile_mode): it applies the profile its recommender picks"
+    e = dict(entry("net.ipv4.tcp_fin_timeout", "drift", runtime="60", desired="30", persisted=None, pd=True,
+                   src_before="tuned"), persisted_unknown=why, persisted_before_unknown=why)
+    row = audit.key_row(e, "web_frontend")
+    assert (row["boot"], row["boot_source"], row["boot_text"]) == (None, "tuned", "unknown: " + why)
+    assert row["problems"] == ["value at boot unknown: " + why]
