@@ -22,6 +22,10 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kt_driver  # noqa: E402  (molecule/_shared/files, copied beside this file)
+from kt_driver import import_library, put  # noqa: E402
+
 SETTINGS = {
     "net.ipv4.tcp_fin_timeout": "15",
     "net.ipv4.tcp_keepalive_time": "600",
@@ -108,21 +112,11 @@ CASES = [
 ]
 
 
-def put(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if os.path.lexists(path):
-        os.unlink(path)
-    if text.startswith("@link:"):
-        os.symlink(text[len("@link:"):], path)
-    else:
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o644)
 
 
 def sh(argv, check=True):
-    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=check, timeout=120)
+    return kt_driver.sh(argv, check=check, stderr=subprocess.STDOUT, timeout=120)
+
 
 
 def boot(files):
@@ -150,20 +144,6 @@ def boot(files):
     return {k: " ".join(v.split()) for k, v in zip(KEYS, out)}, plugins
 
 
-def import_library(src):
-    """Make the module_utils tree in src (its packages too) importable under its collection name."""
-    import shutil
-    import tempfile
-    top = tempfile.mkdtemp(prefix="kt-lib-")
-    pkg = top
-    for part in ("ansible_collections", "kerneltune", "tcp", "plugins"):
-        pkg = os.path.join(pkg, part)
-        os.mkdir(pkg)
-        open(os.path.join(pkg, "__init__.py"), "w").close()
-    lib = os.path.join(pkg, "module_utils")
-    shutil.copytree(src, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    open(os.path.join(lib, "__init__.py"), "a").close()
-    sys.path.insert(0, top)
 
 
 def main():

@@ -19,8 +19,10 @@ Usage: precedence.py MODULE_UTILS_DIR SEED COUNT  (prints a JSON summary)
 import json
 import os
 import random
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kt_driver import import_library, put, sh  # noqa: E402  (molecule/_shared/files, copied beside this file)
 
 OUR = "/etc/sysctl.d/60-kt.conf"
 SETTINGS = {
@@ -151,23 +153,8 @@ def random_layout(rng, i):
     return ("random %d" % i, files)
 
 
-def put(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if os.path.lexists(path):
-        os.unlink(path)
-    if text == "@null":
-        os.symlink("/dev/null", path)
-    elif text.startswith("@link:"):
-        os.symlink(text[len("@link:"):], path)
-    else:
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o644)
 
 
-def sh(argv, check=True):
-    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True,
-                          check=check)
 
 
 def real(argv, keys=None):
@@ -185,20 +172,6 @@ def real(argv, keys=None):
     return {k: " ".join(v.split()) for k, v in zip(keys, out)}
 
 
-def import_library(src):
-    """Make the module_utils tree in src (its packages too) importable under its collection name."""
-    import shutil
-    import tempfile
-    top = tempfile.mkdtemp(prefix="kt-lib-")
-    pkg = top
-    for part in ("ansible_collections", "kerneltune", "tcp", "plugins"):
-        pkg = os.path.join(pkg, part)
-        os.mkdir(pkg)
-        open(os.path.join(pkg, "__init__.py"), "w").close()
-    lib = os.path.join(pkg, "module_utils")
-    shutil.copytree(src, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    open(os.path.join(lib, "__init__.py"), "a").close()
-    sys.path.insert(0, top)
 
 
 def main():
