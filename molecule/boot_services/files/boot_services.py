@@ -112,11 +112,8 @@ CASES = [
 ]
 
 
-
-
 def sh(argv, check=True):
     return kt_driver.sh(argv, check=check, stderr=subprocess.STDOUT, timeout=120)
-
 
 
 def boot(files):
@@ -142,8 +139,6 @@ def boot(files):
     finally:
         sh(["ip", "netns", "del", NS])
     return {k: " ".join(v.split()) for k, v in zip(KEYS, out)}, plugins
-
-
 
 
 def main():

@@ -153,10 +153,6 @@ def random_layout(rng, i):
     return ("random %d" % i, files)
 
 
-
-
-
-
 def real(argv, keys=None):
     """Values of keys (KEYS by default) in a fresh namespace after running argv there (None: nothing run)."""
     keys = keys or KEYS
@@ -170,8 +166,6 @@ def real(argv, keys=None):
     finally:
         sh(["ip", "netns", "del", ns])
     return {k: " ".join(v.split()) for k, v in zip(keys, out)}
-
-
 
 
 def main():
