@@ -221,7 +221,8 @@ def records_missing_note(f, profile):
     return {"profile": profile, "kind": "records_missing", "key": None,
             "text": u"records missing: %s" % f.get("message"),
             "fix": u"run the role kerneltune.tcp.%s on this host once: state=present records the file's keys as "
-                   "adopted (nothing else changes), so that removing the profile later puts back the values the "
+                   "adopted (and writes the bound comment lines an earlier release did not; --check --diff shows "
+                   "every change first), so that removing the profile later puts back the values the "
                    "host boots with (docs/tcp_sysctl.md, records)" % profile}
 
 
