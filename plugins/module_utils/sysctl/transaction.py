@@ -137,9 +137,14 @@ def _write(job, hooks, out):
         except procsys.RuntimeWriteError as e:
             raise TransactionError(e.message)
         _commit_others(job, hooks, other_tmps)
-        other_tmps = {}
+        renamed, other_tmps = sorted(other_tmps), {}
         if touches_file:
-            _commit(job, hooks, tmp)
+            try:
+                _commit(job, hooks, tmp)
+            except TransactionError:
+                # Ours stays as it was: so do the other kerneltune files already renamed (their old text).
+                _put_back_others(job, hooks, renamed)
+                raise
             tmp = None
     except TransactionError as err:
         for t in [tmp] + list(other_tmps.values()):
@@ -213,13 +218,18 @@ def _commit_others(job, hooks, tmps):
             for t in tmps.values():
                 if os.path.exists(t):
                     os.unlink(t)
-            for p in done:
-                try:
-                    hooks.move(prepare_file(p, _others(job)[p][0], hooks, file_stat(p)), p)
-                except (IOError, OSError):
-                    pass  # the file keeps the rule's value: still one the bounds accept
+            _put_back_others(job, hooks, done)
             _roll_back(job._replace(path=path), hooks, "could not write the file", e.strerror or e)
         done.append(path)
+
+
+def _put_back_others(job, hooks, paths):
+    """The old text of each other kerneltune file in PATHS, renamed in again (mode and owner kept)."""
+    for p in paths:
+        try:
+            hooks.move(prepare_file(p, _others(job)[p][0], hooks, file_stat(p)), p)
+        except (IOError, OSError):
+            pass  # the file keeps the rule's value: still one the bounds accept
 
 
 def _roll_back(job, hooks, what, err):

@@ -221,7 +221,8 @@ def records_missing_note(f, profile):
     return {"profile": profile, "kind": "records_missing", "key": None,
             "text": u"records missing: %s" % f.get("message"),
             "fix": u"run the role kerneltune.tcp.%s on this host once: state=present records the file's keys as "
-                   "adopted (nothing else changes), so that removing the profile later puts back the values the "
+                   "adopted (and writes the bound comment lines an earlier release did not; --check --diff shows "
+                   "every change first), so that removing the profile later puts back the values the "
                    "host boots with (docs/tcp_sysctl.md, records)" % profile}
 
 
@@ -288,8 +289,13 @@ def _add_profile(h, prof, ctx=None):
     name = prof["profile"]
     res = prof.get("result") or {}
     h["profiles"].append(name)
+    refused = [f["message"] for f in res.get("findings", []) if f.get("severity") == "error"]
     if prof.get("error"):
-        h["errors"].append("%s: %s" % (name, prof["error"]))
+        # The module's message for refused settings is their findings' messages (rules.error_summary), named below
+        # one by one: not twice.
+        if not refused or prof["error"] not in (refused[0], "%d settings refused: %s" % (len(refused),
+                                                                                          "; ".join(refused))):
+            h["errors"].append("%s: %s" % (name, prof["error"]))
         h["fix"].append(profile_error_fix(name))
     for f in res.get("findings", []):
         if f.get("severity") == "error":

@@ -364,3 +364,33 @@ def test_another_file_that_cannot_be_renamed_puts_everything_back(env, tmp_path)
     assert e.changed is False
     assert Path(other).read_text() == OTHER_OLD and r.file() is None
     assert r.running() == BEFORE and r.leftovers() == [] and r.records() == {}
+
+
+def test_our_file_that_cannot_be_renamed_puts_the_other_files_back(env, tmp_path):
+    # The other kerneltune file is renamed before ours: when ours then fails (an immutable file, EPERM), the other
+    # file gets its old text back, as the running values do, so "changed: false" is true.
+    r, other = with_other(env, tmp_path)
+
+    def move(tmp, path):
+        if path == r.path:
+            raise OSError(errno.EPERM, "Operation not permitted")
+        os.replace(tmp, path)
+    e = r.fails(move=move)
+    assert e.message == "%s: could not write the file: Operation not permitted; running values restored" % r.path
+    assert e.changed is False
+    assert Path(other).read_text() == OTHER_OLD and stat.S_IMODE(os.stat(other).st_mode) == 0o640
+    assert r.file() is None and r.running() == BEFORE and r.leftovers() == [] and r.records() == {}
+
+
+def test_absent_whose_unlink_fails_puts_the_other_files_back(env, tmp_path):
+    r = absent_run(env, tmp_path)
+    other = env.root + "/etc/sysctl.d/95-kerneltune-other.conf"
+    env.conf("/etc/sysctl.d/95-kerneltune-other.conf", OTHER_NEW)
+    r.job = r.job._replace(result=dict(r.result, other_files={other: (OTHER_NEW, OTHER_OLD)}))
+    os.unlink(r.path)
+    os.mkdir(r.path)
+    e = r.fails()
+    assert e.message == "%s: could not remove the file: Is a directory; running values restored" % r.path
+    assert e.changed is False
+    assert Path(other).read_text() == OTHER_NEW and env.get("net/ipv4/tcp_fin_timeout") == "15"
+    assert r.leftovers() == []

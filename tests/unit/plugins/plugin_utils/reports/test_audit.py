@@ -302,3 +302,21 @@ def test_a_boot_value_tuned_leaves_unknown():
     row = audit.key_row(e, "web_frontend")
     assert (row["boot"], row["boot_source"], row["boot_text"]) == (None, "tuned", "unknown: " + why)
     assert row["problems"] == ["value at boot unknown: " + why]
+
+
+def test_a_refused_setting_is_named_once_not_as_the_module_message_and_its_finding():
+    # The module's msg is its one error finding's message (or "N settings refused: a; b" for several): the
+    # host's errors name each refusal once.
+    msg = ("net.ipv4.tcp_fin_timeout: no value meets every kerneltune.tcp bound: 20..30 in /a.conf and <= 15 in "
+           "/b.conf; change or remove one of them")
+    one = {"rule": "bounds_conflict", "severity": "error", "key": "net.ipv4.tcp_fin_timeout", "message": msg}
+    two = dict(one, key="net.core.somaxconn", rule="bounds", message="net.core.somaxconn: bound min 'x' is not an "
+                                                                    "integer")
+    for error, findings in ((msg, [one]), ("2 settings refused: %s; %s" % (msg, two["message"]), [one, two])):
+        r = {"web": {"profiles": [{"profile": "web_frontend", "error": error, "result": {"findings": findings}}]}}
+        h = audit.audit_summary(r, ["web"])["hosts"][0]
+        assert h["errors"] == ["web_frontend: %s" % f["message"] for f in findings]
+    # A module error that is not its findings' (a failure of its own) is still named.
+    r = {"web": {"profiles": [{"profile": "web_frontend", "error": "lock: timed out", "result": {"findings": [one]}}]}}
+    assert audit.audit_summary(r, ["web"])["hosts"][0]["errors"] == ["web_frontend: lock: timed out",
+                                                                     "web_frontend: %s" % msg]
