@@ -395,8 +395,8 @@ def tuned_final(root, overlay, wanted, valid, before=None):
         old = (before or {}).get(parts)
         if units is None and (old is None or old[0] != entry[0]):
             # automatic mode: whether the profile tuned picks has a sysctl unit (and re-applies) is not known
-            final[parts] = (None, "tuned", None, state["why"] + "; the sysctl files are re-applied only if that "
-                                                               "profile has a [sysctl] section")
+            why = state["why"] + "; the sysctl files are re-applied only if that profile has a [sysctl] section"
+            final[parts] = (None, "tuned", None, why)
         else:
             final[parts] = entry
     return final
