@@ -479,3 +479,27 @@ def test_partial_fill_with_bind_address_no_port_is_told_apart():
     assert sorted(f) == ["port_exhaustion"]
     assert f["port_exhaustion"] == _destination_finding("127.0.0.2")
     assert (out["other"], out["other_full"]) == ("ok", "ok")
+
+
+def test_bound_unconnected_sockets_are_bound_ports_not_connections():
+    # The kernel dumps a bound-but-unconnected socket (asked with bit 13, TCP_BOUND_INACTIVE) in its own state,
+    # TCP_CLOSE: its port is a bind() port, and it is no connection towards 0.0.0.0:0.
+    out = netns(r"""
+import errno
+sysctl("net.ipv4.ip_local_port_range", "40000 40003")
+keep = []
+for port in (40000, 40001):
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    keep.append(s)
+s = socket.socket(socket.AF_INET6)
+s.bind(("::1", 40002))
+keep.append(s)
+r = collect.collect(source="netlink", counter_interval=0)
+done({"r": r})
+""")
+    e = out["r"]["ephemeral_ports"]
+    assert (e["held"], e["free"], e["bound"], e["left_if_bound"]) == (3, 1, 3, 1)
+    assert e["busiest_destination"] is None
+    assert out["r"]["counts"] == {}
+    assert out["r"]["findings"] == []  # no port_exhaustion "towards 0.0.0.0:0"
