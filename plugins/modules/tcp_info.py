@@ -159,7 +159,8 @@ close_wait:
 ephemeral_ports:
   description:
     - The range, its size, reserved ports, and the busiest (source, destination, port) with the local ports taken
-      towards it and their share of the usable range. Ports run out per source address, destination and port.
+      towards it and their share of the usable range (size minus reserved ports, minus the highest port of a range
+      of an odd size, which connect() never takes). Ports run out per source address, destination and port.
     - TIME_WAIT ports that connect() can reuse (tcp_tw_reuse 1, or 2 on loopback, with timestamps on) are counted
       in C(time_wait_reusable), not in C(local_ports_used).
     - "As connect() decides (net/ipv4/inet_hashtables.c C(__inet_hash_connect)): C(held) usable ports are held by
