@@ -118,6 +118,11 @@ CASES = [
      dict(ufw_files(), **tuned_files("[main]\nsummary=x\n\n[sysctl]\nenabled=false\nnet.core.somaxconn=1234\n", 1))),
     ("ufw then tuned in manual mode with no profile, reapply 1", ETC,
      dict(ufw_files(), **dict(tuned_files(profile({}), 1), **{"/etc/tuned/active_profile": ""}))),
+    ("ufw IPT_SYSCTL with a blank: split into files", ETC,
+     dict(ufw_files(ipt='"/etc/ufw/kt 2.conf"'),
+          **{"/etc/ufw/kt 2.conf": "net.core.somaxconn = 2500\n", "/etc/ufw/kt": "net.core.somaxconn = 2600\n"})),
+    ("tuned [DEFAULT] options in [sysctl], reapply 0", ETC,
+     tuned_files("[DEFAULT]\nnet.core.somaxconn=1118\n[main]\nsummary=x\n[sysctl]\nnet.ipv4.tcp_fin_timeout=24\n", 0)),
     ("tuned variables in the merged order, reapply 0", ETC,
      tuned_files("[main]\ninclude=kt-base\n[variables]\nx=22\n[sysctl]\nnet.ipv4.tcp_fin_timeout=${y}\n", 0,
                  {PROFILES + "/kt-base/tuned.conf": "[main]\nsummary=b\n[variables]\nx=11\ny=${x}\n"

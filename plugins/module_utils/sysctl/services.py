@@ -150,8 +150,10 @@ def ufw_final(root, overlay, wanted, valid, procps_version):
     state = ufw_state(root, overlay)
     if not state["file"]:
         return {}
-    entries = [(parts, value, ignore, state["file"], lineno)
-               for parts, value, ignore, lineno in conf.parse_conf(_text(state["file"], root, overlay) or "")]
+    # `sysctl -e -q -p $IPT_SYSCTL`, unquoted: a path with blanks is split into several files (from /, the
+    # service's working directory)
+    entries = [(parts, value, ignore, f, lineno) for f in [os.path.join("/", w) for w in state["file"].split()]
+               for parts, value, ignore, lineno in conf.parse_conf(_text(f, root, overlay) or "")]
     return boot._procps_final(entries, set(wanted), valid,
                               tuple(procps_version or boot.DEFAULT_VERSION[boot.PROCPS]) >= boot.PROCPS_GLOBS_FROM)
 
@@ -246,6 +248,10 @@ def load_profile(names, root=""):
             return "tuned profile %s is not in %s" % (name, " or ".join(tuned_profile_dirs(root)))
         seen.append(path)
         sections = parse_ini(_text(path, root))
+        # ConfigParser: the options of [DEFAULT] are in every other section, after the section's own
+        defaults = [o for name, opts in sections if name == "DEFAULT" for o in opts]
+        sections = [(name, opts + [o for o in defaults if o[0] not in set(x[0] for x in opts)])
+                    for name, opts in sections if name != "DEFAULT"]
         main = dict((o, v) for s, opts in sections if s == "main" for o, v, _l in opts)
         if "include" in main:
             for inc in re.split(r"\s*[,;]\s*", expand(main["include"], _variables(raw_vars))[0].strip()):
@@ -412,7 +418,7 @@ def layer(final, root="", overlay=None, wanted=(), valid=None, procps_version=No
 
 def fix_text(source, root=""):
     """What to do when SOURCE, a file ufw or tuned applies at boot, overrides our file ('' for the others)."""
-    if source == ufw_state(root)["file"]:
+    if source in [os.path.join("/", w) for w in (ufw_state(root)["file"] or "").split()]:
         return (" (ufw's boot script applies %s after the sysctl files: edit it, or point IPT_SYSCTL in %s at "
                 "another file)" % (source, UFW_DEFAULT))
     if source.endswith("/tuned.conf") and any(source.startswith(d + "/") for d in TUNED_DIRS):

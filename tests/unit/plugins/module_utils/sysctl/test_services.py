@@ -248,3 +248,20 @@ def test_tuned_indented_line_continues_the_value_above(env):
     assert [f["message"] for f in r["findings"] if f["rule"] == "boot_unknown"] == [
         "net.ipv4.tcp_fin_timeout: the value at boot is unknown: tuned profile /etc/tuned/kt-test/tuned.conf sets it "
         "to a value of several lines (an indented line continues it)"]
+
+
+def test_ufw_ipt_sysctl_with_a_blank_is_split_into_files(env):
+    # ufw-init runs `sysctl -e -q -p $IPT_SYSCTL` unquoted: "/etc/ufw/my kt.conf" is two files, none of them this one
+    ufw(env, ipt='"/etc/ufw/my kt.conf"')
+    env.conf("/etc/ufw/my kt.conf", "net.ipv4.conf.all.log_martians = 0\n")
+    assert by_key(env.plan({MARTIANS: 1}))[MARTIANS]["persisted"] == "1"
+    env.conf("/etc/ufw/my", "net.ipv4.conf.all.log_martians = 0\n")
+    e = by_key(env.plan({MARTIANS: 1}))[MARTIANS]
+    assert e["persisted"] == "0" and e["source"] == "/etc/ufw/my"
+
+
+def test_tuned_default_section_is_in_every_section(env):
+    tuned(env, "[DEFAULT]\nnet.ipv4.tcp_keepalive_time=1118\n[main]\n[sysctl]\nnet.ipv4.tcp_fin_timeout=24\n",
+          reapply=0)
+    e = by_key(env.plan({FIN: 20, KEEPALIVE: 600}))
+    assert (e[FIN]["persisted"], e[KEEPALIVE]["persisted"]) == ("24", "1118")
