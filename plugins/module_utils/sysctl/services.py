@@ -230,6 +230,14 @@ def _variables(raw):
     return variables
 
 
+def _profile_sections(text):
+    """parse_ini, with the options of [DEFAULT] in every other section after the section's own (ConfigParser)."""
+    sections = parse_ini(text)
+    defaults = [o for name, opts in sections if name == "DEFAULT" for o in opts]
+    return [(name, opts + [o for o in defaults if o[0] not in set(x[0] for x in opts)])
+            for name, opts in sections if name != "DEFAULT"]
+
+
 def load_profile(names, root=""):
     """The merged sysctl options of profiles NAMES: ({option: (value, path, lineno)}, {var: value}, problem, units).
 
@@ -247,11 +255,7 @@ def load_profile(names, root=""):
                 return None
             return "tuned profile %s is not in %s" % (name, " or ".join(tuned_profile_dirs(root)))
         seen.append(path)
-        sections = parse_ini(_text(path, root))
-        # ConfigParser: the options of [DEFAULT] are in every other section, after the section's own
-        defaults = [o for name, opts in sections if name == "DEFAULT" for o in opts]
-        sections = [(name, opts + [o for o in defaults if o[0] not in set(x[0] for x in opts)])
-                    for name, opts in sections if name != "DEFAULT"]
+        sections = _profile_sections(_text(path, root))
         main = dict((o, v) for s, opts in sections if s == "main" for o, v, _l in opts)
         if "include" in main:
             for inc in re.split(r"\s*[,;]\s*", expand(main["include"], _variables(raw_vars))[0].strip()):
