@@ -159,7 +159,8 @@ close_wait:
 ephemeral_ports:
   description:
     - The range, its size, reserved ports, and the busiest (source, destination, port) with the local ports taken
-      towards it and their share of the usable range. Ports run out per source address, destination and port.
+      towards it and their share of the usable range (size minus reserved ports, minus the highest port of a range
+      of an odd size, which connect() never takes). Ports run out per source address, destination and port.
     - TIME_WAIT ports that connect() can reuse (tcp_tw_reuse 1, or 2 on loopback, with timestamps on) are counted
       in C(time_wait_reusable), not in C(local_ports_used).
     - "As connect() decides (net/ipv4/inet_hashtables.c C(__inet_hash_connect)): C(held) usable ports are held by
@@ -175,6 +176,8 @@ ephemeral_ports:
       C(INET_DIAG_SOCKOPT), Linux 5.10+, netlink only), which connect() chose and bind() did not;
       C(maybe_bound_share) is the share held by the others, whose port may come from bind(); C(left_if_bound) the
       ports left for every destination if all of those came from bind()."
+    - "With O(source=proc) bound-but-unconnected sockets are not seen (/proc/net/tcp lists no socket that only
+      holds a port): their ports count as C(free), and a range they fill is not probed."
   returned: always
   type: dict
   sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232, held: 20002, free: 8230, bound: 2,

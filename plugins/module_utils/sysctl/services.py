@@ -8,8 +8,9 @@ Read in Debian's packages (ufw 0.36.2, tuned 2.20.0, bookworm) and measured
 against them in containers (molecule/boot_services):
 
 * ufw: ufw.service runs ``/lib/ufw/ufw-init start quiet``. It sources
-  /etc/ufw/ufw.conf and stops unless ENABLED is ``yes`` or ``YES``; then it
-  sources /etc/default/ufw and /etc/ufw/ufw.conf (a later assignment wins) and,
+  /etc/default/ufw and /etc/ufw/ufw.conf (a later assignment wins; either
+  missing or empty and it aborts), stops unless ENABLED is ``yes`` or ``YES``
+  (either file may set it) and,
   when IPT_SYSCTL is not empty and names a non-empty file, runs
   ``sysctl -e -q -p $IPT_SYSCTL`` (procps, one file, line by line; ufw's stock
   file uses the ``net/ipv4/...`` slash form). The unit must be enabled
@@ -18,7 +19,8 @@ against them in containers (molecule/boot_services):
   applies the active profile's sysctl units (plugin_sysctl.py): each option is
   unquoted, ``${var}`` expanded, written to /proc/sys (a refused or missing key
   keeps its value). With ``reapply_sysctl`` (tuned-main.conf, default 1) it then
-  re-applies /run/sysctl.d and /etc/sysctl.d together sorted by file name (the
+  re-applies (from the sysctl plugin: only when the profile has an enabled
+  sysctl unit) /run/sysctl.d and /etc/sysctl.d together sorted by file name (the
   /run file wins a name clash, no masking, hidden files read), then
   /etc/sysctl.conf, writing ``key = value`` lines as they are (no ``-key``, no
   globs: both name no /proc/sys file). /usr/lib/sysctl.d and
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import conf
@@ -111,9 +114,11 @@ def shell_vars(text):
         if not m:
             continue
         v = m.group(2).strip()
-        if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
-            v = v[1:-1]
-        else:
+        try:
+            # the shell's first word: quotes removed, a '#' after a blank starts a comment
+            words = shlex.split(v, comments=True)
+            v = words[0] if words else ""
+        except ValueError:
             v = v.split("#", 1)[0].strip()
         out[m.group(1)] = v
     return out
@@ -121,13 +126,18 @@ def shell_vars(text):
 
 def ufw_state(root="", overlay=None):
     """{enabled, file, why}: whether ufw's boot script runs and the file it applies."""
-    ufw_conf = shell_vars(_text(UFW_CONF, root, overlay))
-    if ufw_conf.get("ENABLED") not in ("yes", "YES"):
+    # ufw-init-functions sources /etc/default/ufw, then /etc/ufw/ufw.conf (each must be a non-empty file, or it
+    # aborts), then tests ENABLED: either file may set it, the later wins.
+    texts = [_text(UFW_DEFAULT, root, overlay), _text(UFW_CONF, root, overlay)]
+    both = shell_vars(texts[0])
+    both.update(shell_vars(texts[1]))
+    if both.get("ENABLED") not in ("yes", "YES"):
         return {"enabled": False, "file": None, "why": "%s: ENABLED is not yes" % UFW_CONF}
+    if not all(texts):
+        return {"enabled": False, "file": None,
+                "why": "%s or %s is missing or empty: ufw's boot script aborts" % (UFW_DEFAULT, UFW_CONF)}
     if not unit_enabled("ufw.service", root):
         return {"enabled": False, "file": None, "why": "ufw.service is not enabled"}
-    both = shell_vars(_text(UFW_DEFAULT, root, overlay))
-    both.update(ufw_conf)
     path = both.get("IPT_SYSCTL", "")
     # ufw-init-functions: [ ! -z "$IPT_SYSCTL" ] && [ -s "$IPT_SYSCTL" ]
     if not path or not _text(path, root, overlay):
@@ -140,8 +150,10 @@ def ufw_final(root, overlay, wanted, valid, procps_version):
     state = ufw_state(root, overlay)
     if not state["file"]:
         return {}
-    entries = [(parts, value, ignore, state["file"], lineno)
-               for parts, value, ignore, lineno in conf.parse_conf(_text(state["file"], root, overlay) or "")]
+    # `sysctl -e -q -p $IPT_SYSCTL`, unquoted: a path with blanks is split into several files (from /, the
+    # service's working directory)
+    entries = [(parts, value, ignore, f, lineno) for f in [os.path.join("/", w) for w in state["file"].split()]
+               for parts, value, ignore, lineno in conf.parse_conf(_text(f, root, overlay) or "")]
     return boot._procps_final(entries, set(wanted), valid,
                               tuple(procps_version or boot.DEFAULT_VERSION[boot.PROCPS]) >= boot.PROCPS_GLOBS_FROM)
 
@@ -150,10 +162,18 @@ def parse_ini(text):
     """[(section, [(option, value, lineno)])] as tuned's ConfigParser reads it (delimiter '=', '#' comments)."""
     sections = []
     cur = None
+    indent = None
     for lineno, raw in enumerate((text or "").splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
+        level = len(raw) - len(raw.lstrip())
+        if cur is not None and cur[1] and indent is not None and level > indent:
+            # an indented line continues the option above: its value spans several lines
+            opt, value, first = cur[1][-1]
+            cur[1][-1] = (opt, value + "\n" + re.split(r"\s#", " " + line, 1)[0].strip(), first)
+            continue
+        indent = None
         m = re.match(r"\[(.+)\]$", line)
         if m:
             cur = (m.group(1).strip(), [])
@@ -164,6 +184,7 @@ def parse_ini(text):
         opt, value = line.split("=", 1)
         value = re.split(r"\s#", value, 1)[0]
         cur[1].append((opt.strip(), value.strip(), lineno))
+        indent = level
     return sections
 
 
@@ -200,12 +221,30 @@ def _profile_file(name, root, skip):
     return None
 
 
-def load_profile(names, root=""):
-    """The merged sysctl options of profiles NAMES: ({option: (value, path, lineno)}, {var: value}, problem).
+def _variables(raw):
+    """[variables] as tuned adds them: in the merged profile's order (a redefinition keeps the first place), each
+    expanded with the ones before it."""
+    variables = {}
+    for o, v in raw.items():
+        variables[o] = expand(v, variables)[0]
+    return variables
 
-    problem is None, or why the profile cannot be modelled (a missing profile: tuned refuses to start).
+
+def _profile_sections(text):
+    """parse_ini, with the options of [DEFAULT] in every other section after the section's own (ConfigParser)."""
+    sections = parse_ini(text)
+    defaults = [o for name, opts in sections if name == "DEFAULT" for o in opts]
+    return [(name, opts + [o for o in defaults if o[0] not in set(x[0] for x in opts)])
+            for name, opts in sections if name != "DEFAULT"]
+
+
+def load_profile(names, root=""):
+    """The merged sysctl options of profiles NAMES: ({option: (value, path, lineno)}, {var: value}, problem, units).
+
+    problem is None, or why the profile cannot be modelled (a missing profile: tuned refuses to start). units is
+    the number of enabled sysctl units in the merged profile: tuned re-applies the sysctl files only from one.
     """
-    sysctl, variables, seen = {}, {}, []
+    sysctl, raw_vars, seen, units = {}, {}, [], {}
 
     def load(name):
         conditional = name.startswith("-")
@@ -216,10 +255,10 @@ def load_profile(names, root=""):
                 return None
             return "tuned profile %s is not in %s" % (name, " or ".join(tuned_profile_dirs(root)))
         seen.append(path)
-        sections = parse_ini(_text(path, root))
+        sections = _profile_sections(_text(path, root))
         main = dict((o, v) for s, opts in sections if s == "main" for o, v, _l in opts)
         if "include" in main:
-            for inc in re.split(r"\s*[,;]\s*", expand(main["include"], variables)[0].strip()):
+            for inc in re.split(r"\s*[,;]\s*", expand(main["include"], _variables(raw_vars))[0].strip()):
                 if inc:
                     problem = load(inc)
                     if problem:
@@ -229,11 +268,13 @@ def load_profile(names, root=""):
             if section == "variables":
                 for o, v, _l in opts:
                     if o != "include":
-                        variables[o] = expand(v, variables)[0]
+                        raw_vars[o] = v
                 continue
             if section == "main" or d.get("type", section) != "sysctl":
                 continue
-            if d.get("enabled", "true") not in ("True", "true", "1"):
+            # tuned's merger: the newer unit's `enabled` (default true) replaces the older one's
+            units[section] = d.get("enabled", "true") in ("True", "true", "1")
+            if not units[section]:
                 for o in list(sysctl):
                     if sysctl[o][3] == section:
                         del sysctl[o]
@@ -254,8 +295,8 @@ def load_profile(names, root=""):
     for n in names:
         problem = load(n)
         if problem:
-            return {}, variables, problem
-    return dict((o, e[:3]) for o, e in sysctl.items()), variables, None
+            return {}, _variables(raw_vars), problem, 0
+    return dict((o, e[:3]) for o, e in sysctl.items()), _variables(raw_vars), None, sum(units.values())
 
 
 def expand(value, variables):
@@ -310,18 +351,21 @@ def _tuned_write(final, parts, value, source, lineno, valid):
         final[parts] = (ok, source, lineno)
 
 
-def tuned_final(root, overlay, wanted, valid):
-    """{parts: entry}: what tuned's start at boot sets (over what the applier and ufw left)."""
+def tuned_final(root, overlay, wanted, valid, before=None):
+    """{parts: entry}: what tuned's start at boot sets over BEFORE, what the applier and ufw left ({parts: entry})."""
     state = tuned_state(root)
     if not state["enabled"]:
         return {}
     final = {}
     wanted = set(wanted)
+    # tuned re-applies the sysctl files from its sysctl plugin: only when the profile has an enabled sysctl unit
+    units = 0
     if state["profiles"] is None:
+        units = None
         for parts in wanted:
             final[parts] = (None, "tuned", None, state["why"])
     elif state["profiles"]:
-        options, variables, problem = load_profile(state["profiles"], root)
+        options, variables, problem, units = load_profile(state["profiles"], root)
         if problem:
             for parts in wanted:
                 final[parts] = (None, "tuned", None, problem + ": tuned does not start")
@@ -337,9 +381,14 @@ def tuned_final(root, overlay, wanted, valid):
             if why:
                 final[parts] = (None, path, lineno, "tuned profile %s sets it to %s: %s" % (path, raw, why))
                 continue
+            if "\n" in value:
+                final[parts] = (None, path, lineno, "tuned profile %s sets it to a value of several lines (an "
+                                                    "indented line continues it)" % path)
+                continue
             _tuned_write(final, parts, value, path, lineno, valid)
-    if not tuned_main(root):
+    if not tuned_main(root) or units == 0:
         return final
+    reapplied = {}
     for path in tuned_reapply_files(root, overlay):
         text = _text(path, root, overlay)
         if text is None:
@@ -351,7 +400,15 @@ def tuned_final(root, overlay, wanted, valid):
             option, value = line.split("=", 1)
             parts = tuple(option.strip().replace(".", "/").split("/"))
             if parts in wanted:
-                _tuned_write(final, parts, value.strip(), path, lineno, valid)
+                _tuned_write(reapplied, parts, value.strip(), path, lineno, valid)
+    for parts, entry in reapplied.items():
+        old = (before or {}).get(parts)
+        if units is None and (old is None or old[0] != entry[0]):
+            # automatic mode: whether the profile tuned picks has a sysctl unit (and re-applies) is not known
+            why = state["why"] + "; the sysctl files are re-applied only if that profile has a [sysctl] section"
+            final[parts] = (None, "tuned", None, why)
+        else:
+            final[parts] = entry
     return final
 
 
@@ -359,13 +416,13 @@ def layer(final, root="", overlay=None, wanted=(), valid=None, procps_version=No
     """The applier's FINAL with ufw's and then tuned's boot steps on top: {parts: entry}."""
     out = dict(final)
     out.update(ufw_final(root, overlay, wanted, valid, procps_version))
-    out.update(tuned_final(root, overlay, wanted, valid))
+    out.update(tuned_final(root, overlay, wanted, valid, dict(out)))
     return out
 
 
 def fix_text(source, root=""):
     """What to do when SOURCE, a file ufw or tuned applies at boot, overrides our file ('' for the others)."""
-    if source == ufw_state(root)["file"]:
+    if source in [os.path.join("/", w) for w in (ufw_state(root)["file"] or "").split()]:
         return (" (ufw's boot script applies %s after the sysctl files: edit it, or point IPT_SYSCTL in %s at "
                 "another file)" % (source, UFW_DEFAULT))
     if source.endswith("/tuned.conf") and any(source.startswith(d + "/") for d in TUNED_DIRS):

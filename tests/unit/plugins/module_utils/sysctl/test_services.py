@@ -191,3 +191,77 @@ def test_tuned_2_23_layout_profiles_dir_and_post_loaded_profile(env):
     env.conf("/etc/tuned/post_loaded_profile", "kt-post\n")
     e = by_key(env.plan({FIN: 20}))[FIN]
     assert e["persisted"] == "46" and e["source"] == "/usr/lib/tuned/profiles/kt-post/tuned.conf"
+
+
+def test_ufw_enabled_quoted_with_a_comment_or_set_in_default_ufw(env):
+    # Measured against Debian's ufw-init: `ENABLED="yes" # on` is yes, and ENABLED may come from /etc/default/ufw
+    # (ufw-init-functions sources it before /etc/ufw/ufw.conf).
+    ufw(env, enabled='"yes" # on')
+    e = by_key(env.plan({MARTIANS: 1}))[MARTIANS]
+    assert e["persisted"] == "0" and e["source"] == "/etc/ufw/sysctl.conf"
+    env.conf("/etc/ufw/ufw.conf", "LOGLEVEL=low\n")
+    env.conf("/etc/default/ufw", 'ENABLED=yes\nIPT_SYSCTL=/etc/ufw/sysctl.conf\n')
+    assert by_key(env.plan({MARTIANS: 1}))[MARTIANS]["persisted"] == "0"
+    env.conf("/etc/default/ufw", "")
+    env.conf("/etc/ufw/ufw.conf", "ENABLED=yes\nIPT_SYSCTL=/etc/ufw/sysctl.conf\n")
+    assert services.ufw_state(env.root)["why"] == ("/etc/default/ufw or /etc/ufw/ufw.conf is missing or empty: "
+                                                   "ufw's boot script aborts")
+    assert by_key(env.plan({MARTIANS: 1}))[MARTIANS]["persisted"] == "1"
+
+
+def test_tuned_reapplies_only_from_an_enabled_sysctl_unit(env):
+    # tuned's sysctl plugin re-applies the sysctl files: a profile without an enabled [sysctl] (Debian's balanced
+    # has none) leaves ufw's value in place.
+    ufw(env)
+    for profile in ("[main]\nsummary=x\n[variables]\nfoo=1\n",
+                    "[main]\n[sysctl]\nenabled=false\nnet.core.somaxconn=1234\n"):
+        tuned(env, profile, reapply=1)
+        e = by_key(env.plan({MARTIANS: 1}))[MARTIANS]
+        assert e["persisted"] == "0" and e["source"] == "/etc/ufw/sysctl.conf", profile
+    tuned(env, "[main]\n[sysctl]\nnet.core.somaxconn=1234\n", reapply=1)
+    assert by_key(env.plan({MARTIANS: 1}))[MARTIANS]["persisted"] == "1"
+
+
+def test_tuned_automatic_mode_reapply_is_unknown_when_it_would_change_the_value(env):
+    ufw(env)
+    tuned(env, "[sysctl]\n", mode="auto")
+    r = env.plan({MARTIANS: 1})
+    assert by_key(r)[MARTIANS]["persisted"] is None
+    assert [f["message"] for f in r["findings"] if f["rule"] == "boot_unknown"] == [
+        "net.ipv4.conf.all.log_martians: the value at boot is unknown: tuned runs in automatic mode "
+        "(/etc/tuned/profile_mode): it applies the profile its recommender picks for this machine, which is not "
+        "modelled; the sysctl files are re-applied only if that profile has a [sysctl] section"]
+
+
+def test_tuned_variables_expand_in_the_merged_profiles_order(env):
+    # tuned adds the merged [variables]: a redefinition keeps the first place, so y=${x} sees the top's x.
+    env.conf("/usr/lib/tuned/base/tuned.conf", "[main]\n[variables]\nx=11\ny=${x}\n[sysctl]\nnet.core.somaxconn=1111\n")
+    tuned(env, "[main]\ninclude=base\n[variables]\nx=22\n[sysctl]\nnet.ipv4.tcp_fin_timeout=${y}\n", reapply=0)
+    assert by_key(env.plan({FIN: 20}))[FIN]["persisted"] == "22"
+
+
+def test_tuned_indented_line_continues_the_value_above(env):
+    tuned(env, "[main]\n[sysctl]\nnet.ipv4.tcp_fin_timeout=21\n  net.ipv4.tcp_keepalive_time=1115\n", reapply=0)
+    r = env.plan({FIN: 20, KEEPALIVE: 600})
+    e = by_key(r)
+    assert e[KEEPALIVE]["persisted"] == "600"
+    assert [f["message"] for f in r["findings"] if f["rule"] == "boot_unknown"] == [
+        "net.ipv4.tcp_fin_timeout: the value at boot is unknown: tuned profile /etc/tuned/kt-test/tuned.conf sets it "
+        "to a value of several lines (an indented line continues it)"]
+
+
+def test_ufw_ipt_sysctl_with_a_blank_is_split_into_files(env):
+    # ufw-init runs `sysctl -e -q -p $IPT_SYSCTL` unquoted: "/etc/ufw/my kt.conf" is two files, none of them this one
+    ufw(env, ipt='"/etc/ufw/my kt.conf"')
+    env.conf("/etc/ufw/my kt.conf", "net.ipv4.conf.all.log_martians = 0\n")
+    assert by_key(env.plan({MARTIANS: 1}))[MARTIANS]["persisted"] == "1"
+    env.conf("/etc/ufw/my", "net.ipv4.conf.all.log_martians = 0\n")
+    e = by_key(env.plan({MARTIANS: 1}))[MARTIANS]
+    assert e["persisted"] == "0" and e["source"] == "/etc/ufw/my"
+
+
+def test_tuned_default_section_is_in_every_section(env):
+    tuned(env, "[DEFAULT]\nnet.ipv4.tcp_keepalive_time=1118\n[main]\n[sysctl]\nnet.ipv4.tcp_fin_timeout=24\n",
+          reapply=0)
+    e = by_key(env.plan({FIN: 20, KEEPALIVE: 600}))
+    assert (e[FIN]["persisted"], e[KEEPALIVE]["persisted"]) == ("24", "1118")

@@ -479,3 +479,55 @@ def test_partial_fill_with_bind_address_no_port_is_told_apart():
     assert sorted(f) == ["port_exhaustion"]
     assert f["port_exhaustion"] == _destination_finding("127.0.0.2")
     assert (out["other"], out["other_full"]) == ("ok", "ok")
+
+
+def test_bound_unconnected_sockets_are_bound_ports_not_connections():
+    # The kernel dumps a bound-but-unconnected socket (asked with bit 13, TCP_BOUND_INACTIVE) in its own state,
+    # TCP_CLOSE: its port is a bind() port, and it is no connection towards 0.0.0.0:0.
+    out = netns(r"""
+import errno
+sysctl("net.ipv4.ip_local_port_range", "40000 40003")
+keep = []
+for port in (40000, 40001):
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    keep.append(s)
+s = socket.socket(socket.AF_INET6)
+s.bind(("::1", 40002))
+keep.append(s)
+r = collect.collect(source="netlink", counter_interval=0)
+done({"r": r})
+""")
+    e = out["r"]["ephemeral_ports"]
+    assert (e["held"], e["free"], e["bound"], e["left_if_bound"]) == (3, 1, 3, 1)
+    assert e["busiest_destination"] is None
+    assert out["r"]["counts"] == {}
+    assert out["r"]["findings"] == []  # no port_exhaustion "towards 0.0.0.0:0"
+
+
+def test_odd_sized_range_connect_never_takes_its_highest_port():
+    # __inet_hash_connect rounds the ports it scans down to an even number: in 40000-40002 with 40000 and 40001
+    # bound, 40002 is free but connect() fails; the module counts 2 usable ports and its probe agrees.
+    out = netns(r"""
+import errno
+sysctl("net.ipv4.ip_local_port_range", "40000 40002")
+keep = []
+for port in (40000, 40001):
+    s = socket.socket()
+    s.bind(("127.0.0.1", port))
+    keep.append(s)
+r = collect.collect(source="netlink", counter_interval=0)
+s = socket.socket()
+s.setblocking(False)
+try:
+    s.connect(("127.0.0.20", 9))
+    real = "ok"
+except BlockingIOError:
+    real = "ok"
+except OSError as e:
+    real = errno.errorcode[e.errno]
+done({"r": r, "real": real})
+""")
+    e = out["r"]["ephemeral_ports"]
+    assert (e["size"], e["usable"], e["held"], e["free"], e["exhausted"], e["probe"], out["real"]) == (
+        3, 2, 2, 0, True, "EADDRNOTAVAIL", "EADDRNOTAVAIL")
