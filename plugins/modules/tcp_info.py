@@ -177,7 +177,8 @@ ephemeral_ports:
       C(maybe_bound_share) is the share held by the others, whose port may come from bind(); C(left_if_bound) the
       ports left for every destination if all of those came from bind()."
     - "With O(source=proc) bound-but-unconnected sockets are not seen (/proc/net/tcp lists no socket that only
-      holds a port): their ports count as C(free), and a range they fill is not probed."
+      holds a port): their ports count as C(free), so the kernel is asked (O(port_probe)) whatever the count, and
+      C(exhausted) is its answer (null with O(port_probe=false))."
   returned: always
   type: dict
   sample: {range: [32768, 60999], size: 28232, reserved: 0, usable: 28232, held: 20002, free: 8230, bound: 2,

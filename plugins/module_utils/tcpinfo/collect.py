@@ -132,8 +132,10 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
         "total": total,
         "time_wait": report.time_wait(agg, top),
         "close_wait": report.close_wait(agg, owners, _resampler(used, proc_root, dumper)),
+        # /proc/net/tcp lists no socket that only holds a port (bind() without connect()): under it the range
+        # state cannot see bound ports, so the kernel is asked whatever the count says.
         "ephemeral_ports": report.ephemeral_ports(agg, sysctls, port_range, reserved, owners, port_probe,
-                                                  th["port_share_warning"]),
+                                                  th["port_share_warning"], bound_visible=used != "proc"),
         "listeners": sorted(agg.listeners),
         "listen_queues": report.listen_queues(agg, owners),
         "counters": counters,

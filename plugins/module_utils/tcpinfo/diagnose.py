@@ -76,7 +76,7 @@ def ports_held_range(r, th):
     are left for every destination. The dump cannot tell (no bind bucket owner is exported), so it says if."""
     e = r["ephemeral_ports"]
     share = e.get("maybe_bound_share")
-    if share is None or e.get("probe") is not None or not e.get("free") or share < th["range_share_warning"]:
+    if share is None or e.get("exhausted") or not e.get("free") or share < th["range_share_warning"]:
         return []
     held = e["held"] - e["connect_chosen"]
     chosen = (", not counting %d held with IP_BIND_ADDRESS_NO_PORT (ports connect() chose)" % e["connect_chosen"]

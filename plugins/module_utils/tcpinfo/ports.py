@@ -81,15 +81,20 @@ def holders(agg, owners, entry):
     return out[:HOLDERS_SHOWN]
 
 
-def range_state(agg, reserved, usable, owners, entry, port_probe=True, name_share=0.5):
-    """What connect() can still take from the range, for any new destination."""
+def range_state(agg, reserved, usable, owners, entry, port_probe=True, name_share=0.5, bound_visible=True):
+    """What connect() can still take from the range, for any new destination.
+
+    Without BOUND_VISIBLE (the /proc/net/tcp source, which lists no bound-but-unconnected socket) a port that looks
+    free may be held through bind(): the kernel is asked (with port_probe) whatever the count says.
+    """
     held, bound, chosen = usable_held(agg, reserved)
     free = max(usable - held, 0)
     listeners = sorted(p for p in agg.listeners if agg.low <= p <= agg.high and p not in reserved)
     verdict = None
-    if free == 0 and port_probe:
+    if port_probe and (free == 0 or not bound_visible):
         verdict = probe(agg.listeners)
-    exhausted = True if verdict == "EADDRNOTAVAIL" else (False if free or verdict == "ok" else None)
+    exhausted = True if verdict == "EADDRNOTAVAIL" else (False if (free and bound_visible) or verdict == "ok"
+                                                         else None)
     if exhausted:
         bound = held  # no port connect() took is left to share: every held port came from bind()
         chosen = 0

@@ -184,7 +184,8 @@ def busiest_destination(agg, sysctls, usable, bound=0, exhausted=False):
     return busiest
 
 
-def ephemeral_ports(agg, sysctls, port_range, reserved, owners=None, port_probe=True, name_share=0.5):
+def ephemeral_ports(agg, sysctls, port_range, reserved, owners=None, port_probe=True, name_share=0.5,
+                    bound_visible=True):
     low, high = port_range
     size = high - low + 1
     reserved = set(reserved)
@@ -196,7 +197,7 @@ def ephemeral_ports(agg, sysctls, port_range, reserved, owners=None, port_probe=
         skipped.add(high)
     usable = size - len([p for p in skipped if low <= p <= high])
     state = ports.range_state(agg, skipped, usable, owners or (lambda inodes: {}), holder_entry, port_probe,
-                              name_share)
+                              name_share, bound_visible)
     out = {"range": [low, high], "size": size, "reserved": len(reserved), "usable": usable,
            "busiest_destination": busiest_destination(agg, sysctls, usable, state["bound"], state["exhausted"])}
     out.update(state)

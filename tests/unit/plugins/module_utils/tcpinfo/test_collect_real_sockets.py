@@ -531,3 +531,64 @@ done({"r": r, "real": real})
     e = out["r"]["ephemeral_ports"]
     assert (e["size"], e["usable"], e["held"], e["free"], e["exhausted"], e["probe"], out["real"]) == (
         3, 2, 2, 0, True, "EADDRNOTAVAIL", "EADDRNOTAVAIL")
+
+
+def test_proc_source_cannot_see_bound_ports_so_the_kernel_is_asked():
+    # /proc/net/tcp lists no socket that only holds a port: three bind()-only sockets in 40000-40003 and a listener
+    # look like one held port and three free. Under source=proc the module asks the kernel anyway, and its answer
+    # is connect()'s: EADDRNOTAVAIL, the range exhausted, the ports_bound error.
+    out = netns(r"""
+import errno
+sysctl("net.ipv4.ip_local_port_range", "40000 40003")
+keep = []
+for port in (40000, 40002, 40003):
+    s = socket.socket(socket.AF_INET6)
+    s.bind(("::1", port))
+    keep.append(s)
+s = socket.socket(socket.AF_INET6)
+s.bind(("::", 40001))
+s.listen(5)
+keep.append(s)
+r = collect.collect(source="proc", counter_interval=0)
+n = collect.collect(source="netlink", counter_interval=0)
+s = socket.socket()
+s.setblocking(False)
+try:
+    s.connect(("127.0.0.20", 9))
+    real = "ok"
+except BlockingIOError:
+    real = "ok"
+except OSError as e:
+    real = errno.errorcode[e.errno]
+done({"r": r, "n": n, "real": real})
+""")
+    assert out["real"] == "EADDRNOTAVAIL"
+    e = out["r"]["ephemeral_ports"]
+    assert out["r"]["source"] == "proc"
+    assert (e["held"], e["free"], e["probe"], e["exhausted"]) == (1, 3, "EADDRNOTAVAIL", True)
+    assert [f["id"] for f in out["r"]["findings"] if f["id"].startswith("ports")] == ["ports_bound"]
+    assert out["n"]["ephemeral_ports"]["exhausted"] is True
+
+
+def test_proc_source_probe_ok_keeps_the_partial_fill_warning():
+    # Under source=proc the probe runs whatever the count; when connect() still finds a port, the range-wide
+    # warning for a partial fill stays (it says "if"), as under netlink.
+    out = netns(r"""
+sysctl("net.ipv4.ip_local_port_range", "40000 40009")
+sysctl("net.ipv4.tcp_tw_reuse", "0")
+srv = socket.socket()
+srv.bind(("127.0.0.9", 8080))
+srv.listen(64)
+keep = []
+for i in range(9):
+    c = socket.socket()
+    c.bind(("127.0.0.1", 0))
+    c.connect(("127.0.0.9", 8080))
+    keep.append(c)
+    keep.append(srv.accept()[0])
+r = collect.collect(source="proc", counter_interval=0)
+done({"r": r})
+""")
+    e = out["r"]["ephemeral_ports"]
+    assert (e["held"], e["free"], e["probe"], e["exhausted"]) == (9, 1, "ok", False)
+    assert "ports_held_range" in [f["id"] for f in out["r"]["findings"]]
