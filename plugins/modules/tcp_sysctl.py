@@ -344,8 +344,8 @@ restore:
 rewritten:
   description:
     - The value lines of other kerneltune.tcp files this run rewrote (or, in check mode, would rewrite), one entry
-      per file and key, sorted by path and key. A line is rewritten only where it sits right below a
-      C(# kerneltune.tcp bound:) comment for its key, so that every kerneltune.tcp file holds the one value the
+      per file and key, sorted by path and key. A key's lines are rewritten only in a file that holds a
+      C(# kerneltune.tcp bound:) comment for it, so that every kerneltune.tcp file holds the one value the
       bounds rule gives (see O(settings)); with O(state=absent), the lines are re-derived from the remaining files'
       bounds. A value another file pinned exactly is never rewritten.
     - Each file is written atomically (a temporary file beside it, then a rename) under the lock, keeping its mode and

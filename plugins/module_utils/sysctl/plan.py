@@ -172,8 +172,8 @@ def rewrite_others(req, model, targets, rederive, known):
     stops setting (it is removed, or the key left its settings): their value comes from the remaining kerneltune
     bounds alone, by the same rule (bounds.bound_value from the value at boot without any kerneltune file's bounded
     line, else the kernel default, else the record). known: (the kernel defaults, the records).
-    Only a value line right below a bound comment for its key is rewritten (render.rewrite_bounded): a value another
-    file pinned exactly stays. rewritten: [{path, key, before, after}], sorted by path and key.
+    Only the assignments of a key the file holds a bound comment for are rewritten (render.rewrite_bounded): a value
+    another file pinned exactly stays. rewritten: [{path, key, before, after}], sorted by path and key.
     """
     files = model.kerneltune_files()
     if not files or not (targets or rederive):

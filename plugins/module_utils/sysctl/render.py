@@ -75,31 +75,39 @@ def without_bounded(text):
     return "".join(kept)
 
 
-def rewrite_bounded(text, key, value):
-    """TEXT with KEY's value line under its bound comment set to VALUE; TEXT as it is when it has no such line.
+def _bounded_lines(lines, key):
+    """Indexes of KEY's assignments in LINES when the file holds a bound comment for KEY, else [].
 
-    Only the assignment right below a `# kerneltune.tcp bound:` line for KEY (as render writes it) changes: a
-    value another file pinned exactly (no bound line) is never rewritten.
+    Every assignment of a bounded key is its bounded line, wherever it stands (as render writes it, right below the
+    comment; an operator may have put a line between them): without_bounded leaves them all out, and a rewrite
+    changes them all, so the two never disagree.
+    """
+    if not any(line.startswith(BOUND_COMMENT) and key in file_bounds(line) for line in lines):
+        return []
+    out = []
+    for i, line in enumerate(lines):
+        parsed = None if line.startswith(BOUND_COMMENT) else conf.parse_conf(line)
+        if parsed and parsed[0][1] is not None and keys.canonical_key(parsed[0][0]) == key:
+            out.append(i)
+    return out
+
+
+def rewrite_bounded(text, key, value):
+    """TEXT with KEY's bounded lines set to VALUE; TEXT as it is when it holds no bound comment for KEY.
+
+    A value another file pinned exactly (no bound line for KEY) is never rewritten.
     """
     lines = (text or "").splitlines(True)
-    for i, line in enumerate(lines[:-1]):
-        if not line.startswith(BOUND_COMMENT) or file_bounds(line).keys() != {key}:
-            continue
-        parsed = conf.parse_conf(lines[i + 1])
-        if parsed and parsed[0][1] is not None and keys.canonical_key(parsed[0][0]) == key:
-            lines[i + 1] = "%s = %s\n" % (key, value)
+    for i in _bounded_lines(lines, key):
+        lines[i] = "%s = %s\n" % (key, value)
     return "".join(lines)
 
 
 def bounded_value(text, key):
-    """KEY's value on the line right below its bound comment in TEXT, or None (no bound line for KEY)."""
+    """KEY's value in TEXT (its last assignment, the one the file sets) when TEXT bounds KEY, or None."""
     lines = (text or "").splitlines(True)
-    for i, line in enumerate(lines[:-1]):
-        if line.startswith(BOUND_COMMENT) and file_bounds(line).keys() == {key}:
-            parsed = conf.parse_conf(lines[i + 1])
-            if parsed and parsed[0][1] is not None and keys.canonical_key(parsed[0][0]) == key:
-                return parsed[0][1]
-    return None
+    found = _bounded_lines(lines, key)
+    return conf.parse_conf(lines[found[-1]])[0][1] if found else None
 
 
 def render(file_values, bounds=None):

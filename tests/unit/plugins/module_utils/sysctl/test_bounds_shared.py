@@ -186,3 +186,18 @@ def test_bound_lines_round_trip_and_bad_ones_are_skipped():
 ])
 def test_merge_bounds_is_the_intersection(others, merged):
     assert bounds_lib.merge_bounds(SOMAXCONN, ("/a", {"min": 10}), others) == merged
+
+
+def test_a_line_put_between_the_bound_comment_and_its_value_is_still_rewritten(env):
+    # An operator's note between web_frontend's bound comment and its value line: the bound still counts (the line
+    # is left out of where a bound starts from), so the line is still web_frontend's bounded line and is rewritten.
+    # Before, only the line right below the comment was: high_outbound_client then reported `overridden` on every
+    # run and never converged.
+    run(env, WEB_SETTINGS, WEB)
+    text = text_of(env, WEB)
+    comment = [line for line in text.splitlines(True) if line.startswith("# kerneltune.tcp bound: " + FIN)][0]
+    env.conf(WEB, text.replace(comment, comment + "# operator: checked 2026-12-03\n"))
+    r = env.plan(HIGH_SETTINGS, path=HIGH)
+    assert r["rewritten"] == [{"path": WEB, "key": FIN, "before": "30", "after": "15"}]
+    assert by_key(r)[FIN]["overridden_by"] is None
+    assert ("# operator: checked 2026-12-03\n" + FIN + " = 15\n") in r["other_files"][WEB][1]
