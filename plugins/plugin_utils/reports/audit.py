@@ -293,8 +293,8 @@ def _add_profile(h, prof, ctx=None):
     if prof.get("error"):
         # The module's message for refused settings is their findings' messages (rules.error_summary), named below
         # one by one: not twice.
-        if not refused or prof["error"] not in (refused[0], "%d settings refused: %s" % (len(refused),
-                                                                                          "; ".join(refused))):
+        summary = "%d settings refused: %s" % (len(refused), "; ".join(refused))
+        if not refused or prof["error"] not in (refused[0], summary):
             h["errors"].append("%s: %s" % (name, prof["error"]))
         h["fix"].append(profile_error_fix(name))
     for f in res.get("findings", []):

@@ -310,8 +310,8 @@ def test_a_refused_setting_is_named_once_not_as_the_module_message_and_its_findi
     msg = ("net.ipv4.tcp_fin_timeout: no value meets every kerneltune.tcp bound: 20..30 in /a.conf and <= 15 in "
            "/b.conf; change or remove one of them")
     one = {"rule": "bounds_conflict", "severity": "error", "key": "net.ipv4.tcp_fin_timeout", "message": msg}
-    two = dict(one, key="net.core.somaxconn", rule="bounds", message="net.core.somaxconn: bound min 'x' is not an "
-                                                                    "integer")
+    two = dict(one, key="net.core.somaxconn", rule="bounds",
+               message="net.core.somaxconn: bound min 'x' is not an integer")
     for error, findings in ((msg, [one]), ("2 settings refused: %s; %s" % (msg, two["message"]), [one, two])):
         r = {"web": {"profiles": [{"profile": "web_frontend", "error": error, "result": {"findings": findings}}]}}
         h = audit.audit_summary(r, ["web"])["hosts"][0]

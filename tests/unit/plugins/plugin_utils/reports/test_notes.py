@@ -19,7 +19,8 @@ from .samples import PATH, SCHEMA, validate_junit
 MISSING_NOTE = (
     "web_frontend: records missing: %s; fix: run the role kerneltune.tcp.web_frontend on this host once: "
     "state=present records the file's keys as adopted (and writes the bound comment lines an earlier release did "
-    "not; --check --diff shows every change first), so that removing the profile later puts back the values the host boots with (docs/tcp_sysctl.md, records)" % MISSING)
+    "not; --check --diff shows every change first), so that removing the profile later puts back the values the "
+    "host boots with (docs/tcp_sysctl.md, records)" % MISSING)
 SHADOWED_NOTE = (
     "web_frontend: shadowed: net.ipv4.tcp_fin_timeout is also set to 20 in /usr/lib/sysctl.d/50-x.conf (line 1), "
     "which loses at boot to 30 from %s; fix: nothing changes at boot today; if an auditor reads every file, or "
