@@ -106,6 +106,20 @@ def directories(applier, version=None, root=""):
     return PROCPS_DIRS
 
 
+def conf_names(d, root="", overlay=None):
+    """The *.conf names in directory D (under ROOT), with OVERLAY's files ({path: text or None}) added or removed."""
+    names = set()
+    if os.path.isdir(root + d):
+        names.update(n for n in os.listdir(root + d) if n.endswith(".conf"))
+    for p, text in (overlay or {}).items():
+        if os.path.dirname(p) == d:
+            if text is None:
+                names.discard(os.path.basename(p))
+            else:
+                names.add(os.path.basename(p))
+    return names
+
+
 def list_files(applier, root="", overlay=None, version=None):
     """The files an applier reads, in the order it applies them.
 
@@ -121,17 +135,7 @@ def list_files(applier, root="", overlay=None, version=None):
     by_name = {}
     masked = []
     for d in dirs:
-        names = set()
-        real_dir = root + d
-        if os.path.isdir(real_dir):
-            names.update(n for n in os.listdir(real_dir) if n.endswith(".conf"))
-        for p, text in overlay.items():
-            if os.path.dirname(p) == d:
-                if text is None:
-                    names.discard(os.path.basename(p))
-                else:
-                    names.add(os.path.basename(p))
-        for n in sorted(names):
+        for n in sorted(conf_names(d, root, overlay)):
             if applier == SYSTEMD and n.startswith("."):
                 continue  # systemd skips hidden files; procps reads them
             path = d + "/" + n

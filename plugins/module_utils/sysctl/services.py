@@ -328,19 +328,9 @@ def tuned_state(root=""):
 
 def tuned_reapply_files(root="", overlay=None):
     """The files tuned re-applies, in its order: /run/sysctl.d and /etc/sysctl.d by name, then /etc/sysctl.conf."""
-    overlay = overlay or {}
     files = {}
     for d in TUNED_REAPPLY_DIRS:
-        names = set()
-        if os.path.isdir(root + d):
-            names.update(n for n in os.listdir(root + d) if n.endswith(".conf"))
-        for p, text in overlay.items():
-            if os.path.dirname(p) == d:
-                if text is None:
-                    names.discard(os.path.basename(p))
-                else:
-                    names.add(os.path.basename(p))
-        for n in names:
+        for n in boot.conf_names(d, root, overlay):
             files.setdefault(n, d + "/" + n)
     return [files[n] for n in sorted(files)] + [boot.PROCPS_CONF]
 

@@ -48,6 +48,21 @@ def close_wait(n, port):
     lst.close()
     return out
 
+def try_connect(dst):
+    # What a plain non-blocking connect() to DST says: "ok" (a port was found) or the errno's name.
+    import errno
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(dst)
+        return "ok"
+    except BlockingIOError:
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    finally:
+        s.close()
+
 def done(obj):
     for pid in CHILDREN:
         os.kill(pid, signal.SIGKILL)
@@ -197,19 +212,6 @@ for i in range(99):
     clients.append(c)
     srv.accept()[0].close()
 pid = hold("kt-clients", clients)
-def try_connect(dst):
-    s = socket.socket()
-    s.setblocking(False)
-    try:
-        s.connect(dst)
-        return "ok"
-    except BlockingIOError:
-        return "ok"
-    except OSError as e:
-        return errno.errorcode[e.errno]
-    finally:
-        s.close()
-import errno
 real_new = try_connect(("127.0.0.20", 9999))
 real_same = try_connect(("127.0.0.9", 8080))
 r = collect.collect(source="netlink", counter_interval=0)
@@ -366,7 +368,6 @@ done({"r": r})
 # first, which INET_DIAG_SOCKOPT exports. The kernel is asked with real connect() calls to another destination (a
 # port with no listener: the SYN meets a RST, no TIME_WAIT), before and after 10 more clients fill the range.
 PARTIAL = r"""
-import errno
 sysctl("net.ipv4.tcp_tw_reuse", "0")
 sysctl("net.ipv4.ip_local_port_range", "40000 40099")
 srv = socket.socket()
@@ -387,18 +388,6 @@ def clients(n):
         out.append(c)
     return out
 
-def try_connect(dst):
-    s = socket.socket()
-    s.setblocking(False)
-    try:
-        s.connect(dst)
-        return "ok"
-    except BlockingIOError:
-        return "ok"
-    except OSError as e:
-        return errno.errorcode[e.errno]
-    finally:
-        s.close()
 
 pid = hold("kt-binders", clients(90))
 r = collect.collect(source="netlink", counter_interval=0)
@@ -485,7 +474,6 @@ def test_bound_unconnected_sockets_are_bound_ports_not_connections():
     # The kernel dumps a bound-but-unconnected socket (asked with bit 13, TCP_BOUND_INACTIVE) in its own state,
     # TCP_CLOSE: its port is a bind() port, and it is no connection towards 0.0.0.0:0.
     out = netns(r"""
-import errno
 sysctl("net.ipv4.ip_local_port_range", "40000 40003")
 keep = []
 for port in (40000, 40001):
@@ -509,7 +497,6 @@ def test_odd_sized_range_connect_never_takes_its_highest_port():
     # __inet_hash_connect rounds the ports it scans down to an even number: in 40000-40002 with 40000 and 40001
     # bound, 40002 is free but connect() fails; the module counts 2 usable ports and its probe agrees.
     out = netns(r"""
-import errno
 sysctl("net.ipv4.ip_local_port_range", "40000 40002")
 keep = []
 for port in (40000, 40001):
@@ -517,15 +504,7 @@ for port in (40000, 40001):
     s.bind(("127.0.0.1", port))
     keep.append(s)
 r = collect.collect(source="netlink", counter_interval=0)
-s = socket.socket()
-s.setblocking(False)
-try:
-    s.connect(("127.0.0.20", 9))
-    real = "ok"
-except BlockingIOError:
-    real = "ok"
-except OSError as e:
-    real = errno.errorcode[e.errno]
+real = try_connect(("127.0.0.20", 9))
 done({"r": r, "real": real})
 """)
     e = out["r"]["ephemeral_ports"]
@@ -538,7 +517,6 @@ def test_proc_source_cannot_see_bound_ports_so_the_kernel_is_asked():
     # look like one held port and three free. Under source=proc the module asks the kernel anyway, and its answer
     # is connect()'s: EADDRNOTAVAIL, the range exhausted, the ports_bound error.
     out = netns(r"""
-import errno
 sysctl("net.ipv4.ip_local_port_range", "40000 40003")
 keep = []
 for port in (40000, 40002, 40003):
@@ -551,15 +529,7 @@ s.listen(5)
 keep.append(s)
 r = collect.collect(source="proc", counter_interval=0)
 n = collect.collect(source="netlink", counter_interval=0)
-s = socket.socket()
-s.setblocking(False)
-try:
-    s.connect(("127.0.0.20", 9))
-    real = "ok"
-except BlockingIOError:
-    real = "ok"
-except OSError as e:
-    real = errno.errorcode[e.errno]
+real = try_connect(("127.0.0.20", 9))
 done({"r": r, "n": n, "real": real})
 """)
     assert out["real"] == "EADDRNOTAVAIL"
