@@ -2,6 +2,7 @@
 """What the in-container drivers of molecule/sysctl_precedence and molecule/boot_services share: writing a layout's
 files, running a command, and importing the collection's module_utils as tcp_sysctl does. Copied next to each driver
 by its converge.yml. Python 3.9 (bullseye) and later, standard library only."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -41,3 +42,22 @@ def import_library(src):
     shutil.copytree(src, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     open(os.path.join(lib, "__init__.py"), "a").close()
     sys.path.insert(0, top)
+
+
+@contextlib.contextmanager
+def layout(files):
+    """Write FILES ({path: text}, as put() takes them) for the block, then remove them and put back what they
+    replaced."""
+    stash = {}
+    try:
+        for path, text in files.items():
+            if os.path.lexists(path) and path not in stash:
+                stash[path] = ("@link:" + os.readlink(path)) if os.path.islink(path) else open(path).read()
+            put(path, text)
+        yield
+    finally:
+        for path in files:
+            if os.path.lexists(path):
+                os.unlink(path)
+            if path in stash:
+                put(path, stash.pop(path))

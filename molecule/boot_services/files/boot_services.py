@@ -24,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kt_driver  # noqa: E402  (molecule/_shared/files, copied beside this file)
-from kt_driver import import_library, put  # noqa: E402
+from kt_driver import import_library, layout, put  # noqa: E402
 
 SETTINGS = {
     "net.ipv4.tcp_fin_timeout": "15",
@@ -172,13 +172,8 @@ def main():
 
     defaults, _p = boot({})
     mismatches, results, plugins_seen = [], [], set()
-    stash = {}
     for name, our, files in CASES:
-        for path, text in files.items():
-            if os.path.lexists(path) and path not in stash:
-                stash[path] = ("@link:" + os.readlink(path)) if os.path.islink(path) else open(path).read()
-            put(path, text)
-        try:
+        with layout(files):
             reality = {}
             for with_ours in (False, True):
                 if with_ours:
@@ -202,12 +197,6 @@ def main():
                                            "unknown": e.get("persisted_unknown"), "real": want})
             row["real"] = reality
             results.append(row)
-        finally:
-            for path in files:
-                if os.path.lexists(path):
-                    os.unlink(path)
-                if path in stash:
-                    put(path, stash.pop(path))
     print(json.dumps({"cases": len(CASES), "checks": len(CASES) * len(KEYS) * 2, "tuned_plugins": sorted(plugins_seen),
                       "mismatches": mismatches[:20], "mismatch_count": len(mismatches), "results": results},
                      indent=1))

@@ -22,7 +22,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kt_driver import import_library, put, sh  # noqa: E402  (molecule/_shared/files, copied beside this file)
+from kt_driver import import_library, layout, put, sh  # noqa: E402  (molecule/_shared/files, copied beside this file)
 
 OUR = "/etc/sysctl.d/60-kt.conf"
 SETTINGS = {
@@ -181,16 +181,11 @@ def main():
     defaults = real(None, KEYS + distro_keys)
     mismatches = []
     appliers = {}
-    stash = {}
     checks = 0
     for name, files, extra in layouts:
         settings = dict(SETTINGS, **extra)
         keys = KEYS + sorted(extra)
-        for path, text in files.items():
-            if os.path.lexists(path) and path not in stash:
-                stash[path] = ("@link:" + os.readlink(path)) if os.path.islink(path) else open(path).read()
-            put(path, text)
-        try:
+        with layout(files):
             reality = {}
             for with_ours in (False, True):
                 if with_ours:
@@ -219,12 +214,6 @@ def main():
                     if said != seen:
                         mismatches.append({"layout": name, "files": files, "field": "applier_disagree",
                                            "model": said, "real": seen})
-        finally:
-            for path in files:
-                if os.path.lexists(path):
-                    os.unlink(path)
-                if path in stash:
-                    put(path, stash.pop(path))
     print(json.dumps({"seed": seed, "layouts": len(layouts), "appliers": appliers,
                       "checks": checks, "distro_layouts": [n for n, _f, e in layouts if e],
                       "mismatches": mismatches[:20], "mismatch_count": len(mismatches)}, indent=1))
