@@ -106,7 +106,8 @@ def plan_present(req, findings):
         raise SysctlError(rules.error_summary(findings), findings.items, nat=nat.info)
     new_text = render.render_file(active, skipped, wanted.bounds)
     targets = dict((k, active[k]) for k in wanted.merged if k in active)
-    dropped = dict((k, p) for k, p in render.file_keys(old_text).items() if k not in render.file_keys(new_text))
+    kept = render.file_keys(new_text)
+    dropped = dict((k, p) for k, p in render.file_keys(old_text).items() if k not in kept)
     records = (req.inherited if req.inherited is not None else req.records) or {}
     others = rewrite_others(req, model, targets, dropped, (kdefaults, records))
     model.finish(new_text, others[0])

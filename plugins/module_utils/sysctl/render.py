@@ -179,19 +179,18 @@ def read_file(path, boot_root=""):
         return None
 
 
-def file_values(text):
-    """{key: value} of the plain assignments in a file's text (the last of a repeated key)."""
-    out = {}
+def _assignments(text):
+    """(key, parts, value) of the plain (not glob, not "-key") assignments in a file's text, in order."""
     for parts, value, _ignore, _lineno in conf.parse_conf(text or ""):
         if value is not None and not conf.is_glob(parts):
-            out[keys.canonical_key(parts)] = value
-    return out
+            yield keys.canonical_key(parts), parts, value
+
+
+def file_values(text):
+    """{key: value} of the plain assignments in a file's text (the last of a repeated key)."""
+    return dict((key, value) for key, _parts, value in _assignments(text))
 
 
 def file_keys(text):
     """{key: parts} of the plain (not glob, not "-key") assignments in a file's text."""
-    out = {}
-    for parts, value, _ignore, _lineno in conf.parse_conf(text or ""):
-        if value is not None and not conf.is_glob(parts):
-            out[keys.canonical_key(parts)] = parts
-    return out
+    return dict((key, parts) for key, parts, _value in _assignments(text))
