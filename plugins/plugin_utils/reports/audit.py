@@ -236,7 +236,7 @@ def shadowed_note(e, profile, ctx=None):
         winner = boot(e)[2]
     paths = [d.get("path") for d in e["shadowed"]]
     files = (ctx or {}).get("files")
-    owners = [managed_profile(x, files) for x in paths if managed_profile(x, files)]
+    owners = [o for o in (managed_profile(x, files) for x in paths) if o]
     if owners:
         # kerneltune.tcp files disagree on the key: the runs merge every profile's bound; the winner's first.
         owners = [o for o in [managed_profile(e.get("source_before"), files)] + owners if o]
