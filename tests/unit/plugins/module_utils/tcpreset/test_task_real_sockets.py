@@ -61,8 +61,13 @@ def detached(fn, env):
     if pid == 0:
         os.close(r)
         os.setsid()
+        middle = os.getpid()
         if os.fork():
             os._exit(0)
+        # Once the middle process is gone, as it is long before async_wrapper starts the module: until then it
+        # holds what the fork copied (the application's sockets) and is this process's parent.
+        while os.getppid() == middle:
+            time.sleep(0.01)
         os.environ.clear()
         os.environ.update(env)
         with os.fdopen(w, "wb") as f:
