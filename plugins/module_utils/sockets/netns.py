@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: kerneltune.tcp contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Every network namespace on the host, who it belongs to, and running code inside one.
+
+Namespaces are found from two places (discover):
+
+* /proc/PID/ns/net of every process: the namespace each process runs in (containers, pods, `unshare --net`);
+* /run/netns/NAME: the bind mounts `ip netns add` makes, which keep a namespace alive with no process in it.
+
+They are told apart by the inode of their nsfs file (what `readlink /proc/PID/ns/net` shows as net:[INODE]).
+Reading another process's ns/net link needs the right to ptrace it (root, or the same user): a process that
+cannot be read is counted, never guessed.
+
+run_in(ns, fn) forks; the child enters the namespace with setns(2) (CAP_SYS_ADMIN) and runs fn(); fn's result
+comes back as JSON through a pipe. After setns a socket the child opens (netlink sock_diag), /proc/self/net/* and
+/proc/sys/net/* all show the namespace entered; the parent's namespace never changes, and the child's memory goes
+with it, so a scan of many namespaces holds one diagnosis at a time.
+
+owner(pids) reads /proc/PID/cgroup (v1, v2 and hybrid) for the container runtime, container id and Kubernetes pod
+uid of the processes in a namespace: systemd slice names write the pod uid with underscores
+(kubepods-burstable-pod1234_5678.slice); nested containers carry several ids and the innermost owns the process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import re
+
+CLONE_NEWNET = 0x40000000
+RUN_NETNS = "/run/netns"
+
+GONE = "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)"
+NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: %s); run as root "
+          "(become: true)")
+
+# How each runtime names a container's cgroup, systemd driver and cgroupfs driver alike. The id is the
+# runtime's 64-hex container id.
+_ID = r"([0-9a-f]{64})"
+_RUNTIME_PATTERNS = (
+    ("docker", re.compile(r"^docker-%s\.scope$" % _ID)),
+    ("containerd", re.compile(r"^cri-containerd-%s\.scope$" % _ID)),
+    ("cri-o", re.compile(r"^crio-%s\.scope$" % _ID)),
+    ("podman", re.compile(r"^libpod-%s\.scope$" % _ID)),
+)
+# cgroupfs driver: /docker/<id>, /libpod_parent/libpod-<id>, /kubepods/<qos>/pod<uid>/<id>
+_PARENT_RUNTIME = {"docker": "docker", "lxc": "lxc", "libpod_parent": "podman"}
+_BARE_ID = re.compile(r"^%s$" % _ID)
+_POD_SLICE = re.compile(r"^kubepods(?:-[a-z]+)*-pod([0-9a-f_]{36})\.slice$")
+_POD_DIR = re.compile(r"^pod([0-9a-f-]{36})$")
+
+
+def inode_of(path):
+    """The nsfs inode of a namespace file (/proc/PID/ns/net or a /run/netns bind mount), or None."""
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def self_inode(proc_root="/proc"):
+    return inode_of(os.path.join(proc_root, "self", "ns", "net"))
+
+
+class Namespace(object):
+    """One network namespace: its inode, its /run/netns names, the pids seen in it and a path to enter it by."""
+
+    def __init__(self, inode, path, is_self=False):
+        self.inode = inode
+        self.path = path
+        self.names = []
+        self.pids = []
+        self.is_self = is_self
+
+    @property
+    def name(self):
+        return self.names[0] if self.names else None
+
+    def __repr__(self):
+        return "Namespace(%d, %r, names=%r, pids=%d)" % (self.inode, self.path, self.names, len(self.pids))
+
+
+def discover(proc_root="/proc", run_netns=RUN_NETNS):
+    """([Namespace], unreadable): every network namespace found, this process's own first, then by inode; and
+    the number of processes whose namespace could not be read (no right to ptrace them, or gone during the scan)."""
+    mine = self_inode(proc_root)
+    found = {}
+    unreadable = 0
+    for pid in sorted((p for p in os.listdir(proc_root) if p.isdigit()), key=int):
+        path = os.path.join(proc_root, pid, "ns", "net")
+        ino = inode_of(path)
+        if ino is None:
+            unreadable += 1
+            continue
+        ns = found.get(ino)
+        if ns is None:
+            ns = found[ino] = Namespace(ino, path, is_self=ino == mine)
+        ns.pids.append(int(pid))
+    try:
+        names = sorted(os.listdir(run_netns))
+    except OSError:
+        names = []
+    for name in names:
+        path = os.path.join(run_netns, name)
+        ino = inode_of(path)
+        if ino is None:
+            continue
+        ns = found.get(ino)
+        if ns is None:
+            ns = found[ino] = Namespace(ino, path, is_self=ino == mine)
+        elif not ns.names:
+            ns.path = path  # a bind mount outlives the processes that happen to be in it
+        ns.names.append(name)
+    if mine is not None and mine not in found:
+        found[mine] = Namespace(mine, os.path.join(proc_root, "self", "ns", "net"), is_self=True)
+    order = sorted(found.values(), key=lambda n: (not n.is_self, n.inode))
+    return order, unreadable
+
+
+def resolve(spec, proc_root="/proc", run_netns=RUN_NETNS):
+    """The Namespace a user named: an inode (int or "net:[N]"), a /run/netns name, or "pid:N" / a pid whose
+    namespace to use. Returns (Namespace, None) or (None, why)."""
+    text = str(spec).strip()
+    m = re.match(r"^net:\[(\d+)\]$", text)
+    if m:
+        text = m.group(1)
+    if text.startswith("pid:"):
+        pid = text[4:]
+        path = os.path.join(proc_root, pid, "ns", "net")
+        ino = inode_of(path) if pid.isdigit() else None
+        if ino is None:
+            return None, "no process %s whose network namespace can be read" % pid
+        ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
+        ns.pids.append(int(pid))
+        return ns, None
+    if os.path.sep not in text and not text.startswith("."):
+        path = os.path.join(run_netns, text)
+        ino = inode_of(path)
+        if ino is not None:
+            ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
+            ns.names.append(text)
+            return ns, None
+    if text.isdigit():
+        spaces, _unreadable = discover(proc_root, run_netns)
+        for ns in spaces:
+            if ns.inode == int(text):
+                return ns, None
+        path = os.path.join(proc_root, text, "ns", "net")
+        ino = inode_of(path)
+        if ino is not None:
+            ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
+            ns.pids.append(int(text))
+            return ns, None
+        return None, "no network namespace with inode %s and no process %s" % (text, text)
+    return None, "no network namespace named %s in %s" % (text, run_netns)
+
+
+def _setns(path):
+    """Enter the network namespace of PATH in this process: 0 or the errno."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        return e.errno or errno.ENOENT
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            return ctypes.get_errno() or errno.EPERM
+    finally:
+        os.close(fd)
+    return 0
+
+
+def _why(err):
+    if err in (errno.ENOENT, errno.ESRCH):
+        return GONE
+    if err == errno.EPERM:
+        return NO_CAP % os.strerror(err)
+    return os.strerror(err)
+
+
+def run_in(ns, fn):
+    """fn() run in a forked child inside namespace NS (a Namespace or a path); returns (result, None) or
+    (None, why). fn's result must be JSON-serialisable. For this process's own namespace, fn runs here."""
+    path = ns.path if isinstance(ns, Namespace) else ns
+    if isinstance(ns, Namespace) and ns.is_self:
+        return json.loads(json.dumps(fn())), None  # the same types as from a child
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child ends with _exit; its work is seen through the pipe)
+        code = 0
+        try:
+            os.close(read_fd)
+            err = _setns(path)
+            if err:
+                msg = {"error": _why(err)}
+            else:
+                try:
+                    msg = {"value": fn()}
+                except Exception as e:  # pylint: disable=broad-except
+                    msg = {"error": "%s: %s" % (type(e).__name__, e)}
+            data = json.dumps(msg).encode("utf-8")
+            while data:
+                data = data[os.write(write_fd, data):]
+        except BaseException:  # pylint: disable=broad-except
+            code = 1  # never return into the module from the child
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    chunks = []
+    with os.fdopen(read_fd, "rb") as f:
+        for chunk in iter(lambda: f.read(65536), b""):
+            chunks.append(chunk)
+    os.waitpid(pid, 0)
+    try:
+        msg = json.loads(b"".join(chunks).decode("utf-8"))
+    except ValueError:
+        return None, "the process that entered the namespace failed"
+    if "error" in msg:
+        return None, msg["error"]
+    return msg["value"], None
+
+
+def _cgroup_paths(proc_root, pid):
+    try:
+        with open(os.path.join(proc_root, str(pid), "cgroup")) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [line.split(":", 2)[2] for line in lines if line.count(":") >= 2]
+
+
+def parse_cgroup(path):
+    """{runtime, container_id, containers, pod_uid} read from one cgroup path; containers lists every container
+    id from the outermost to the innermost, container_id is the innermost (None when there is none)."""
+    containers = []
+    runtime = None
+    pod_uid = None
+    parts = [p for p in path.split("/") if p]
+    for i, part in enumerate(parts):
+        m = _POD_SLICE.match(part)
+        if m:
+            pod_uid = m.group(1).replace("_", "-")
+            continue
+        m = _POD_DIR.match(part)
+        if m:
+            pod_uid = m.group(1)
+            continue
+        for name, pattern in _RUNTIME_PATTERNS:
+            m = pattern.match(part)
+            if m:
+                containers.append(m.group(1))
+                runtime = name
+                break
+        else:
+            if _BARE_ID.match(part):
+                containers.append(part)
+                parent = parts[i - 1] if i else ""
+                runtime = _PARENT_RUNTIME.get(parent, "kubernetes" if pod_uid else "unknown")
+            elif i and parts[i - 1] == "lxc" or part.startswith("lxc.payload."):
+                containers.append(part.replace("lxc.payload.", "", 1))
+                runtime = "lxc"
+    return {"runtime": runtime, "container_id": containers[-1] if containers else None, "containers": containers,
+            "pod_uid": pod_uid}
+
+
+def owner(pids, proc_root="/proc", limit=10):
+    """Who a namespace belongs to, from the cgroups of the processes in it (PIDS, sorted): the runtime, the
+    innermost container id and the pod uid of its first process that has one, every container id seen, and the
+    first LIMIT processes with their commands."""
+    out = {"runtime": None, "container_id": None, "containers": [], "pod_uid": None, "cgroup": None,
+           "processes": [], "process_count": len(pids)}
+    for pid in pids:
+        for path in _cgroup_paths(proc_root, pid):
+            info = parse_cgroup(path)
+            if info["container_id"] and info["container_id"] not in out["containers"]:
+                out["containers"].append(info["container_id"])
+            if out["cgroup"] is None and (info["container_id"] or info["pod_uid"]):
+                out.update(runtime=info["runtime"], container_id=info["container_id"], pod_uid=info["pod_uid"],
+                           cgroup=path)
+        if len(out["processes"]) < limit:
+            try:
+                with open(os.path.join(proc_root, str(pid), "comm")) as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            out["processes"].append({"pid": pid, "command": comm})
+    return out
