@@ -18,6 +18,7 @@ import json
 import os
 import re
 
+from ansible_collections.kerneltune.tcp.plugins.lookup import profile as profile_lookup
 from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
 
 STATUSES = ("error", "unreachable", "not_compliant", "compliant")
@@ -139,7 +140,10 @@ def managed_profile(path, files=None):
     m = _MANAGED.match(os.path.basename(u"%s" % (path,)))
     if not m:
         return None
-    return "kt_sysctl" if m.group(1) == "sysctl" else m.group(1)
+    name = "kt_sysctl" if m.group(1) == "sysctl" else m.group(1)
+    # Only a profile role writes such a name: the module's own default (90-kerneltune-tcp.conf) or a file a user
+    # named after the pattern is no profile, and a fix must not tell anyone to run a role that does not exist.
+    return name if name in profile_lookup.names() else None
 
 
 def host_context(profiles):
@@ -186,6 +190,11 @@ def key_fix(e, profile, ctx=None):
                     "%s (or make it a bound in both); do not edit a kerneltune-managed file by hand" % (
                         owner, profile, e["key"], owner, value(e.get("persisted")), overrides_var(owner),
                         overrides_var(profile)))
+        if _MANAGED.match(os.path.basename(u"%s" % (e.get("overridden_by") or "",))):
+            return (u"%s is written by a tcp_sysctl task of your own, not by a profile role: change that task's "
+                    "settings for %s, or, if %s is right for this host, set it in %s; do not edit a "
+                    "kerneltune-managed file by hand" % (e.get("overridden_by"), e["key"], value(e.get("persisted")),
+                                                         overrides_var(profile)))
         return (u"remove %s from %s (%s), or, if %s is right for this host, set it in %s"
                 % (e["key"], e.get("overridden_by"), _why_later(e.get("overridden_by") or ""),
                    value(e.get("persisted")), overrides_var(profile)))
@@ -246,9 +255,17 @@ def shadowed_note(e, profile, ctx=None):
                    " and ".join(owners), "s" if len(owners) > 1 else "",
                    ", ".join("kerneltune.tcp.%s" % o for o in owners), e["key"]))
     else:
-        fix = (u"nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, "
-               "remove the line from %s or make it the value that wins (a package's file in /usr/lib: put a file of "
-               "the same name without the line in /etc/sysctl.d)" % ", ".join(sorted(set(paths))))
+        own = sorted(set(x for x in paths if _MANAGED.match(os.path.basename(u"%s" % (x,)))))
+        foreign = sorted(set(paths) - set(own))
+        steps = []
+        if foreign:
+            steps.append(u"remove the line from %s or make it the value that wins (a package's file in /usr/lib: "
+                         "put a file of the same name without the line in /etc/sysctl.d)" % ", ".join(foreign))
+        if own:
+            steps.append(u"change the settings of the tcp_sysctl task of your own that writes %s (not a profile "
+                         "role's file; do not edit it by hand)" % ", ".join(own))
+        fix = u"nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, %s" % (
+            "; and ".join(steps))
     return {"profile": profile, "kind": "shadowed", "key": e["key"],
             "text": u"shadowed: %s is also set to %s, which lose%s at boot to %s" % (
                 e["key"], lost, "" if len(e["shadowed"]) > 1 else "s", winner),

@@ -173,6 +173,15 @@ def test_a_plain_value_overridden_by_another_profiles_file():
     assert audit.managed_profile("/etc/sysctl.d/85-kerneltune-sysctl.conf") == "kt_sysctl"
     assert audit.managed_profile(HIGH) == "high_outbound_client"
     assert audit.managed_profile("/etc/sysctl.d/99-local.conf") is None
+    # tcp_sysctl's own default file and a look-alike name are no profile: no fix may name a role for them.
+    assert audit.managed_profile("/etc/sysctl.d/90-kerneltune-tcp.conf") is None
+    assert audit.managed_profile("/etc/sysctl.d/70-kerneltune-my_tuning.conf") is None
+    mine = "/etc/sysctl.d/90-kerneltune-tcp.conf"
+    e = samples.entry("net.ipv4.tcp_fin_timeout", "overridden", runtime="30", desired="15", persisted="30", by=mine)
+    assert audit.key_fix(e, "high_outbound_client", {"files": {}}) == (
+        "/etc/sysctl.d/90-kerneltune-tcp.conf is written by a tcp_sysctl task of your own, not by a profile role: "
+        "change that task's settings for net.ipv4.tcp_fin_timeout, or, if 30 is right for this host, set it in "
+        "high_outbound_client_sysctl_overrides; do not edit a kerneltune-managed file by hand")
 
 
 def test_rollout_and_diagnose_summaries_are_plain_text():
@@ -222,3 +231,19 @@ def test_the_shipped_playbooks_print_the_plain_text():
             text = f.read()
         assert 'msg: "{{ %s.text.splitlines() }}"' % var in text
         assert "%s.markdown.splitlines()" % var not in text
+
+
+def test_shadowed_by_a_tcp_sysctl_task_of_ones_own():
+    """A file tcp_sysctl wrote for a task of the user's own (its default name) is no profile's: the fix names the
+    task, never a role, and never says to edit the file."""
+    mine = "/etc/sysctl.d/90-kerneltune-tcp.conf"
+    e = samples.entry("net.ipv4.tcp_fin_timeout", runtime="30", desired="30", persisted="30", before="30",
+                      src_before=PATH)
+    e["shadowed"] = [{"path": mine, "line": 2, "value": "20"}, {"path": "/usr/lib/sysctl.d/50-x.conf", "line": 1,
+                                                               "value": "25"}]
+    assert audit.shadowed_note(e, "web_frontend", {"files": {}})["fix"] == (
+        "nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, remove "
+        "the line from /usr/lib/sysctl.d/50-x.conf or make it the value that wins (a package's file in /usr/lib: put "
+        "a file of the same name without the line in /etc/sysctl.d); and change the settings of the tcp_sysctl task "
+        "of your own that writes /etc/sysctl.d/90-kerneltune-tcp.conf (not a profile role's file; do not edit it by "
+        "hand)")
