@@ -117,6 +117,17 @@ def audit_warnings(records):
     return out
 
 
+def rollout_warnings(records):
+    """The warnings tcp_sysctl gave when it applied the profile (a key a later file overrides, ...), each with its
+    host: Ansible prints them without the host's name."""
+    out = []
+    for host in sorted(records):
+        apply = (records[host] or {}).get("apply") or {}
+        for w in apply.get("warnings") or []:
+            out.append("%s: %s" % (host, w))
+    return out
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -145,8 +156,8 @@ class ActionModule(ActionBase):
             result["text"] = text
         if kind == "audit":
             result["per_host"] = audit_render.audit_per_host(out["summary"])
-            for w in audit_warnings(records):
-                Display().warning(w)
+        for w in {"audit": audit_warnings, "rollout": rollout_warnings}.get(kind, lambda r: [])(records):
+            Display().warning(w)
         if out["gate"]:
             # The audit fails here with fail_on_drift; the rollout playbook fails on it after the summary is shown.
             result["gate_msg"] = "%s (reports in %s)" % (out["gate"], result["report_dir"])

@@ -67,3 +67,11 @@ def test_plain_text_summary_names_the_first_hosts_and_counts_the_rest(monkeypatc
 def test_warnings_carry_the_host():
     assert fleet_report.audit_warnings(RECORDS) == [
         "web3: web_frontend: net.ipv4.tcp_fin_timeout: set again by a later file"]
+
+
+def test_rollout_warnings_carry_the_host():
+    """playbooks/vars/rollout.yml records tcp_sysctl's warnings (a registered result keeps them) under apply."""
+    records = {"web2": {"apply": {"warnings": ["net.ipv4.tcp_fin_timeout: set again by a later file"]}},
+               "web1": {"apply": {"warnings": []}}, "web3": {}, "web4": {"batch": 3, "started": False}}
+    assert fleet_report.rollout_warnings(records) == [
+        "web2: net.ipv4.tcp_fin_timeout: set again by a later file"]
