@@ -2,7 +2,8 @@
 """Fleet benchmark: the audit on 10 and 50 container hosts against Ansible's
 own floor, side by side in one run.
 
-  python benchmarks/bench_fleet.py [--hosts 10,50] [--forks 25] [--rounds 1] [--no-mitogen] [--only audit,floor,diagnose]
+  python benchmarks/bench_fleet.py [--hosts 10,50] [--forks 25] [--rounds 1] [--warmup 0] [--no-mitogen]
+                                   [--only audit,floor,diagnose]
 
 For each host count, with the same inventory and forks:
   audit    ansible-playbook kerneltune.tcp.audit (fresh hosts drift: exit 2 expected)
@@ -16,13 +17,23 @@ mitogen_linear strategy (Mitogen's podman connection).
 Writes benchmarks/results/fleet.json and the fleet section of
 docs/benchmarks.md (between the "fleet:begin" and "fleet:end" markers).
 Containers: privileged, --network none, named kt-fleet-NN (KT_FLEET_PREFIX overrides the prefix).
+--before COLLECTIONS_PATH adds "audit (before)" and "diagnose (before)": the same playbooks from the collection
+installed there (an earlier commit's), in the same rounds.
 --only measures the named figures only (for example the audit against its floor, round after round).
+
+Each round runs every figure once, the order rotated by one from round to round (round 1: audit, floor,
+diagnose; round 2: floor, diagnose, audit; ...), so that no figure always runs first or right after the
+same one. A ratio is the median of the per-round ratios (each round's figures ran minutes apart, under the
+same load), beside the ratio of the medians. --warmup runs each figure that many times first, unmeasured.
+CPU: user + system time of each ansible-playbook and everything it waited for (the controller's workers,
+the podman clients; not the modules, which run in the containers), from getrusage(RUSAGE_CHILDREN).
 """
 import argparse
 import datetime
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -68,10 +79,16 @@ def mitogen_env():
     return env
 
 
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(argv, env=None):
-    t = time.perf_counter()
+    """(wall seconds, exit code, output, CPU seconds of the run's process tree)."""
+    c, t = _children_cpu(), time.perf_counter()
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, env=env)
-    return time.perf_counter() - t, p.returncode, p.stdout
+    return time.perf_counter() - t, p.returncode, p.stdout, _children_cpu() - c
 
 
 def recap_ok(out, names, gate=False):
@@ -83,14 +100,40 @@ def recap_ok(out, names, gate=False):
             and all(f == (1 if gate else 0) for _u, f in seen.values()))
 
 
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def round_ratios(figures, a, b):
+    """A / B in each round where both were measured."""
+    return [round(x / y, 3) for x, y in zip(figures.get(a) or [], figures.get(b) or [])]
+
+
 def summarize(row):
-    """Medians and ratios of one host count, from the figures measured so far."""
+    """Medians and ratios of one host count, from the figures measured so far. X_over_floor is the median of
+    the per-round ratios (X_over_floor_rounds); X_over_floor_of_medians the ratio of the medians."""
     n, figures = row["hosts"], row["rounds"]
-    med = {k: sorted(v)[len(v) // 2] for k, v in figures.items() if v}
+    med = {k: round(median(v), 3) for k, v in figures.items() if v}
     out = {"hosts": n, "forks": row["forks"], "keys": row["keys"], "seconds": med, "rounds": figures,
            "per_host": {k: round(v / n, 3) for k, v in med.items()}}
+    cpu = row.get("cpu") or {}
+    if any(cpu.values()):
+        out["cpu_rounds"] = cpu
+        out["cpu_seconds"] = {k: round(median(v), 2) for k, v in cpu.items() if v}
+        order = row.get("order")
+        if order:
+            out["order"] = order
+    for x in ("audit", "diagnose", "audit (before)", "diagnose (before)"):
+        per_round = round_ratios(figures, x, "floor")
+        if per_round:
+            out["%s_over_floor_rounds" % x] = per_round
+            out["%s_over_floor_of_medians" % x] = round(med[x] / med["floor"], 2)
+            out["%s_over_floor" % x] = round(median(per_round), 2)
+        cpu_round = round_ratios(cpu, x, "floor")
+        if cpu_round:
+            out["%s_over_floor_cpu" % x] = round(median(cpu_round), 2)
     if "audit" in med and "floor" in med:
-        out["audit_over_floor"] = round(med["audit"] / med["floor"], 2)
         if "audit (mitogen)" in med:
             out["mitogen_audit_over_stock_floor"] = round(med["audit (mitogen)"] / med["floor"], 2)
     if "audit (mitogen)" in med and "floor (mitogen)" in med:
@@ -100,7 +143,7 @@ def summarize(row):
     return out
 
 
-def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
+def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, warmup=0, before=None):
     with open(os.path.join(ROOT, "roles", "web_frontend", "defaults", "main.yml")) as f:
         keys = yaml.safe_load(f)["web_frontend_settings"]
     fd, keyfile = tempfile.mkstemp(suffix=".json")
@@ -110,6 +153,8 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
     floor_book = os.path.join(HERE, "playbooks", "fleet_floor.yml")
     posix_book = os.path.join(HERE, "playbooks", "posix_sysctl.yml")
     menv = mitogen_env() if use_mitogen else None
+    # --before: the same playbooks from another installed collection (an older commit's), side by side.
+    benv = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=before) if before else None
     rows = []
     for n in host_counts:
         names = start(n)
@@ -117,11 +162,14 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
         minv = inventory(names, "podman")  # mitogen_podman under mitogen_linear
         base = ["ansible-playbook", "--forks", str(forks)]
         figures = {"audit": [], "floor": [], "posix": [], "diagnose": []}
+        if benv:
+            figures.update({"audit (before)": [], "diagnose (before)": []})
         if menv:
             figures.update({"audit (mitogen)": [], "floor (mitogen)": []})
-        row = {"hosts": n, "forks": forks, "keys": len(keys), "rounds": figures}
+        cpu = dict((k, []) for k in figures)
+        row = {"hosts": n, "forks": forks, "keys": len(keys), "rounds": figures, "cpu": cpu, "order": []}
         rows.append(row)
-        for _round in range(rounds):
+        for _round in range(-warmup, rounds):
             plan = [
                 ("audit", base + ["-i", inv, "kerneltune.tcp.audit", "-e", "kt_audit_report_dir=" + reports], None, 2),
                 ("floor", base + ["-i", inv, floor_book], None, 0),
@@ -137,14 +185,32 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
                  None, 0),
                 ("posix", base + ["-i", inv, posix_book, "--check", "-e", "@" + keyfile], None, 0),
             ]
-            for name, argv, env, want in [x for x in plan if not only or x[0] in only]:
-                dt, rc, out = run(argv, env)
+            if benv:
+                plan += [
+                    ("audit (before)", base + ["-i", inv, "kerneltune.tcp.audit", "-e",
+                                               "kt_audit_report_dir=" + reports], benv, 2),
+                    ("diagnose (before)", base + ["-i", inv, "kerneltune.tcp.diagnose", "-e",
+                                                  "kt_diagnose_report_dir=" + reports], benv, 0),
+                ]
+            # --only audit also runs "audit (before)" when --before is given.
+            todo = [x for x in plan if not only or x[0] in only or x[0].replace(" (before)", "") in only]
+            # Rotated by one each round: no figure always runs first, or always after the same one.
+            k = _round % len(todo)
+            todo = todo[k:] + todo[:k]
+            if _round >= 0:
+                row["order"].append([x[0] for x in todo])
+            for name, argv, env, want in todo:
+                dt, rc, out, used = run(argv, env)
                 if rc != want or not recap_ok(out, names, gate=want == 2):
                     raise SystemExit("%s on %d hosts: exit %d, wanted %d:\n%s" % (name, n, rc, want, out[-4000:]))
                 if name.startswith("audit") and "%d of %d hosts fail the audit: %d not compliant" % (n, n, n) not in out:
                     raise SystemExit("%s on %d hosts: not every fresh host drifted:\n%s" % (name, n, out[-4000:]))
+                print("%3d hosts  %-16s %7.2f s  cpu %6.2f s%s" % (n, name, dt, used, "  (warm-up)" if _round < 0 else ""),
+                      flush=True)
+                if _round < 0:
+                    continue
                 figures[name].append(round(dt, 3))
-                print("%3d hosts  %-16s %7.2f s" % (n, name, dt), flush=True)
+                cpu[name].append(round(used, 2))
                 if progress:
                     progress(rows)
         for f in (inv, minv):
@@ -154,7 +220,10 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None):
     return rows
 
 
-COLS = ["audit", "floor", "audit (mitogen)", "floor (mitogen)", "diagnose", "posix"]
+# Issues 23 and 24: the audit and the diagnosis within 1.1x of the ping floor.
+TARGET = 1.1
+COLS = ["audit", "floor", "audit (mitogen)", "floor (mitogen)", "diagnose", "posix", "audit (before)",
+        "diagnose (before)"]
 
 
 def fmt(v, pattern):
@@ -165,7 +234,8 @@ def render(res):
     rows = res["rows"]
     cols = [c for c in COLS if any(c in r["seconds"] for r in rows)]
     out = [BEGIN, "## Fleet: the audit against Ansible's floor", "",
-           "Measured %s with `%s` (%s, %s cores; %s; forks %d; %d round(s), medians; podman connection; "
+           "Measured %s with `%s` (%s, %s cores; %s; forks %d; %d round(s), the order rotated each round, medians; "
+           "ratios are the median of the per-round ratios; podman connection; "
            "ANSIBLE_TIMEOUT=%s for every figure; fresh hosts, so every audit finds drift and exits 2 by design)%s." % (
                res["date"], res["command"], res["ansible"], res.get("cores", os.cpu_count()),
                res["mitogen"] or "Mitogen not installed", rows[0]["forks"], res["rounds"], res.get("timeout", "-"),
@@ -175,29 +245,65 @@ def render(res):
            "`ansible.builtin.ping` in place of the audit task (`benchmarks/playbooks/fleet_floor.yml`); the same "
            "two under Mitogen's `mitogen_linear`; **diagnose** `kerneltune.tcp.diagnose`; **posix** the "
            "`ansible.posix.sysctl` check-mode loop over the same %s keys." % rows[0]["keys"], "",
-           "| hosts | " + " | ".join("%s (s)" % c for c in cols) + " | audit / floor | posix / audit |",
-           "|---|" + "---|" * len(cols) + "---|---|"]
+           "| hosts | " + " | ".join("%s (s)" % c for c in cols) + " | audit / floor | diagnose / floor | posix / audit |",
+           "|---|" + "---|" * len(cols) + "---|---|---|"]
     for r in rows:
         out.append("| %d | " % r["hosts"] + " | ".join(fmt(r["seconds"].get(c), "%.2f") for c in cols) +
-                   " | %s | %s |" % (fmt(r.get("audit_over_floor"), "%.2fx"), fmt(r.get("posix_over_audit"), "%.2fx")))
+                   " | %s | %s | %s |" % (fmt(r.get("audit_over_floor"), "%.2fx"),
+                                          fmt(r.get("diagnose_over_floor"), "%.2fx"),
+                                          fmt(r.get("posix_over_audit"), "%.2fx")))
     out += ["", "Seconds per host:", "", "| hosts | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for r in rows:
         out.append("| %d | " % r["hosts"] + " | ".join(fmt(r["per_host"].get(c), "%.3f") for c in cols) + " |")
+    out += rounds_table(rows)
     out += ["", "### Reading", ""] + reading(rows) + res.get("notes", []) + ["", "### Settings that matter", ""] + SETTINGS
     out.append(END)
     return "\n".join(out) + "\n"
 
 
+def rounds_table(rows):
+    """Each round's figures, in the order they ran, with its ratios and the controller's CPU seconds."""
+    out = []
+    for r in rows:
+        figures, cpu = r["rounds"], r.get("cpu_rounds") or {}
+        names = [c for c in COLS if figures.get(c)]
+        if max(len(figures[c]) for c in names) < 2 and not cpu:
+            continue
+        ratios = [x for x in ("audit", "diagnose", "audit (before)", "diagnose (before)")
+                  if r.get("%s_over_floor_rounds" % x)]
+        out += ["", "Rounds, %d hosts (s; controller CPU s in brackets):" % r["hosts"], "",
+                "| round | order | " + " | ".join(names) + "".join(" | %s / floor" % x for x in ratios) + " |",
+                "|---|---|" + "---|" * (len(names) + len(ratios))]
+        for i in range(max(len(figures[c]) for c in names)):
+            order = r.get("order") or []
+            cells = []
+            for c in names:
+                v = figures[c][i] if i < len(figures[c]) else None
+                u = cpu.get(c, [])[i] if i < len(cpu.get(c, [])) else None
+                cells.append(fmt(v, "%.2f") + ("" if u is None else " (%.1f)" % u))
+            out.append("| %d | %s | " % (i + 1, ", ".join(order[i]) if i < len(order) else "-") + " | ".join(cells) +
+                       "".join(" | " + fmt((r["%s_over_floor_rounds" % x][i:i + 1] or [None])[0], "%.2fx")
+                               for x in ratios) + " |")
+        out.append("| median | | " + " | ".join(
+            fmt(r["seconds"].get(c), "%.2f") + ("" if c not in r.get("cpu_seconds", {}) else
+                                                " (%.1f)" % r["cpu_seconds"][c]) for c in names) +
+            "".join(" | " + fmt(r.get("%s_over_floor" % x), "%.2fx") for x in ratios) + " |")
+    return out
+
+
 def reading(rows):
     out = []
     for r in rows:
-        sec = r["seconds"]
         if "audit_over_floor" in r:
-            verdict = "within" if r["audit_over_floor"] <= 1.2 else "NOT within"
-            out.append("- %d hosts: the audit took %.2fx the ping floor (%s the 1.2x target)%s%s." % (
-                r["hosts"], r["audit_over_floor"], verdict,
+            verdict = "within" if r["audit_over_floor"] <= TARGET else "NOT within"
+            out.append("- %d hosts: the audit took %.2fx the ping floor (%s the %.1fx target)%s%s." % (
+                r["hosts"], r["audit_over_floor"], verdict, TARGET,
                 "; the posix loop %.2fx the audit" % r["posix_over_audit"] if "posix_over_audit" in r else "",
-                "; the diagnosis %.2fx the floor" % (sec["diagnose"] / sec["floor"]) if "diagnose" in sec else ""))
+                "; the diagnosis %.2fx the floor" % r["diagnose_over_floor"] if "diagnose_over_floor" in r else ""))
+        elif "diagnose_over_floor" in r:
+            out.append("- %d hosts: the diagnosis took %.2fx the ping floor (%s the %.1fx target)." % (
+                r["hosts"], r["diagnose_over_floor"],
+                "within" if r["diagnose_over_floor"] <= TARGET else "NOT within", TARGET))
     full = [r for r in rows if "audit" in r["per_host"] and "floor" in r["per_host"]]
     if len(full) > 1:
         a, b = full[0], full[-1]
@@ -257,6 +363,9 @@ def main():
     ap.add_argument("--hosts", default="10,50")
     ap.add_argument("--forks", type=int, default=25)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--before", metavar="COLLECTIONS_PATH",
+                    help="also run the audit and the diagnosis from the collection installed there")
+    ap.add_argument("--warmup", type=int, default=0, help="unmeasured runs of each figure before the rounds")
     ap.add_argument("--no-mitogen", action="store_true")
     ap.add_argument("--only", help="comma-separated figures to run, e.g. floor,diagnose (default: all)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "fleet.json"))
@@ -288,7 +397,8 @@ def main():
 
     try:
         rows = bench([int(x) for x in a.hosts.split(",")], a.forks, a.rounds, not a.no_mitogen,
-                     progress=lambda raw: save(raw, True), only=set(a.only.split(",")) if a.only else None)
+                     progress=lambda raw: save(raw, True), only=set(a.only.split(",")) if a.only else None,
+                     warmup=a.warmup, before=a.before)
     finally:
         stop_all()
     save(rows, False)

@@ -34,8 +34,6 @@ import os
 import re
 import struct
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import nftlink
-
 NAT_TARGETS = ("MASQUERADE", "SNAT", "DNAT", "REDIRECT", "NETMAP")
 NFT_NAT_STATEMENTS = ("masquerade", "snat", "dnat", "redirect")
 CONNTRACK_MAX_LINES = 100000
@@ -248,6 +246,8 @@ def _nf_tables_netlink(root, nft_loaded, evidence, sources, counts):
     EVIDENCE_SAMPLES are found. True when the kernel answered: then no nf_tables tool needs to be run."""
     if root or not nft_loaded:
         return False  # a captured host (tests), or a dump that would load nf_tables
+    # Imported here: tcp_info imports this module on every run but detects NAT only when tcp_tw_recycle is on.
+    from ansible_collections.kerneltune.tcp.plugins.module_utils import nftlink
     try:
         rules = nftlink.nat_rules(EVIDENCE_SAMPLES)
     except (OSError, ValueError, struct.error):
@@ -350,9 +350,3 @@ def detect(declared, module, root=""):
         "sources": sources,
         "counts": counts,
     }
-
-
-def not_probed(declared, reason):
-    """The result when detection was not run because no answer depends on it: detected is None (not known)."""
-    return {"detected": None, "declared": declared, "evidence": [], "hints": [], "sources": [], "counts": {},
-            "not_probed": reason}

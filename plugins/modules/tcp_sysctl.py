@@ -443,7 +443,6 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import task
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import transaction
 
@@ -469,7 +468,10 @@ def main():
     declared = {"present": True, "absent": False}.get(module.params["nat"])
 
     def detect_nat():
-        # Only after the arguments are valid; reads only, never loads a module.
+        # Only after the arguments are valid; reads only, never loads a module. Imported here: only a task
+        # that sets net.ipv4.tcp_tw_recycle runs it (each module_utils imported is compiled again on every run,
+        # Ansible's payload being a zip of sources).
+        from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
         return nat_lib.detect(declared, module)
 
     def label(path):

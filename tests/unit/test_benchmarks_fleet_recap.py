@@ -31,3 +31,17 @@ def test_recap_ok():
     assert not bf.recap_ok(recap(**{a: (1, 1), b: (0, 1)}), [a, b], gate=True)
     assert bf.recap_ok(recap(**{a: (0, 0), b: (0, 0)}), [a, b])
     assert not bf.recap_ok(recap(**{a: (0, 0)}), [a, b])
+
+
+def test_ratios_are_the_median_of_each_rounds_ratio():
+    bf = _bench_fleet()
+    row = {"hosts": 50, "forks": 25, "keys": 8,
+           "rounds": {"audit": [30.0, 36.0, 33.0], "floor": [30.0, 30.0, 22.0], "diagnose": [], "posix": []},
+           "cpu": {"audit": [40.0, 44.0, 42.0], "floor": [40.0, 40.0, 40.0], "diagnose": [], "posix": []}}
+    out = bf.summarize(row)
+    assert out["audit_over_floor_rounds"] == [1.0, 1.2, 1.5]
+    assert out["audit_over_floor"] == 1.2  # the middle round's, not 33 / 30
+    assert out["audit_over_floor_of_medians"] == 1.1
+    assert out["audit_over_floor_cpu"] == 1.05
+    assert "diagnose_over_floor" not in out
+    assert "| median | | 33.00 (42.0) | 30.00 (40.0) | 1.20x |" in "\n".join(bf.rounds_table([out]))

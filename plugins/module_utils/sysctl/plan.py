@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import os
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import defaults
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
@@ -70,6 +69,13 @@ def plan(req):
     return plan_present(req, findings)
 
 
+def not_probed(declared, reason):
+    """nat.detect's result when detection was not run because no answer depends on it: detected is None (not
+    known). Here, not in nat.py: a run that does not detect NAT does not import (compile) the detection."""
+    return {"detected": None, "declared": declared, "evidence": [], "hints": [], "sources": [], "counts": {},
+            "not_probed": reason}
+
+
 def skip_keys(skip_missing):
     """skip_missing as canonical keys; SysctlError naming a bad one."""
     skip = set()
@@ -95,7 +101,7 @@ def plan_present(req, findings):
     if nat_result is None and req.nat_detect is not None:
         # Only once the names and values are valid, and only when an answer depends on it: NAT decides
         # nothing but tcp_tw_recycle's rule (rules.check_keys).
-        nat_result = req.nat_detect() if keys.RECYCLE in wanted.desired else nat_lib.not_probed(
+        nat_result = req.nat_detect() if keys.RECYCLE in wanted.desired else not_probed(
             None, "no requested key depends on NAT (only net.ipv4.tcp_tw_recycle does)")
     nat = rules.nat_state(req.nat, nat_result)
     skipped = rules.check_keys(req, wanted, running, nat, findings)

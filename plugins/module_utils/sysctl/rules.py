@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import os
 
-from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import procnet, owners
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import bounds as bounds_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import portlist
@@ -292,7 +291,10 @@ def port_range_rules(desired, runtime, findings, listeners=None, owner_lookup=No
         return
     low, high = v
     reserved = portlist.reserved_ports(desired.get(keys.RESERVED, runtime.get(keys.RESERVED)))
-    listeners = procnet.listening_ports(PROC) if listeners is None else listeners
+    if listeners is None:
+        # Imported here: only a run that sets the port range reads the sockets (module_utils are compiled on each run).
+        from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import procnet
+        listeners = procnet.listening_ports(PROC)
     inside = sorted(p for p in listeners if low <= p <= high and p not in reserved)
     if inside:
         new, old = _newly_covered(inside, runtime)
@@ -325,6 +327,7 @@ def port_range_rules(desired, runtime, findings, listeners=None, owner_lookup=No
 
 
 def _owners(inodes):
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import owners
     return owners.owners(inodes, PROC)
 
 

@@ -195,3 +195,9 @@ def test_names_in_a_real_play(tmp_path):
     assert every == profile.profile_names("all")
     # lookup() joins a list of strings with commas.
     assert roles == ",".join(profile.profile_names("roles"))
+
+
+def test_every_role_reads_the_same_with_libyaml():
+    # The lookup parses the roles' defaults with libyaml's loader when PyYAML has it (one parse per host worker).
+    for name in os.listdir(os.path.join(ROOT, "roles")):
+        assert profile._defaults(name) == role_defaults(name)

@@ -88,3 +88,29 @@ def test_tcp_sysctl_ships_no_socket_diag_code(payloads):
     got = payloads["tcp_sysctl"]
     assert not [f for f in got if f.startswith(("tcpinfo/", "tcpreset/"))]
     assert "sysctl/procsys.py" in got
+
+
+def test_tcp_sysctl_ships_what_it_imports_only_when_needed(payloads):
+    # Imported inside functions (NAT detection, the listening sockets of the port range rule): the
+    # module_utils finder still packs them.
+    assert {"nat.py", "nftlink.py", "sockets/procnet.py", "sockets/owners.py"} <= payloads["tcp_sysctl"]
+
+
+# Runs in the child: imports what tcp_sysctl imports at its start, prints the collection's modules then loaded.
+LOADED = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import task, transaction
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("ansible_collections.kerneltune"))))
+"""
+
+
+def test_tcp_sysctl_does_not_import_what_an_audit_does_not_run():
+    # Ansible runs a module from a zip of sources: each module_utils imported is compiled on every run.
+    out = subprocess.run([sys.executable, "-c", LOADED, _collection_path()], stdout=subprocess.PIPE, check=True,
+                         timeout=60).stdout
+    loaded = json.loads(out.decode().splitlines()[-1])
+    for name in ("module_utils.nat", "module_utils.nftlink", "module_utils.sockets.procnet",
+                 "module_utils.sockets.owners"):
+        assert "ansible_collections.kerneltune.tcp.plugins." + name not in loaded
+    assert "ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.plan" in loaded
