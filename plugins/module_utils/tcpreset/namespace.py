@@ -127,8 +127,8 @@ def _open_pid(pid, proc_root):
     except OSError as e:
         if e.errno in (errno.ENOENT, errno.ESRCH):
             raise NamespaceError("namespace: pid:%d: no process %d (it is not running, or has exited)" % (pid, pid))
-        raise NamespaceError("namespace: pid:%d: cannot open %s: %s; run as root (become: true)"
-                             % (pid, path, os.strerror(e.errno)))
+        raise NamespaceError("namespace: pid:%d: cannot open %s: %s (reading a process's namespace needs the right "
+                             "to ptrace it: root, become: true)" % (pid, path, os.strerror(e.errno)))
 
 
 def _open_name(name, run_netns):
@@ -147,8 +147,10 @@ def _open_inode(inode, spaces, proc_root, run_netns):
         if ns.inode == inode:
             try:
                 return _open(ns.path)
-            except OSError:
-                raise NamespaceError("namespace: %d: %s" % (inode, netns.GONE))
+            except OSError as e:
+                if e.errno in (errno.ENOENT, errno.ESRCH):
+                    raise NamespaceError("namespace: %d: %s" % (inode, netns.GONE))
+                raise NamespaceError("namespace: %d: cannot open %s: %s" % (inode, ns.path, os.strerror(e.errno)))
     raise NamespaceError("namespace: %d: no network namespace has inode %d (none of /proc/*/ns/net or %s)%s"
                          % (inode, inode, run_netns, _hint(inode, proc_root, run_netns)))
 
