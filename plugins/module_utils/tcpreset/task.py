@@ -14,6 +14,7 @@ the same in every network namespace) and looked for in both namespaces: socket i
 inode is protected wherever it lives, and a control connection found in the module's own namespace is identified
 (it is not in the one acted in), so the refusal of ESTABLISHED for a remote run whose control connection is not
 seen fires only when it is found in neither.
+
 A refusal or failure raises TaskFailed with the message and the result to fail with. Warnings (filters that
 matched nothing, with what was there) are in the result's ``warnings``: the module passes them to module.warn.
 
