@@ -142,7 +142,7 @@ def _open_name(name, run_netns):
         raise NamespaceError("namespace: cannot open %s: %s" % (path, os.strerror(e.errno)))
 
 
-def _open_inode(inode, spaces, proc_root, run_netns):
+def _open_inode(inode, spaces, unreadable, proc_root, run_netns):
     for ns in spaces:
         if ns.inode == inode:
             try:
@@ -151,21 +151,23 @@ def _open_inode(inode, spaces, proc_root, run_netns):
                 if e.errno in (errno.ENOENT, errno.ESRCH):
                     raise NamespaceError("namespace: %d: %s" % (inode, netns.GONE))
                 raise NamespaceError("namespace: %d: cannot open %s: %s" % (inode, ns.path, os.strerror(e.errno)))
-    raise NamespaceError("namespace: %d: no network namespace has inode %d (none of /proc/*/ns/net or %s)%s"
-                         % (inode, inode, run_netns, _hint(inode, proc_root, run_netns)))
+    unread = ("; the namespace of %d process%s could not be read (reading it needs the right to ptrace the process: "
+              "root, become: true)" % (unreadable, "" if unreadable == 1 else "es")) if unreadable else ""
+    raise NamespaceError("namespace: %d: no network namespace has inode %d (none of /proc/*/ns/net or %s)%s%s"
+                         % (inode, inode, run_netns, _hint(inode, proc_root, run_netns), unread))
 
 
 def resolve(spec, proc_root="/proc", run_netns=netns.RUN_NETNS):
     """The Target the option names, held open; NamespaceError with the reason when there is none."""
     kind, value = parse(spec)
     own = os.stat(os.path.join(proc_root, "self", "ns", "net"))
-    spaces, _unreadable = netns.discover(proc_root, run_netns)
+    spaces, unreadable = netns.discover(proc_root, run_netns)
     if kind == "pid":
         fd = _open_pid(value, proc_root)
     elif kind == "name":
         fd = _open_name(value, run_netns)
     else:
-        fd = _open_inode(value, spaces, proc_root, run_netns)
+        fd = _open_inode(value, spaces, unreadable, proc_root, run_netns)
     try:
         if not _is_net(fd, own.st_dev):
             where = "pid:%d" % value if kind == "pid" else os.path.join(run_netns, value) if kind == "name" else value

@@ -44,7 +44,8 @@ def test_bare_number_hints_at_pid_and_digit_names(tmp_path):
         ns_lib.resolve("42", str(proc), str(run_netns))
     assert e.value.message == (
         "namespace: 42: no network namespace has inode 42 (none of /proc/*/ns/net or %s); a bare number is an "
-        "inode: write pid:42 for the namespace of process 42 or name:42 for %s/42" % (run_netns, run_netns))
+        "inode: write pid:42 for the namespace of process 42 or name:42 for %s/42; the namespace of 1 process could "
+        "not be read (reading it needs the right to ptrace the process: root, become: true)" % (run_netns, run_netns))
     with pytest.raises(ns_lib.NamespaceError) as e:
         ns_lib.resolve("name:42", str(proc), str(run_netns))
     assert e.value.message == "namespace: %s/42 is not a network namespace (nothing of nsfs is mounted on it)" % run_netns
