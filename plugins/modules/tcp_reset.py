@@ -102,8 +102,28 @@ options:
         identified. The task may then cut the connection it runs on.
     type: bool
     default: false
+  namespace:
+    description:
+      - The network namespace to act in (a container's, a pod's, an C(ip netns) one) instead of the module's own.
+        The dump, the matching and the destroying all happen in that namespace only, from a child process that
+        enters it with C(setns(2)); other namespaces are never touched.
+      - V(4026532281) or V(net:[4026532281]) is the namespace's inode (C(readlink /proc/PID/ns/net), C(lsns -t net),
+        the C(inode) of M(kerneltune.tcp.tcp_info)'s C(namespaces)). A bare number is always an inode, never a pid.
+      - V(pid:1234) is the namespace process 1234 runs in (for example C(docker inspect -f '{{.State.Pid}}' NAME)).
+      - Any other value is a name in C(/run/netns) (C(ip netns list)); write V(name:1234) for a name made of digits.
+      - Needs CAP_SYS_ADMIN (run as root, C(become=true)). A namespace that cannot be found or entered fails the task, naming it
+        and the reason, with nothing destroyed. The namespace is held open from the lookup on, so it cannot change
+        under the task.
+      - The control connection is protected as without this option, and looked for in both namespaces (socket
+        inodes are the same in every namespace). With O(states) including V(established) on a remote run, the
+        task refuses (unless O(allow_unprotected=true)) only when the control connection is found in neither. Found
+        in the module's own namespace, it is not in the one acted in (listed in RV(namespace.control_outside)), and
+        the four-tuples of its sockets stay protected there too (their mirror, for a controller inside the
+        namespace).
+    type: raw
+    version_added: 0.2.0
 notes:
-  - Acts on the network namespace the module runs in.
+  - Acts on the network namespace the module runs in, or the one O(namespace) names.
 seealso:
   - module: kerneltune.tcp.tcp_info
   - name: ss(8)
@@ -129,6 +149,20 @@ EXAMPLES = r"""
     states: [time_wait]
     remote: ["10.0.0.5:5432"]
     max_sockets: 50000
+
+- name: Abort the CLOSE_WAIT sockets a container's java holds, in the container's network namespace
+  kerneltune.tcp.tcp_reset:
+    namespace: "pid:{{ app_pid }}"
+    states: [close_wait]
+    process: java
+  become: true
+
+- name: The same in a namespace tcp_info reported, by its inode
+  kerneltune.tcp.tcp_reset:
+    namespace: 4026532281
+    states: [close_wait]
+    all: true
+  become: true
 """
 
 RETURN = r"""
@@ -197,6 +231,38 @@ kernel:
   returned: always
   type: dict
   sample: {release: 6.1.0-26-amd64, sock_destroy: true, reason: null}
+namespace:
+  description: The network namespace acted in, when O(namespace) is set.
+  returned: when O(namespace) is set and found
+  type: dict
+  sample: {inode: 4026532281, name: null, names: [], self: false, control_outside: [],
+           owner: {runtime: docker, container_id: 3f4e0c1d2b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0,
+                   containers: [3f4e0c1d2b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0], pod_uid: null,
+                   cgroup: /system.slice/docker-3f4e0c1d2b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0.scope,
+                   processes: [{pid: 4242, command: java}], process_count: 1}}
+  contains:
+    inode:
+      description: Its inode (as in C(net:[INODE])).
+      type: int
+    name:
+      description: Its first name in C(/run/netns), the one given if it was given by name, or null.
+      type: str
+    names:
+      description: Every name it has in C(/run/netns).
+      type: list
+      elements: str
+    self:
+      description: True when it is the module's own namespace.
+      type: bool
+    owner:
+      description: Who it belongs to, from the cgroups of its processes (container runtime and id, Kubernetes pod
+        uid, the processes in it), as M(kerneltune.tcp.tcp_info) reports it.
+      type: dict
+    control_outside:
+      description: Sockets of the control connection found in the module's own namespace, outside the one acted in
+        (looked for when O(states) includes V(established)).
+      type: list
+      elements: dict
 """
 
 import platform
@@ -216,6 +282,7 @@ ARGUMENT_SPEC = dict(
     max_sockets=dict(type="int", default=1000),
     sample=dict(type="int", default=10),
     allow_unprotected=dict(type="bool", default=False),
+    namespace=dict(type="raw"),
 )
 
 

@@ -15,6 +15,7 @@ import os
 import socket
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import owners as owners_lib
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
 
 IPV4_LEN = 4
 IPV6_LEN = 16
@@ -165,6 +166,9 @@ class Control(object):
         self.remote = remote
         self.evidence = evidence or []
         self.found = []
+        # Sockets of the control connection found in the module's own network namespace when the run acts in
+        # another one (locate): the connection is identified, and lives outside the namespace acted in.
+        self.outside = []
 
     def add_tuple(self, laddr, lport, raddr, rport):
         self.tuples.add((laddr, lport, raddr, rport))
@@ -202,6 +206,16 @@ class Control(object):
             return True
         return False
 
+    def locate(self, dump):
+        """Find the control connection in the module's own network namespace, for a run that acts in another:
+        DUMP(handler, state mask) over its ESTABLISHED sockets. The four-tuples of the sockets found by inode are
+        learnt (add_tuple), so their mirrors stay protected in the other namespace (a controller running there)."""
+        def see(s):
+            if s.state != st.TCP_LISTEN and self.see(s):
+                self.outside.append(s)
+        dump(see, st.state_mask(["established"]))
+        return self.outside
+
     def settle(self, socks):
         """Sockets kept back until every ancestor-held inode was seen: their
         mirrors (the client end) are only known at the end of the dump."""
@@ -219,9 +233,20 @@ UNIDENTIFIED = ("this run is remote (%s) but no socket of its control connection
                 "allow_unprotected: true to go on anyway (the task may cut its own connection)")
 
 
-def unprotected_refusal(states, control, allow):
+UNIDENTIFIED_ELSEWHERE = ("this run is remote (%s) but no socket of its control connection was found, neither in the "
+                          "module's own network namespace nor in %s, so it cannot be protected; refusing to touch "
+                          "ESTABLISHED sockets. Set allow_unprotected: true to go on anyway (the task may cut its "
+                          "own connection)")
+
+
+def unprotected_refusal(states, control, allow, where=None):
     """The refusal when ESTABLISHED sockets are in play, the run is remote and
-    its control connection was not seen, or None."""
-    if allow or "established" not in states or not control.remote or control.found:
+    its control connection was not seen, or None. WHERE names the namespace
+    acted in when it is not the module's own: then a control connection found
+    in the module's own namespace (control.outside, located there) is
+    identified too, and lives outside the namespace acted in."""
+    if allow or "established" not in states or not control.remote or control.found or control.outside:
         return None
+    if where:
+        return UNIDENTIFIED_ELSEWHERE % ("; ".join(control.evidence), where)
     return UNIDENTIFIED % "; ".join(control.evidence)

@@ -51,10 +51,11 @@ def processes_seen(socks, holders):
     return names, nobody
 
 
-def nothing_seen(p, states, protected):
-    """No socket in the selected states at all (besides the protected ones)."""
-    return ("%s matched nothing: no socket is in %s in this network namespace%s"
+def nothing_seen(p, states, protected, where=None):
+    """No socket in the selected states at all (besides the protected ones), in WHERE (a namespace's label)."""
+    return ("%s matched nothing: no socket is in %s in %s%s"
             % (describe(p, ("local", "remote", "pid", "process")), ", ".join(states),
+               where or "this network namespace",
                " (besides %s of the control connection, protected)" % _plural(protected, "socket")
                if protected else ""))
 

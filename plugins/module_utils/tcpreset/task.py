@@ -6,6 +6,15 @@
 
 run() checks the request, the capability and the kernel, dumps the sockets through the Selector (the control
 connection kept out), applies the owner filter and max_sockets, and, outside check mode, destroys what matched.
+
+With ``namespace`` set, all of that after the request's own checks runs in a child forked into that network
+namespace (sockets/netns.run_in): the capability probe, the dumps and SOCK_DESTROY open their netlink sockets
+after setns, and the result comes back as JSON. The control connection is found in the parent first (from /proc,
+the same in every network namespace) and looked for in both namespaces: socket inodes are global, so a protected
+inode is protected wherever it lives, and a control connection found in the module's own namespace is identified
+(it is not in the one acted in), so the refusal of ESTABLISHED for a remote run whose control connection is not
+seen fires only when it is found in neither.
+
 A refusal or failure raises TaskFailed with the message and the result to fail with. Warnings (filters that
 matched nothing, with what was there) are in the result's ``warnings``: the module passes them to module.warn.
 
@@ -16,11 +25,13 @@ from __future__ import annotations
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import caps
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netns
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import owners as owners_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import states as st
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import control as control_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import explain
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import filters
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import namespace as ns_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import outcome
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import request
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import selection
@@ -60,9 +71,8 @@ def _check_kernel(states, release, out):
         raise TaskFailed(refusal, out)
 
 
-def _select(p, states, local, remote, out):
+def _select(p, states, local, remote, out, control, where=None):
     """The dump through the Selector; the control connection kept out of it."""
-    control = control_lib.Control.discover()
     sel = selection.Selector(local, remote, p["family"], control)
     try:
         netlink.dump(sel, st.state_mask(states), families=sel.families)
@@ -71,7 +81,7 @@ def _select(p, states, local, remote, out):
     sel.finish()
     out["protected"] = len(sel.protected)
     out["protected_sockets"] = [_entry(s) for s in sel.protected]
-    refusal = control_lib.unprotected_refusal(states, control, p["allow_unprotected"])
+    refusal = control_lib.unprotected_refusal(states, control, p["allow_unprotected"], where)
     if refusal:
         raise TaskFailed(refusal, out)
     return sel
@@ -101,7 +111,7 @@ def _sample_entry(s, holders, p):
     return entry
 
 
-def _matched(p, states, sel, out):
+def _matched(p, states, sel, out, where=None):
     """The sockets to destroy, after the owner filter; their sample with holders in out, and a warning when a
     filter matched nothing."""
     matched = sel.matched
@@ -119,7 +129,7 @@ def _matched(p, states, sel, out):
     out["sample"] = [_sample_entry(s, holders, p) if holders else _entry(s) for s in sample]
     if not kept and (owner_filter or p["local"] or p["remote"]):
         if not sel.seen:
-            out["warnings"].append(explain.nothing_seen(p, states, out["protected"]))
+            out["warnings"].append(explain.nothing_seen(p, states, out["protected"], where))
         elif not matched:
             out["warnings"].append(explain.endpoints_missed(p, states, sel))
         else:
@@ -148,8 +158,17 @@ def run(p, check_mode, release):
                kernel={"release": release, "sock_destroy": None, "reason": None})
     states = [s.lower() for s in p["states"]]
     local, remote = _filters(p, states, out)
+    if p.get("namespace") is None:
+        return _act(p, states, (local, remote), check_mode, release, out, control_lib.Control.discover())
+    return _in_namespace(p, states, (local, remote), check_mode, release, out)
+
+
+def _act(p, states, endpoints, check_mode, release, out, control, where=None):
+    """Check the kernel, select, destroy: in the namespace this process is in. WHERE labels it in messages when
+    it is not the module's own."""
+    local, remote = endpoints
     _check_kernel(states, release, out)
-    matched = _matched(p, states, _select(p, states, local, remote, out), out)
+    matched = _matched(p, states, _select(p, states, local, remote, out, control, where), out, where)
     if len(matched) > p["max_sockets"]:
         raise TaskFailed("%d sockets match, more than max_sockets (%d); nothing was destroyed. Narrow the "
                          "filters or raise max_sockets" % (len(matched), p["max_sockets"]), out)
@@ -158,3 +177,56 @@ def run(p, check_mode, release):
         return out
     _destroy(matched, out)
     return out
+
+
+# run_in's answer when the child that entered the namespace ended without a result (killed): what it did is unknown.
+CHILD_LOST = "the process that entered the namespace failed"
+
+
+def _locate(control, out):
+    """The control connection's sockets in the module's own network namespace (result entries)."""
+    try:
+        found = control.locate(netlink.dump)
+    except netlink.DiagError as e:
+        raise TaskFailed("netlink sock_diag dump failed: %s" % e.message, out)
+    return [_entry(s) for s in found]
+
+
+def _in_namespace(p, states, endpoints, check_mode, release, out):
+    """The task in the network namespace P["namespace"] names, through a child forked into it."""
+    try:
+        target = ns_lib.resolve(p["namespace"])
+    except ns_lib.NamespaceError as e:
+        raise TaskFailed(e.message, out)
+    try:
+        out["namespace"] = target.describe()
+        control = control_lib.Control.discover()
+        where = None
+        out["namespace"]["control_outside"] = []
+        if not target.is_self:
+            where = target.label
+            if "established" in states and (control.inodes or control.tuples):
+                out["namespace"]["control_outside"] = _locate(control, out)
+
+        def inside():
+            if not target.is_self and netns.self_inode() != target.inode:
+                return {"failed": "namespace: entered inode %s instead of %s; nothing was destroyed"
+                                  % (netns.self_inode(), target.inode), "result": out}
+            try:
+                return {"ok": _act(p, states, endpoints, check_mode, release, out, control, where)}
+            except TaskFailed as e:
+                return {"failed": e.message, "result": e.result}
+            except Exception as e:  # pylint: disable=broad-except
+                return {"failed": "the run in %s failed: %s: %s" % (target.label, type(e).__name__, e),
+                        "result": out}
+        value, why = netns.run_in(target.namespace(), inside)
+    finally:
+        target.close()
+    if why == CHILD_LOST:
+        raise TaskFailed("the run in %s ended without a result (the process was killed?): some sockets may have "
+                         "been destroyed" % target.label, out)
+    if why:
+        raise TaskFailed("namespace: cannot enter %s: %s; nothing was destroyed" % (target.label, why), out)
+    if "failed" in value:
+        raise TaskFailed(value["failed"], value["result"])
+    return value["ok"]

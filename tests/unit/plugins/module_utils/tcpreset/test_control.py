@@ -94,3 +94,42 @@ def test_async_wrapper_ancestor_makes_the_run_remote(tmp_path):
         "this run is remote (an Ansible async task (async_wrapper, pid 200, among its ancestors)) but no socket of "
         "its control connection was found in this network namespace, so it cannot be protected; refusing to touch "
         "ESTABLISHED sockets. Set allow_unprotected: true to go on anyway (the task may cut its own connection)")
+
+
+def test_control_located_in_the_own_namespace_protects_its_mirror_in_the_target(tmp_path):
+    # The run acts in another namespace: the sshd's socket is found in the module's own namespace (locate), so the
+    # connection is identified and the refusal does not fire; its mirror (a controller inside the target) stays.
+    fake_proc(tmp_path, [(300, 100, "python3", {}, []), (100, 1, "sshd-session", {}, [555])])
+    control = control_lib.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    server = sock(1, "10.0.0.1", 22, "10.244.0.5", 40112)
+    server.inode = 555
+    seen = []
+
+    def dump(handler, states):
+        seen.append(states)
+        for s in (sock(1, "10.0.0.1", 22, "10.0.0.9", 50000), sock(10, "0.0.0.0", 22, "0.0.0.0", 0), server):
+            handler(s)
+    assert [s.tuple_text() for s in control.locate(dump)] == ["10.0.0.1:22 -> 10.244.0.5:40112"]
+    assert seen == [1 << 1]  # ESTABLISHED only
+    where = "network namespace blue (inode 4026532281)"
+    assert control_lib.unprotected_refusal(["established"], control, False, where) is None
+    sel = selection.Selector([], [], "both", control)
+    mirror = sock(1, "10.244.0.5", 40112, "10.0.0.1", 22)
+    other = sock(1, "10.244.0.5", 40113, "10.0.0.1", 22)
+    for s in (mirror, other):
+        sel(s)
+    sel.finish()
+    assert [s.tuple_text() for s in sel.protected] == ["10.244.0.5:40112 -> 10.0.0.1:22"]
+    assert sel.matched == [other]
+
+
+def test_control_found_nowhere_is_refused_naming_the_target(tmp_path):
+    fake_proc(tmp_path, [(300, 100, "python3", {}, []), (100, 1, "sshd-session", {}, [555])])
+    control = control_lib.Control.discover(environ={}, proc_root=str(tmp_path), pid=300)
+    assert control.locate(lambda handler, states: None) == []
+    assert control_lib.unprotected_refusal(["established"], control, False, "network namespace inode 4026532281") == (
+        "this run is remote (ancestor sshd-session (pid 100)) but no socket of its control connection was found, "
+        "neither in the module's own network namespace nor in network namespace inode 4026532281, so it cannot be "
+        "protected; refusing to touch ESTABLISHED sockets. Set allow_unprotected: true to go on anyway (the task may "
+        "cut its own connection)")
+    assert control_lib.unprotected_refusal(["established"], control, True, "network namespace inode 1") is None
