@@ -164,7 +164,7 @@ def counts_sentence(c):
     """The fleet's namespace counts in one sentence, or None when nothing was scanned."""
     if c["mode"] == "off" or (c["mode"] == "info" and not c["hosts_scanned"]):
         return None  # not asked, or only results without namespaces (merged from audits that did not scan)
-    return (u"Network namespaces (%s): %d scanned on %d hosts; %d differ on %d keys in all, on %d hosts; %d could not "
+    return (u"Network namespaces (%s): %d scanned on %d hosts; %d differ (%d keys in all), on %d hosts; %d could not "
             u"be read%s." % (c["mode"], c["namespaces"], c["hosts_scanned"], c["differ"], c["drifts"], c["hosts"],
                              c["unread"], "" if c["mode"] == "fail" else "; information only, the verdict does not "
                              "change"))
