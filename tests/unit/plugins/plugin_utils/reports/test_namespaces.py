@@ -101,8 +101,8 @@ def test_info_reports_and_keeps_the_verdict():
     assert [audit_namespaces.line(i) for i in node["namespaces"]["differ"] + node["namespaces"]["unread"]] == [
         POD_LINE, PODMAN_LINE, GONE_LINE]
     # Keys of the host alone are never drift; a namespace as wanted is not listed.
-    assert [k["key"] for k in node["namespaces"]["differ"][0]["keys"]] == ["net.core.somaxconn",
-                                                                          "net.ipv4.tcp_fin_timeout"]
+    pod_keys = [k["key"] for k in node["namespaces"]["differ"][0]["keys"]]
+    assert pod_keys == ["net.core.somaxconn", "net.ipv4.tcp_fin_timeout"]
     assert by_host(s)["quiet"]["namespaces"] == {"scanned": True, "count": 1, "differ": [], "unread": []}
     assert by_host(s)["plain"]["namespaces"] == {"scanned": False, "count": 0, "differ": [], "unread": []}
     assert out["gate"] is None
