@@ -139,7 +139,10 @@ def scan(entries, merged=None, proc_root="/proc", run_netns=netns.RUN_NETNS, spa
         if ns.is_self:
             continue
         item = _entry(ns, proc_root)
-        seen, why = netns.run_in(ns, lambda: read_keys(parts_list))
+        try:
+            seen, why = netns.run_in(ns, lambda: read_keys(parts_list))
+        except OSError as e:  # no pipe or no fork (EAGAIN, ENOMEM): this namespace is not read, the rest are
+            seen, why = None, "cannot start the process that enters it: %s" % (e.strerror or e)
         if why is not None:
             item["error"] = why
         else:

@@ -229,3 +229,12 @@ def test_scope_comes_from_what_is_seen():
     # A key the table calls global but that a namespace can write is the namespace's: what is seen wins.
     assert namespaces.scope_of("net.core.rmem_default", "writable") == "namespace"
     assert namespaces.scope_of("net.core.somaxconn", "unreadable") == "unknown"
+
+
+def test_a_fork_that_fails_is_that_namespace_s_reason(monkeypatch):
+    def no_fork(_ns, _fn):
+        raise OSError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(netns, "run_in", no_fork)
+    spaces, _unreadable = namespaces.scan([], {}, spaces=[netns.Namespace(7, "/proc/1/ns/net")])
+    assert [n["error"] for n in spaces] == [
+        "cannot start the process that enters it: Resource temporarily unavailable"]
