@@ -251,7 +251,8 @@ def _search_text(h):
 def audit_html(summary, _records=None, generated=None):
     hosts = [dict(h, word=audit.STATUS_WORDS[h["status"]], rank=audit.STATUSES.index(h["status"]),
                   search=_search_text(h), running_texts=[audit.value(r["running"]) for r in h["keys"]],
-                  notes=h.get("notes", []))
+                  notes=h.get("notes", []), ns_lines=[audit_namespaces.line(i) for i in (h.get("namespaces") or {}).get(
+                      "differ", []) + (h.get("namespaces") or {}).get("unread", [])])
              for h in audit.failing_first(summary)]
     ns_rows = [{"host": h["host"], "item": i, "keys": [audit_namespaces.key_text(k) for k in i["keys"]]}
                for h in audit.failing_first(summary)
