@@ -211,3 +211,12 @@ def test_the_fixes_for_each_owner():
     pod = audit_namespaces.fixes({"owner": {"pod_uid": POD}}, rows)
     assert len(pod) == 2 and pod[1] == ("safe only from these Kubernetes releases on (older kubelets must allow them "
                                         "as unsafe): net.ipv4.tcp_rmem since 1.32, net.ipv4.tcp_fin_timeout since 1.29")
+
+
+def test_fleet_report_passes_the_mode_to_audits_only():
+    from ansible_collections.kerneltune.tcp.plugins.action import fleet_report
+    args = {"kind": "audit", "baseline": None, "context": {}, "fail_on": "any", "namespaces": "fail"}
+    assert fleet_report._options(args, {"json": "/r/audit.json"})["namespaces"] == "fail"
+    with pytest.raises(common.ReportError) as e:
+        fleet_report._options(dict(args, kind="diagnose"), {})
+    assert str(e.value) == "namespaces: only audits judge the hosts' other network namespaces"
