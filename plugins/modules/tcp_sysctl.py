@@ -468,10 +468,19 @@ namespaces:
   type: list
   elements: dict
   contains:
-    inode: {description: The namespace's nsfs inode (C(readlink /proc/PID/ns/net) shows C(net:[INODE])., type: int,
-            sample: 4026532771}
-    name: {description: Its first C(/run/netns) name (C(ip netns add)), or null., type: str, sample: blue}
-    names: {description: Every C(/run/netns) name it has., type: list, elements: str, sample: [blue]}
+    inode:
+      description: The namespace's nsfs inode (C(readlink /proc/PID/ns/net) shows it as C(net:[INODE])).
+      type: int
+      sample: 4026532771
+    name:
+      description: Its first C(/run/netns) name (C(ip netns add)), or null.
+      type: str
+      sample: blue
+    names:
+      description: Every C(/run/netns) name it has.
+      type: list
+      elements: str
+      sample: [blue]
     owner:
       description:
         - Who it belongs to, from the cgroups of its processes, C(runtime) (docker, containerd, cri-o, podman, lxc,
@@ -494,11 +503,22 @@ namespaces:
       type: list
       elements: dict
       contains:
-        key: {description: The key., type: str, sample: net.ipv4.tcp_fin_timeout}
-        value: {description: Its running value in the namespace (null when the namespace lacks it)., type: str,
-                sample: "60"}
-        wanted: {description: What the task asks, a value or a bound's text (C(<= 30))., type: str, sample: "<= 30"}
-        desired: {description: The host's C(desired) value., type: str, sample: "30"}
+        key:
+          description: The key.
+          type: str
+          sample: net.ipv4.tcp_fin_timeout
+        value:
+          description: Its running value in the namespace (null when the namespace lacks it).
+          type: str
+          sample: "60"
+        wanted:
+          description: What the task asks, a value or a bound's text (C(<= 30)).
+          type: str
+          sample: "<= 30"
+        desired:
+          description: The host's C(desired) value.
+          type: str
+          sample: "30"
         state:
           description: What was seen there, V(writable), V(read_only) (the file's mode lets nobody write it there),
             V(missing) or V(unreadable).
@@ -509,12 +529,14 @@ namespaces:
             - V(namespace) - the namespace's own value (a new namespace starts from the kernel's default).
             - V(copied) - the namespace's own value, copied from the host's namespace when it was made (C(tcp_rmem),
               C(tcp_wmem), C(tcp_congestion_control), C(ip_forward), C(conf.all.*), C(conf.default.*)).
-            - V(host) - the host's alone (absent there, or a read-only copy such as C(net.core.rmem_max)): never drift.
+            - V(host) - the host's alone (absent there, or a read-only copy such as C(net.core.rmem_max)), never drift.
             - V(unknown) - it could not be read there.
           type: str
           sample: namespace
-        differs: {description: The value is not what the task asks; false for scope V(host), null for V(unknown).,
-                  type: bool, sample: true}
+        differs:
+          description: The value is not what the task asks; false for scope V(host), null for V(unknown).
+          type: bool
+          sample: true
 namespaces_unreadable:
   description: With O(namespaces=all), how many processes' network namespace could not be read (gone during the
     scan, or no right to read C(/proc/PID/ns/net)).
