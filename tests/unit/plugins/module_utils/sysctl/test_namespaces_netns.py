@@ -188,6 +188,23 @@ def test_without_cap_sys_admin_each_namespace_says_why_and_the_scan_goes_on():
     assert all(n["settings"] == [] and n["differs"] == [] for n in spaces)
 
 
+@needs_root
+def test_a_process_namespace_that_ends_between_discovery_and_reading_is_listed_gone():
+    out = sandbox(r'''
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netns
+    spaces, _unreadable = netns.discover()
+    proc.kill()
+    proc.wait()
+    entries = [{"key": "net.ipv4.tcp_fin_timeout", "desired": "30", "status": "drift", "bounds": None}]
+    emit(namespaces.scan(entries, {}, spaces=spaces)[0])
+    ''')
+    named = dict((n["name"] or "-", n) for n in out)
+    assert sorted((k, n["error"]) for k, n in named.items()) == [
+        ("-", "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)"),
+        ("blue", None), ("green", None)]
+    assert [s["value"] for s in named["blue"]["settings"]] == ["45"] and named["-"]["settings"] == []
+
+
 def test_a_namespace_gone_during_the_scan_is_listed_with_the_reason():
     gone = netns.Namespace(4026599999, "/proc/999999999/ns/net")
     gone.pids.append(999999999)
