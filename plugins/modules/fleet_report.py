@@ -179,7 +179,7 @@ per_host:
       baseline does not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text, C(notes)
       the host's notes (information that does not change the verdict: a managed file without records, a key
       another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports.
-      Where the host's other network namespaces were scanned, C(namespaces) lists those that differ, C(who: keys) each."
+      Where some of the host's other network namespaces differ, C(namespaces) lists them, C(who: keys) each."
     - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
   returned: kind is audit
   type: dict

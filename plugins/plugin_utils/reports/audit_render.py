@@ -320,8 +320,8 @@ def audit_per_host(summary):
         out[h["host"]] = {"status": h["status"], "fails_gate": fails_gate(h, summary), "keys": keys,
                           "reason": "; ".join(host_findings(h)) or h["status"],
                           "notes": ["%s: %s" % (n["profile"], n["text"]) for n in h.get("notes", [])]}
-        if (h.get("namespaces") or {}).get("scanned"):
-            # The other network namespaces that differ, "who: keys" each (only where they were scanned).
+        if (h.get("namespaces") or {}).get("differ"):
+            # The other network namespaces that differ, "who: keys" each (only where some do: set_stats stays small).
             out[h["host"]]["namespaces"] = ["%s: %s" % (i["label"], ", ".join(sorted(set(k["key"] for k in i["keys"]))))
                                             for i in h["namespaces"]["differ"]]
     return out

@@ -129,7 +129,7 @@ def test_fail_makes_the_host_not_compliant_and_every_count_agrees(tmp_path):
                   % POD,
         "namespaces": ["Kubernetes pod %s (containerd container 3f2a00000000): net.core.somaxconn, "
                        "net.ipv4.tcp_fin_timeout" % POD, "podman container 9c1d11111111: net.ipv4.tcp_fin_timeout"]}
-    assert "namespaces" not in per["plain"] and per["quiet"]["namespaces"] == []
+    assert "namespaces" not in per["plain"] and "namespaces" not in per["quiet"]
     # JSON: the schema, and the same counts.
     data = json.loads(out["files"]["json"])
     with open(SCHEMA) as f:
