@@ -346,10 +346,11 @@ def audit_text(summary, report_dir):
         # "web4: unreachable: ...", not "web4: unreachable: unreachable: ...".
         bad.append("%s: %s" % (h["host"], findings if findings.startswith(word) else "%s: %s" % (word, findings)))
     notes = ["%s: note: %s" % (h["host"], audit.note_line(n)) for h in summary["hosts"] for n in h.get("notes", [])]
-    sentence = audit_namespaces.counts_sentence(summary["namespaces"])
-    if sentence:
-        head.append(sentence)
     spaces = ["%s: namespace: %s" % (h["host"], audit_namespaces.line(i)) for h in summary["hosts"]
               for i in (h.get("namespaces") or {}).get("differ", []) + (h.get("namespaces") or {}).get("unread", [])]
+    sentence = audit_namespaces.counts_sentence(summary["namespaces"])
+    if sentence and (spaces or summary["namespaces"]["mode"] == "fail"):
+        # After the hosts and the notes: the lines a CI log greps for first stay where they were.
+        spaces.insert(0, sentence)
     return common.plain_text(head, [(bad, "hosts not compliant"), (notes, "notes"), (spaces, "namespaces")],
                              report_dir)

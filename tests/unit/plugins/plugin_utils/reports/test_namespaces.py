@@ -177,8 +177,7 @@ def test_markdown_html_and_plain_text(mode, sentence):
     assert "podman: start the container with --sysctl net.ipv4.tcp_fin_timeout=30" in text
     assert out["files"]["html"].count('<tr data-host="node">') == 3
     lines = audit_render.audit_text(out["summary"], "/r").splitlines()
-    assert sentence in lines
-    assert lines[-4:] == ["node: namespace: " + POD_LINE, "node: namespace: " + PODMAN_LINE,
+    assert lines[-5:] == [sentence, "node: namespace: " + POD_LINE, "node: namespace: " + PODMAN_LINE,
                           "node: namespace: " + GONE_LINE, "reports in /r"]
 
 
