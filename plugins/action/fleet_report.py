@@ -29,6 +29,7 @@ ARGUMENT_SPEC = dict(
     merge=dict(type="list", elements="path", default=[]),
     rollout=dict(type="dict", default={}),
     context=dict(type="dict", default={}),
+    namespaces=dict(type="str", choices=["off", "info", "fail"], default="info"),
 )
 
 
@@ -90,6 +91,8 @@ def _options(args, paths):
             raise common.ReportError("baseline: only audits compare with a baseline")
         if args["context"]:
             raise common.ReportError("context: only audits report what was audited")
+        if args["namespaces"] == "fail":
+            raise common.ReportError("namespaces: only audits judge the hosts' other network namespaces")
         return {"rollout": args["rollout"]} if args["kind"] == "rollout" else {}
     if args["baseline"] and os.path.abspath(os.path.expanduser(args["baseline"])) == paths["json"]:
         raise common.ReportError(
@@ -98,7 +101,8 @@ def _options(args, paths):
     baseline = audit.load_audit(args["baseline"]) if args["baseline"] else None
     if args["fail_on"] == "new" and baseline is None:
         raise common.ReportError("fail_on: new needs a baseline (a previous audit.json)")
-    return {"baseline": baseline, "fail_on": args["fail_on"], "context": args["context"]}
+    return {"baseline": baseline, "fail_on": args["fail_on"], "context": args["context"],
+            "namespaces": args["namespaces"]}
 
 
 # --------------------------------------------------------------------------

@@ -109,6 +109,17 @@ options:
         run's C(--limit), C(ansible_limit)); the collection version and the profiles are added by the task.
     type: dict
     default: {}
+  namespaces:
+    description:
+      - For audits, what drift in the hosts' other network namespaces (containers, pods), which C(kerneltune.tcp.tcp_sysctl)
+        returns with C(namespaces=all), means.
+      - V(info) reports it in its own section of every report, and the verdict does not change. V(fail) also makes a
+        host with such drift not compliant (reason C(namespace_drift)); with O(fail_on=new) it is reported and not
+        compared with the baseline. V(off) says the namespaces were not scanned.
+      - Keys that exist only in the host's namespace (absent or read-only in the others) are never drift.
+    type: str
+    choices: ['off', info, fail]
+    default: info
 """
 
 EXAMPLES = r"""
@@ -147,8 +158,10 @@ summary:
       C(unreachable), C(not_compliant), C(compliant), which add up to C(hosts)), C(pass_percent), C(reasons) (how
       many not compliant hosts have runtime drift, boot-time drift, an overridden key), the failing hosts by status
       in C(failing), C(changes) since the baseline, C(context) (collection version, host pattern, limit, profiles),
-      C(notes) (how many notes, on how many hosts, by kind: C(records_missing), C(shadowed)), C(passed) and
-      C(fail_on)."
+      C(notes) (how many notes, on how many hosts, by kind: C(records_missing), C(shadowed)), C(namespaces) (the
+      hosts' other network namespaces, O(namespaces): C(mode), C(hosts_scanned), C(namespaces) scanned, C(differ)
+      those that differ, C(drifts) their namespace and key pairs, C(hosts) with such drift, C(unread) those that could
+      not be read; with O(namespaces=fail) C(reasons) also counts C(namespace_drift)), C(passed) and C(fail_on)."
     - For rollouts, C(passed), C(halted), C(halted_at_batch), C(halt_reason), C(check_mode), C(profile),
       C(complete), the count of hosts by result in C(status) and the hosts by result in C(hosts).
   returned: kind is audit or rollout
@@ -165,7 +178,8 @@ per_host:
       RV(summary), C(fails_gate) whether the gate fails on this host (with O(fail_on=new), drift already in the
       baseline does not), C(keys) the keys that drift or are overridden, C(reason) one line of plain text, C(notes)
       the host's notes (information that does not change the verdict: a managed file without records, a key
-      another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports."
+      another file sets to another value that loses at boot), C(profile: text) each; their fixes are in the reports.
+      Where some of the host's other network namespaces differ, C(namespaces) lists them, C(who: keys) each."
     - Small enough to publish with C(ansible.builtin.set_stats) (the audit playbook does, as C(kt_audit.hosts)).
   returned: kind is audit
   type: dict

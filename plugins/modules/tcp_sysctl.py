@@ -168,6 +168,23 @@ options:
         check run at the same moment as a run that writes may show the host before or after that run.
     type: float
     default: 60
+  namespaces:
+    description:
+      - V(self) looks at this task's own network namespace only (the host's, or the container's the task runs in).
+      - V(all) also reads the keys of O(settings) in every other network namespace on the host (containers, pods,
+        C(ip netns) namespaces, found from C(/proc/*/ns/net) and C(/run/netns)) and returns them in RV(namespaces),
+        each judged against what the task asks the way the host's running value is (a bound is met anywhere within
+        it).
+      - Read only, in check mode and in a real run alike - the same report either way; the module never writes
+        into another namespace, which belongs to its container or pod (set its values where it is made, see the
+        collection's C(docs/audit.md)). C(changed), the diff, the host's RV(settings) and RV(findings) are the same
+        as with V(self).
+      - Entering a namespace needs CAP_SYS_ADMIN (run as root); a namespace that cannot be entered, or that goes
+        away during the scan, is listed with the reason, not fatal.
+      - Only with O(state=present).
+    type: str
+    choices: [self, all]
+    default: self
 notes:
   - Net sysctls are per network namespace. In a container the task changes the container's namespace only;
     global keys (such as C(net.core.netdev_max_backlog)) are absent there and reported as such.
@@ -226,6 +243,19 @@ EXAMPLES = r"""
     path: /etc/sysctl.d/80-syncookies.conf
     state: absent
     restore: previous
+
+- name: Audit the host and every container and pod on it (read only in the other namespaces)
+  kerneltune.tcp.tcp_sysctl:
+    settings:
+      net.ipv4.tcp_fin_timeout: {max: 30}
+      net.core.somaxconn: {min: 8192}
+    namespaces: all
+  check_mode: true
+  register: fleet
+
+- name: Show the namespaces whose values differ
+  ansible.builtin.debug:
+    msg: "{{ fleet.namespaces | selectattr('differs') | map(attribute='name') | list }}"
 
 - name: Shared keys - raise the accept queue to at least 8192, never lower what another sysctl.d file raised
   kerneltune.tcp.tcp_sysctl:
@@ -430,6 +460,89 @@ path:
   returned: always
   type: str
   sample: /etc/sysctl.d/90-kerneltune-tcp.conf
+namespaces:
+  description:
+    - With O(namespaces=all), every network namespace on the host but the task's own, by inode, each with the
+      running values of the keys of O(settings) there. Never written to.
+  returned: when O(namespaces=all)
+  type: list
+  elements: dict
+  contains:
+    inode:
+      description: The namespace's nsfs inode (C(readlink /proc/PID/ns/net) shows it as C(net:[INODE])).
+      type: int
+      sample: 4026532771
+    name:
+      description: Its first C(/run/netns) name (C(ip netns add)), or null.
+      type: str
+      sample: blue
+    names:
+      description: Every C(/run/netns) name it has.
+      type: list
+      elements: str
+      sample: [blue]
+    owner:
+      description:
+        - Who it belongs to, from the cgroups of its processes, C(runtime) (docker, containerd, cri-o, podman, lxc,
+          kubernetes), C(container_id) (the innermost), C(containers), C(pod_uid) (Kubernetes), C(cgroup), the first
+          C(processes) (C(pid), C(command)) and C(process_count).
+      type: dict
+      sample: {runtime: podman, container_id: 3f2a..., containers: [3f2a...], pod_uid: null,
+               cgroup: /machine.slice/libpod-3f2a....scope, processes: [{pid: 4242, command: nginx}], process_count: 1}
+    error:
+      description: Why the namespace could not be read (it went away during the scan, or no CAP_SYS_ADMIN), or null.
+      type: str
+      sample: null
+    differs:
+      description: The keys whose value there is not what the task asks (scope C(namespace) or C(copied) only).
+      type: list
+      elements: str
+      sample: [net.ipv4.tcp_fin_timeout]
+    settings:
+      description: One entry per key of O(settings) the host has, in the order of RV(settings).
+      type: list
+      elements: dict
+      contains:
+        key:
+          description: The key.
+          type: str
+          sample: net.ipv4.tcp_fin_timeout
+        value:
+          description: Its running value in the namespace (null when the namespace lacks it).
+          type: str
+          sample: "60"
+        wanted:
+          description: What the task asks, a value or a bound's text (C(<= 30)).
+          type: str
+          sample: "<= 30"
+        desired:
+          description: The host's C(desired) value.
+          type: str
+          sample: "30"
+        state:
+          description: What was seen there, V(writable), V(read_only) (the file's mode lets nobody write it there),
+            V(missing) or V(unreadable).
+          type: str
+          sample: writable
+        scope:
+          description:
+            - V(namespace) - the namespace's own value (a new namespace starts from the kernel's default).
+            - V(copied) - the namespace's own value, copied from the host's namespace when it was made (C(tcp_rmem),
+              C(tcp_wmem), C(tcp_congestion_control), C(ip_forward), C(conf.all.*), C(conf.default.*)).
+            - V(host) - the host's alone (absent there, or a read-only copy such as C(net.core.rmem_max)), never drift.
+            - V(unknown) - it could not be read there.
+          type: str
+          sample: namespace
+        differs:
+          description: The value is not what the task asks; false for scope V(host), null for V(unknown).
+          type: bool
+          sample: true
+namespaces_unreadable:
+  description: With O(namespaces=all), how many processes' network namespace could not be read (gone during the
+    scan, or no right to read C(/proc/PID/ns/net)).
+  returned: when O(namespaces=all)
+  type: int
+  sample: 0
 backup_file:
   description:
     - The backup copy, when O(backup=true) and the file changed.
@@ -461,6 +574,7 @@ def main():
             applier=dict(type="str", choices=["auto", "systemd-sysctl", "procps"], default="auto"),
             backup=dict(type="bool", default=False),
             lock_timeout=dict(type="float", default=60),
+            namespaces=dict(type="str", choices=["self", "all"], default="self"),
         ),
         required_if=[("state", "present", ("settings",))],
         supports_check_mode=True,

@@ -128,6 +128,8 @@ def plan_present(req, findings):
         "runtime_changes": runtime_changes,
         "restore": [],
         "nat": nat.info,
+        # What each bounded key's running value is judged against, for namespaces.scan.
+        "bounds_merged": dict(wanted.merged),
     }
     out.update(_others_result(model, others))
     out.update(model.summary())

@@ -19,6 +19,7 @@ import os
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import boot
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import keys
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import namespaces as namespaces_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import paths
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import plan as plan_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import records as records_lib
@@ -52,6 +53,8 @@ def run(params, opts):
     base = dict(changed=False, path=params["path"], kernel=opts.kernel, settings=[], findings=[], runtime_changes=[],
                 restore=[], rewritten=[])
     restore = restore_option(params, base)
+    if params.get("namespaces") == "all" and params["state"] != "present":
+        raise TaskFailed(namespaces_lib.NOT_PRESENT, base)
     timeout = lock_timeout(params, base)
     try:
         base["path"] = paths.check_path(params["path"])
@@ -102,6 +105,10 @@ def _run(params, opts, base, restore):
     warnings = [f["message"] for f in result["findings"] if f["severity"] == "warning"]
     job = _job(req, result, params["backup"], (opts.state_file, state, own))
     out = _result(base, result, job)
+    if params.get("namespaces") == "all":
+        # Read only, in check mode and in a real run alike: changed, the diff and the host's entries stay as they are.
+        out["namespaces"], out["namespaces_unreadable"] = namespaces_lib.scan(result["entries"],
+                                                                              result.get("bounds_merged"))
     if opts.diff:
         out["diff"] = diff(path, result)
     if opts.check_mode:

@@ -10,7 +10,11 @@ baseline or merge input.
 Every host has exactly one status, the first that applies in STATUSES: error (a profile could not be checked, or
 the host has no profile) > unreachable > not_compliant (a key drifts at runtime or at boot, or a later file
 overrides it) > compliant. counts[status] therefore add up to counts["hosts"]; the reasons a host is not compliant
-(REASONS) are counted per host apart, and a host can have several."""
+(REASONS) are counted per host apart, and a host can have several.
+
+Drift in a host's other network namespaces (containers, pods: tcp_sysctl namespaces=all, audit_namespaces.py) is
+its own section; with namespaces="fail" it makes the host not compliant too (reason namespace_drift, counted only
+then), with "info" it is reported and the verdict does not change."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import os
 import re
 
 from ansible_collections.kerneltune.tcp.plugins.lookup import profile as profile_lookup
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import common
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit_namespaces, common
 
 STATUSES = ("error", "unreachable", "not_compliant", "compliant")
 STATUS_WORDS = {"error": "error", "unreachable": "unreachable", "not_compliant": "not compliant",
@@ -342,13 +346,13 @@ def _add_profile(h, prof, ctx=None):
                 h["fix"].append(row["fix"])
 
 
-def _status(h):
+def _status(h, mode="info"):
     """The host's one status: the first of STATUSES that applies."""
     if h["errors"] and h["reachable"]:
         return "error"
     if not h["reachable"]:
         return "unreachable"
-    if h["keys"]:
+    if h["keys"] or (mode == "fail" and h["namespaces"]["differ"]):
         return "not_compliant"
     return "compliant"
 
@@ -366,8 +370,9 @@ def _mark_changes(h, before, seen):
                 row["change"] = e["change"]
 
 
-def _audit_host(host, rec, before, seen):
-    """One host's verdict from its record; with a baseline (before), each drift marked new or still."""
+def _audit_host(host, rec, before, seen, mode="info"):
+    """One host's verdict from its record; with a baseline (before), each drift marked new or still; MODE: what
+    drift in its other network namespaces means (audit_namespaces.MODES)."""
     h = {"host": host, "reachable": True, "profiles": [], "runtime_drift": [], "boot_drift": [],
          "overridden": [], "errors": [], "unsupported": [], "resolved": [], "keys": [], "fix": [], "notes": []}
     if rec is None or rec.get("unreachable") or any(p.get("unreachable") for p in rec.get("profiles", [])):
@@ -383,11 +388,14 @@ def _audit_host(host, rec, before, seen):
         ctx = host_context(rec.get("profiles", []))
         for prof in rec.get("profiles", []):
             _add_profile(h, prof, ctx)
+    h["namespaces"] = audit_namespaces.host_section((rec or {}).get("profiles", []) if h["reachable"] else [])
     if before is not None:
         _mark_changes(h, before, seen)
-    h["status"] = _status(h)
+    h["status"] = _status(h, mode)
     h["compliant"] = h["status"] == "compliant"
     h["reasons"] = [k for k in REASONS if h[k]] if h["reachable"] else []
+    if mode == "fail" and h["status"] == "not_compliant" and h["namespaces"]["differ"]:
+        h["reasons"].append(audit_namespaces.REASON)
     return h
 
 
@@ -419,9 +427,11 @@ def _counts(out):
     return counts
 
 
-def _reasons(out):
-    """How many of the not compliant hosts have each reason (a host can have several)."""
-    return dict((r, sum(1 for h in out if h["status"] == "not_compliant" and r in h["reasons"])) for r in REASONS)
+def _reasons(out, mode="info"):
+    """How many of the not compliant hosts have each reason (a host can have several); namespace_drift only when
+    namespace drift fails the host (mode fail)."""
+    reasons = REASONS + ((audit_namespaces.REASON,) if mode == "fail" else ())
+    return dict((r, sum(1 for h in out if h["status"] == "not_compliant" and r in h["reasons"])) for r in reasons)
 
 
 def _drifted_keys(out):
@@ -467,7 +477,7 @@ def _context(context, out):
             "profiles": sorted(str(p) for p in profiles if p is not None)}
 
 
-def audit_summary(records, hosts, baseline=None, fail_on="any", context=None):
+def audit_summary(records, hosts, baseline=None, fail_on="any", context=None, namespaces="info"):
     """Per-host verdicts and the fleet's counts from the audit records.
 
     records: {host: {"profiles": [{profile, result, error?, unreachable?}], "unreachable": bool?}}
@@ -476,17 +486,20 @@ def audit_summary(records, hosts, baseline=None, fail_on="any", context=None):
     fail_on: "any" (every drift fails) or "new" (drift already in the baseline does not).
     context: optional {"pattern": the audit's host pattern, "limit": --limit (ansible_limit),
     "collection_version": defaults to this collection's}; the profiles come from the records.
+    namespaces: what drift in the hosts' other network namespaces means, "off", "info" or "fail"
+    (audit_namespaces.MODES).
     """
     before = _previous_drift(baseline) if baseline is not None else None
     seen = set()
-    out = [_audit_host(host, records.get(host), before, seen) for host in sorted(set(hosts))]
+    out = [_audit_host(host, records.get(host), before, seen, namespaces) for host in sorted(set(hosts))]
     changes = None
     if before is not None:
         changes = _changes(out, _resolve(before, seen, out))
     counts = _counts(out)
     return {"hosts": out, "counts": counts,
             "pass_percent": round(100.0 * counts["compliant"] / counts["hosts"], 1) if out else 0.0,
-            "reasons": _reasons(out), "drifted_keys": _drifted_keys(out), "changes": changes, "notes": _notes(out),
+            "reasons": _reasons(out, namespaces), "drifted_keys": _drifted_keys(out), "changes": changes,
+            "notes": _notes(out), "namespaces": audit_namespaces.summary_counts(out, namespaces),
             "passed": _passed(out, counts, changes, fail_on), "fail_on": fail_on, "context": _context(context, out)}
 
 
@@ -514,8 +527,10 @@ def reasons_sentence(summary):
     if not summary["counts"]["not_compliant"]:
         return None
     r = summary["reasons"]
+    words = dict(REASON_WORDS, **{audit_namespaces.REASON: audit_namespaces.REASON_WORDS})
     return "Of the %d not compliant hosts: %s (a host can have more than one)." % (
-        summary["counts"]["not_compliant"], ", ".join("%d with %s" % (r[k], REASON_WORDS[k]) for k in REASONS))
+        summary["counts"]["not_compliant"], ", ".join("%d with %s" % (r[k], words[k]) for k in
+                                                      REASONS + (audit_namespaces.REASON,) if k in r))
 
 
 def audit_gate(summary):
@@ -535,7 +550,7 @@ def audit_task_result(summary):
     percentage, the reasons, the failing hosts by status, baseline changes, what was audited, the verdict."""
     s = summary
     return {"summary": {"counts": s["counts"], "pass_percent": s["pass_percent"], "reasons": s["reasons"],
-                        "notes": s["notes"], "passed": s["passed"], "changes": s["changes"], "fail_on": s["fail_on"],
+                        "notes": s["notes"], "namespaces": s["namespaces"], "passed": s["passed"], "changes": s["changes"], "fail_on": s["fail_on"],
                         "context": s["context"],
                         "failing": dict((st, [h["host"] for h in s["hosts"] if h["status"] == st])
                                         for st in STATUSES if st != "compliant")}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, common
+from ansible_collections.kerneltune.tcp.plugins.plugin_utils.reports import audit, audit_namespaces, common
 
 
 def _change(row):
@@ -49,7 +49,7 @@ def audit_json(summary, records, generated=None):
             "passed": summary["passed"], "fail_on": summary["fail_on"], "counts": summary["counts"],
             "pass_percent": summary["pass_percent"], "reasons": summary["reasons"], "context": summary["context"],
             "drifted_keys": summary["drifted_keys"], "changes": summary["changes"], "notes": summary["notes"],
-            "hosts": summary["hosts"], "records": records}
+            "namespaces": summary["namespaces"], "hosts": summary["hosts"], "records": records}
     return common.json_text(data)
 
 
@@ -85,6 +85,14 @@ def failure_text(host, e, profile, row=None):
         u"wanted: %s" % _wanted(e, row),
         u"problem: %s" % "; ".join(row["problems"]),
         u"fix: %s" % row["fix"]])
+
+
+def namespace_failure_text(host, item):
+    """A namespace's failure body: who it belongs to, each key that differs, the fix."""
+    return "\n".join([u"%s net:[%s] on %s" % (item["label"], item["inode"], host)]
+                     + [u"%s: %s, wanted %s (%s, scope %s)" % (k["key"], audit.value(k["value"]), k["wanted"],
+                                                               k["profile"], k["scope"]) for k in item["keys"]]
+                     + [u"fix: %s" % f for f in item["fix"]])
 
 
 def _setting_case(suite, cls, host, e, change, row=None):
@@ -157,8 +165,16 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
                        value=summary["context"]["collection_version"])
         common.xml_sub(props, "property", name="notes", value=str(len(h.get("notes", []))))
         _host_cases(suite, h, records)
+        fail = summary["namespaces"]["mode"] == "fail"
+        section = h.get("namespaces") or {"differ": [], "unread": []}
+        for item in section["differ"] if fail else []:
+            keys = sorted(set(k["key"] for k in item["keys"]))
+            suite.case("%s.namespaces" % host, "%s net:[%s]" % (item["label"], item["inode"]), "failure",
+                       message="namespace drift: %s" % ", ".join(keys), type="namespace_drift").text = \
+                common.xml_text(namespace_failure_text(host, item))
         # Notes are information, not failures: the verdict does not change.
         out = ["note: %s" % audit.note_line(n) for n in h.get("notes", [])]
+        out += ["namespace: %s" % audit_namespaces.line(i) for i in (section["unread"] + ([] if fail else section["differ"]))]
         if h["resolved"]:
             out.insert(0, "; ".join("resolved since baseline: %s %s" % (e["kind"], e["key"]) for e in h["resolved"]))
         ET.SubElement(suite.element, "system-out").text = common.xml_text("\n".join(out))
@@ -196,12 +212,28 @@ def audit_markdown(summary, _records=None, generated=None):
     if notes:
         lines += ["", "Notes (information only: they do not change the verdict):", ""]
         lines += ["- %s: %s" % (common.md(host), common.md(audit.note_line(n))) for host, n in notes]
+    lines += namespaces_markdown(summary)
     resolved = [(h["host"], e) for h in summary["hosts"] for e in h["resolved"]]
     if resolved:
         lines += ["", "Resolved since the baseline:", ""]
         lines += ["- %s: %s (%s)" % (common.md(host), common.md(e["key"]), e["kind"].replace("_", " "))
                   for host, e in resolved]
     return "\n".join(lines) + "\n"
+
+
+def namespaces_markdown(summary):
+    """The "Network namespaces" section: the counts, then each namespace that differs or could not be read, by host
+    (failing hosts first), with how to give it the values. Nothing when the audit did not scan them."""
+    sentence = audit_namespaces.counts_sentence(summary["namespaces"])
+    if sentence is None:
+        return []
+    lines = ["", "## Network namespaces", "", sentence + " How to tune pods and containers: %s." % (
+        audit_namespaces.GUIDE)]
+    items = [(h["host"], i) for h in audit.failing_first(summary)
+             for i in (h.get("namespaces") or {}).get("differ", []) + (h.get("namespaces") or {}).get("unread", [])]
+    if items:
+        lines += [""] + ["- %s: %s" % (common.md(host), common.md(audit_namespaces.line(i))) for host, i in items]
+    return lines
 
 
 def _search_text(h):
@@ -211,19 +243,27 @@ def _search_text(h):
         parts += [r["key"], r["boot_source"] or ""] + r["problems"]
     for n in h.get("notes", []):
         parts += ["note", n["text"]]
+    for i in (h.get("namespaces") or {}).get("differ", []):
+        parts += ["namespace", i["label"]] + [k["key"] for k in i["keys"]]
     return " ".join(common.XML_FORBIDDEN.sub("", u"%s" % (p,)) for p in parts if p).lower()
 
 
 def audit_html(summary, _records=None, generated=None):
     hosts = [dict(h, word=audit.STATUS_WORDS[h["status"]], rank=audit.STATUSES.index(h["status"]),
                   search=_search_text(h), running_texts=[audit.value(r["running"]) for r in h["keys"]],
-                  notes=h.get("notes", []))
+                  notes=h.get("notes", []), ns_lines=[audit_namespaces.line(i) for i in (h.get("namespaces") or {}).get(
+                      "differ", []) + (h.get("namespaces") or {}).get("unread", [])])
              for h in audit.failing_first(summary)]
+    ns_rows = [{"host": h["host"], "item": i, "keys": [audit_namespaces.key_text(k) for k in i["keys"]]}
+               for h in audit.failing_first(summary)
+               for i in (h.get("namespaces") or {}).get("differ", []) + (h.get("namespaces") or {}).get("unread", [])]
     when = common.iso_time(generated)
     return common.env().get_template("audit.html.j2").render(
         summary=summary, hosts=hosts, statuses=audit.STATUSES, words=audit.STATUS_WORDS,
         counts_sentence=audit.counts_sentence(summary), reasons_sentence=audit.reasons_sentence(summary),
-        context=summary["context"], percent=audit.percent(summary["pass_percent"]), generated=when)
+        context=summary["context"], percent=audit.percent(summary["pass_percent"]), generated=when,
+        ns_sentence=audit_namespaces.counts_sentence(summary["namespaces"]), ns_rows=ns_rows,
+        ns_guide=audit_namespaces.GUIDE)
 
 
 # --------------------------------------------------------------------------
@@ -255,6 +295,9 @@ def host_findings(h):
     out += [at_boot(e) for e in h["boot_drift"]]
     out += ["overridden %s %s: %s by %s%s" % (
         e.get("profile"), e["key"], e.get("persisted"), e.get("overridden_by"), tag(e)) for e in h["overridden"]]
+    if audit_namespaces.REASON in h.get("reasons", []):
+        out += ["namespace drift %s: %s" % (i["label"], ", ".join(sorted(set(k["key"] for k in i["keys"]))))
+                for i in h["namespaces"]["differ"]]
     return list(h["errors"]) + out
 
 
@@ -267,7 +310,7 @@ def fails_gate(h, summary):
 
 
 def audit_per_host(summary):
-    """{host: {status, fails_gate, keys, reason, notes}}: compact enough for set_stats (AWX artifacts) and the
+    """{host: {status, fails_gate, keys, reason, notes, namespaces}}: compact enough for set_stats (AWX artifacts) and the
     per-host gate; keys are the keys that drift or are overridden, reason one line of plain text, notes the
     information that does not change the verdict, "profile: text" each (the fix is in the reports, so that
     set_stats stays small on a large fleet)."""
@@ -277,6 +320,10 @@ def audit_per_host(summary):
         out[h["host"]] = {"status": h["status"], "fails_gate": fails_gate(h, summary), "keys": keys,
                           "reason": "; ".join(host_findings(h)) or h["status"],
                           "notes": ["%s: %s" % (n["profile"], n["text"]) for n in h.get("notes", [])]}
+        if (h.get("namespaces") or {}).get("differ"):
+            # The other network namespaces that differ, "who: keys" each (only where some do: set_stats stays small).
+            out[h["host"]]["namespaces"] = ["%s: %s" % (i["label"], ", ".join(sorted(set(k["key"] for k in i["keys"]))))
+                                            for i in h["namespaces"]["differ"]]
     return out
 
 
@@ -299,4 +346,11 @@ def audit_text(summary, report_dir):
         # "web4: unreachable: ...", not "web4: unreachable: unreachable: ...".
         bad.append("%s: %s" % (h["host"], findings if findings.startswith(word) else "%s: %s" % (word, findings)))
     notes = ["%s: note: %s" % (h["host"], audit.note_line(n)) for h in summary["hosts"] for n in h.get("notes", [])]
-    return common.plain_text(head, [(bad, "hosts not compliant"), (notes, "notes")], report_dir)
+    spaces = ["%s: namespace: %s" % (h["host"], audit_namespaces.line(i)) for h in summary["hosts"]
+              for i in (h.get("namespaces") or {}).get("differ", []) + (h.get("namespaces") or {}).get("unread", [])]
+    sentence = audit_namespaces.counts_sentence(summary["namespaces"])
+    if sentence and (spaces or summary["namespaces"]["mode"] == "fail"):
+        # After the hosts and the notes: the lines a CI log greps for first stay where they were.
+        spaces.insert(0, sentence)
+    return common.plain_text(head, [(bad, "hosts not compliant"), (notes, "notes"), (spaces, "namespaces")],
+                             report_dir)

@@ -117,7 +117,7 @@ def test_argument_errors_word_for_word(results):
     assert r["five"]["msg"] == "fail_on: new needs a baseline (a previous audit.json)"
     assert r["six"]["msg"] == ("Unsupported parameters for (ansible_collections.kerneltune.tcp.plugins.action."
                                "fleet_report) module: colour. Supported parameters include: baseline, context, "
-                               "fail_on, fail_on_drift, hosts, kind, merge, paths, records, report_dir, rollout.")
+                               "fail_on, fail_on_drift, hosts, kind, merge, namespaces, paths, records, report_dir, rollout.")
     for k in ("two", "four", "five"):
         assert not (d / k).exists()
 

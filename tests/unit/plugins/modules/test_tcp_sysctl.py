@@ -73,3 +73,12 @@ def test_tcp_sysctl_path_confined(path, msg, state, run_module):
 def test_tcp_sysctl_settings_required(run_module):
     r = run_module(tcp_sysctl, {"state": "present"})
     assert r["msg"] == "state is present but all of the following are missing: settings"
+
+
+def test_tcp_sysctl_namespaces_all_needs_state_present(run_module):
+    r = run_module(tcp_sysctl, {"state": "absent", "namespaces": "all", "path": "/run/sysctl.d/90-kerneltune-unit-test.conf",
+                                "_ansible_check_mode": True})
+    assert r["failed"] is True
+    assert r["msg"] == ("namespaces: all compares the other network namespaces with the settings, so it needs "
+                        "state=present; got state=absent")
+    assert "namespaces" not in r

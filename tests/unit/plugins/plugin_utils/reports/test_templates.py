@@ -100,10 +100,11 @@ def check_audit_page(d, url, data, shot):
     assert page["percent"] == "%s%% pass" % audit.percent(data["pass_percent"])
     if c["not_compliant"]:
         r = data["reasons"]
-        words = (c["not_compliant"], r["runtime_drift"], r["boot_drift"], r["overridden"])
+        words = (c["not_compliant"], r["runtime_drift"], r["boot_drift"], r["overridden"],
+                 ", %d with drift in another network namespace" % r["namespace_drift"] if "namespace_drift" in r else "")
         assert d.find_element(By.ID, "reasons").text == (
             "Of the %d not compliant hosts: %d with runtime drift, %d with boot-time drift, %d with a key overridden "
-            "by a later file (a host can have more than one)." % words)
+            "by a later file%s (a host can have more than one)." % words)
     n = data.get("notes") or {}
     if n.get("notes"):
         assert d.find_element(By.ID, "notes").text == (
@@ -278,3 +279,23 @@ def test_rollout_page(browser, tmp_path):
     assert browser.execute_script("return document.querySelectorAll('script').length") == 0
     assert any(r[0].startswith("x<script>alert(1)</script>") for r in rows)
     _shot(browser, "rollout.png")
+
+
+def test_namespace_drift_page(browser, tmp_path):
+    """kt_audit_namespaces=fail: a host not compliant for its pod and container alone; the counts, the section and
+    the host's details agree with the JSON."""
+    from selenium.webdriver.common.by import By
+    from . import test_namespaces
+    out = registry.build("audit", test_namespaces.records(), test_namespaces.HOSTS, namespaces="fail",
+                         context={"pattern": "all", "limit": None})
+    data = json.loads(out["files"]["json"])
+    check_audit_page(browser, _page(tmp_path, "audit.html", out["files"]["html"]), data, "audit-namespaces")
+    n = data["namespaces"]
+    assert browser.find_element(By.ID, "namespaces-counts").text.startswith(
+        "Network namespaces (fail): %d scanned on %d hosts; %d differ (%d keys in all), on %d hosts; %d could not be "
+        "read." % (n["namespaces"], n["hosts_scanned"], n["differ"], n["drifts"], n["hosts"], n["unread"]))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#namespaces tbody tr")
+    assert len(rows) == n["differ"] + n["unread"]
+    assert [div.get_attribute("textContent") for div in browser.find_elements(By.CSS_SELECTOR, "#hosts div.ns")] == [
+        "namespace: " + x for x in (test_namespaces.POD_LINE, test_namespaces.PODMAN_LINE, test_namespaces.GONE_LINE)]
+    assert _search(browser, "namespace") == ["node"]
