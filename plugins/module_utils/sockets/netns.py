@@ -274,13 +274,20 @@ def owner(pids, proc_root="/proc", limit=10):
     out = {"runtime": None, "container_id": None, "containers": [], "pod_uid": None, "cgroup": None,
            "processes": [], "process_count": len(pids)}
     for pid in pids:
+        best = None
         for path in _cgroup_paths(proc_root, pid):
             info = parse_cgroup(path)
             if info["container_id"] and info["container_id"] not in out["containers"]:
                 out["containers"].append(info["container_id"])
-            if out["cgroup"] is None and (info["container_id"] or info["pod_uid"]):
-                out.update(runtime=info["runtime"], container_id=info["container_id"], pod_uid=info["pod_uid"],
-                           cgroup=path)
+            # On a hybrid v1/v2 host the hierarchies may disagree (a process moved in the unified tree only): the
+            # path that carries the most containers (then a pod uid) is the innermost placement.
+            rank = (len(info["containers"]), info["pod_uid"] is not None)
+            if (info["container_id"] or info["pod_uid"]) and (best is None or rank > best[0]):
+                best = (rank, info, path)
+        if out["cgroup"] is None and best is not None:
+            _rank, info, path = best
+            out.update(runtime=info["runtime"], container_id=info["container_id"], pod_uid=info["pod_uid"],
+                       cgroup=path)
         if len(out["processes"]) < limit:
             try:
                 with open(os.path.join(proc_root, str(pid), "comm")) as f:
