@@ -21,7 +21,7 @@ it changes net.* keys inside the namespaces it makes only, never the caller's):
 
 With --cgroups the holders are moved into those cgroups under the caller's own cgroup v2 path (a cgroup2 tree is
 mounted at /run/kt-cgroup2 when none is); without it they stay where they are and own nothing. Each holder
-sleeps until `down` (or SIGTERM). Python 3.9+, standard library only (runs in the test containers).
+names itself kt-KIND (/proc/self/comm) and sleeps until `down` (or SIGTERM). Python 3.9+, standard library only (runs in the test containers).
 """
 import ctypes
 import json
@@ -151,7 +151,10 @@ def holder(spec, base):
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            info = {"pid": os.getpid(), "kind": spec["kind"], "name": spec.get("name")}
+            info = {"pid": os.getpid(), "kind": spec["kind"], "name": spec.get("name"),
+                    "command": ("kt-" + spec["kind"])[:15]}
+            with open("/proc/self/comm", "w") as f:
+                f.write(info["command"])
             if base is not None and spec.get("cgroup"):
                 info["cgroup_dir"] = place(spec["cgroup"], base)
                 info["cgroup"] = spec["cgroup"]

@@ -148,7 +148,7 @@ def test_worst_first_with_findings_and_holders(real):
         "with EADDRNOTAVAIL when none are left")
     cw = spaces[1]["findings"][0]
     pid = _made(real, "close_wait")["pid"]
-    assert cw["message"].startswith("python3 (pid %d) holds 3 sockets in CLOSE_WAIT: the peer closed and the "
+    assert cw["message"].startswith("kt-close_wait (pid %d) holds 3 sockets in CLOSE_WAIT: the peer closed and the "
                                     "application never called close(); e.g. 127.0.0.1:7100 -> 127.0.0.1:" % pid)
     assert [h["pid"] for h in spaces[1]["close_wait"]["processes"][0]["holders"]] == [pid]
     assert spaces[0]["name"] == "kt-ports" and spaces[1]["name"] is None
