@@ -38,14 +38,15 @@ GONE = "the namespace is gone (its last process exited, or its bind mount was re
 NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: %s); run as root "
           "(become: true)")
 
-# How each runtime names a container's cgroup, systemd driver and cgroupfs driver alike. The id is the
-# runtime's 64-hex container id.
+# How each runtime names a container's cgroup, systemd driver and cgroupfs driver alike (podman's cgroupfs driver
+# writes /libpod_parent/libpod-<id> with no .scope: seen with podman 4.3 and runc). The id is the runtime's
+# 64-hex container id.
 _ID = r"([0-9a-f]{64})"
 _RUNTIME_PATTERNS = (
-    ("docker", re.compile(r"^docker-%s\.scope$" % _ID)),
-    ("containerd", re.compile(r"^cri-containerd-%s\.scope$" % _ID)),
-    ("cri-o", re.compile(r"^crio-%s\.scope$" % _ID)),
-    ("podman", re.compile(r"^libpod-%s\.scope$" % _ID)),
+    ("docker", re.compile(r"^docker-%s(?:\.scope)?$" % _ID)),
+    ("containerd", re.compile(r"^cri-containerd-%s(?:\.scope)?$" % _ID)),
+    ("cri-o", re.compile(r"^crio-%s(?:\.scope)?$" % _ID)),
+    ("podman", re.compile(r"^libpod-%s(?:\.scope)?$" % _ID)),
 )
 # cgroupfs driver: /docker/<id>, /libpod_parent/libpod-<id>, /kubepods/<qos>/pod<uid>/<id>
 _PARENT_RUNTIME = {"docker": "docker", "lxc": "lxc", "libpod_parent": "podman"}

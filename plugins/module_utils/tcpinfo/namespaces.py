@@ -35,7 +35,8 @@ HOST_ONLY = ("kernel", "nat")
 
 def namespace_owners(inodes, pids, proc_root="/proc"):
     """{inode: [(pid, comm, cmdline), ...]} as owners.all_owners, looked for among PIDS (the namespace's own
-    processes) first; the rest of /proc is read only for the inodes none of them holds."""
+    processes) first; the rest of /proc is read only for the inodes none of them holds (so an inode found there
+    lists its holders in the namespace, not those a process elsewhere may share)."""
     want = set(owners_lib.SOCKET_LINK % i for i in inodes if i)
     found = {}
     if not want:

@@ -8,6 +8,7 @@ host's other containers, and the host's sysctls are never read or changed.
 * run_in() reads /proc/self/net and /proc/sys/net of the namespace entered;
 * diagnose_all() gives each namespace the counts `nsenter --net=PATH ss -tan` shows, its findings (CLOSE_WAIT
   leak, exhausted destination), worst first;
+* without CAP_SYS_ADMIN every other namespace is skipped with the reason, and one warning names them;
 * a namespace that goes between discovery and diagnosis (its holder killed, its bind mount deleted) is listed in
   namespaces_skipped with the reason, and the others are diagnosed.
 """
@@ -60,6 +61,12 @@ R["run_in"] = [netns.run_in(n, lambda: (os.stat("/proc/self/ns/net").st_ino,
                for n in spaces]
 opts = {"counter_interval": 0, "top": 3}
 R["all"] = ns_lib.diagnose_all(opts)
+NOCAP = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+         "from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import namespaces as n; "
+         "d, s, c = n.diagnose_all({'counter_interval': 0}); print(json.dumps([d, s, c, n.skipped_warning(s)]))")
+R["nocap"] = json.loads(subprocess.run(
+    ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", sys.executable, "-c", NOCAP, sys.argv[1]],
+    stdout=subprocess.PIPE, check=True).stdout.decode())
 
 # Gone during the scan: discovered, then the holder of the CLOSE_WAIT namespace killed and kt-empty deleted.
 snapshot = netns.discover()
@@ -166,3 +173,15 @@ def test_namespace_gone_during_the_scan_is_skipped_not_fatal(real):
     assert sorted(ns["inode"] for ns in spaces) == sorted([_made(real, "exhausted")["inode"],
                                                           _made(real, "time_wait")["inode"]])
     assert (scan["found"], scan["diagnosed"], scan["skipped"]) == (5, 2, 2)
+
+
+def test_without_cap_sys_admin_each_namespace_is_skipped_with_why(real):
+    spaces, skipped, scan, warning = real["nocap"]
+    why = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: Operation not permitted); run as "
+           "root (become: true)")
+    assert spaces == []
+    assert sorted((s["inode"], s["reason"]) for s in skipped) == sorted(
+        (m["inode"], why) for m in real["made"])
+    assert (scan["diagnosed"], scan["skipped"]) == (0, 4)
+    named = ", ".join("%d%s" % (s["inode"], " (%s)" % s["name"] if s["name"] else "") for s in skipped)
+    assert warning == "could not read 4 network namespaces (%s): %s" % (named, why)
