@@ -3,7 +3,9 @@
 """Network namespaces with real sockets, owned by processes in cgroups named as container runtimes name theirs.
 
   make_namespaces.py up STATE [--cgroups] [--time-wait N]   make them; STATE gets what was made (JSON)
-  make_namespaces.py bench STATE COUNT SOCKETS              COUNT `ip netns` namespaces, SOCKETS TIME_WAIT each
+  make_namespaces.py bench STATE COUNT SOCKETS [FIRST]      COUNT more `ip netns` namespaces (kt-bench-FIRST...),
+                                                            SOCKETS ESTABLISHED sockets each (held open: they
+                                                            do not expire as TIME_WAIT does after 60 s)
   make_namespaces.py down STATE                             kill the holders, delete the namespaces and cgroups
 
 `up` makes four namespaces (run it as root, in a privileged container or in private pid and mount namespaces:
@@ -127,6 +129,18 @@ def close_wait(n, port):
     return keep + [lst]
 
 
+def established(n, port):
+    """N sockets held open: n/2 connections over loopback, both ends, and the listener."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", port))
+    lst.listen(4096)
+    keep = [lst]
+    for _ in range(n // 2):
+        c = socket.create_connection(("127.0.0.1", port))
+        keep += [c, lst.accept()[0]]
+    return keep
+
+
 def exhausted(port):
     sysctl("net.ipv4.ip_local_port_range", "40000 40009")
     lst = socket.socket()
@@ -207,12 +221,16 @@ def up(state, cgroups, n_tw):
     print(json.dumps({"namespaces": made}))
 
 
-def bench(state, count, sockets):
-    made = []
-    for i in range(count):
+def bench(state, count, sockets, first=0):
+    try:
+        with open(state) as f:
+            made = json.load(f)["namespaces"]
+    except (OSError, ValueError):
+        made = []
+    for i in range(first, first + count):
         name = "kt-bench-%d" % i
         add_netns(name)
-        made.append(holder({"kind": "time_wait", "name": name, "make": lambda: time_wait(sockets, 7000)}, None))
+        made.append(holder({"kind": "established", "name": name, "make": lambda: established(sockets, 7000)}, None))
     with open(state, "w") as f:
         json.dump({"namespaces": made}, f, indent=1)
     print(json.dumps({"made": len(made)}))
@@ -248,8 +266,8 @@ def main(argv):
     if len(argv) >= 2 and argv[0] == "up":
         n = int(argv[argv.index("--time-wait") + 1]) if "--time-wait" in argv else 200
         up(argv[1], "--cgroups" in argv, n)
-    elif len(argv) == 4 and argv[0] == "bench":
-        bench(argv[1], int(argv[2]), int(argv[3]))
+    elif len(argv) in (4, 5) and argv[0] == "bench":
+        bench(argv[1], int(argv[2]), int(argv[3]), int(argv[4]) if len(argv) == 5 else 0)
     elif len(argv) == 2 and argv[0] == "down":
         down(argv[1])
     else:
