@@ -92,8 +92,8 @@ options:
     description:
       - V(self) diagnoses the network namespace the module runs in (the host's, when it runs on the host).
       - V(all) also diagnoses every other network namespace of the host, found from C(/proc/*/ns/net) and the
-        bind mounts in C(/run/netns) and told apart by inode (containers, pods, C(ip netns add), C(unshare --net)):
-        the same counts, owners, port exhaustion and findings, read inside each namespace by a child process that
+        bind mounts in C(/run/netns) and told apart by inode (containers, pods, C(ip netns add), C(unshare --net)),
+        with the same counts, owners, port exhaustion and findings, read inside each namespace by a child process that
         enters it with C(setns(2)), one namespace at a time, listed in RV(namespaces) worst first with who owns
         each. The module's own namespace stays at the top level of the result.
       - Entering a namespace needs C(CAP_SYS_ADMIN) (run as root, C(become=true)); the namespaces that could not
@@ -310,7 +310,8 @@ namespaces:
       owner: {runtime: containerd, container_id: 9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5,
               containers: [9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5],
               pod_uid: 2c1e8f4a-6b3d-4e5f-8a9b-0c1d2e3f4a5b, process_count: 1, processes: [{pid: 4242, command: java}],
-              cgroup: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod2c1e8f4a_6b3d_4e5f_8a9b_0c1d2e3f4a5b.slice/cri-containerd-9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5.scope"}
+              cgroup: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod2c1e8f4a_6b3d_4e5f_8a9b_0c1d2e3f4a5b.slice\
+                       /cri-containerd-9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5.scope"}
       total: 1
       counts: {close_wait: {ipv4: 1, ipv6: 0, total: 1}}
       findings: [{id: close_wait_leak, severity: warning, remedy: "Fix the application's close() on EOF (or restart it).",
@@ -328,7 +329,7 @@ namespaces_skipped:
 namespace_scan:
   description:
     - Namespaces C(found) (the module's own included), C(diagnosed), C(skipped), the processes whose namespace
-      could not be read (C(unreadable_processes): no right to read them, or gone while listed) and the
+      could not be read (C(unreadable_processes), no right to read them or gone while listed) and the
       C(seconds) the scan took.
   returned: when O(namespaces=all)
   type: dict

@@ -151,8 +151,8 @@ def test_worst_first_with_findings_and_holders(real):
     ports = spaces[0]["findings"][0]
     assert ports["severity"] == "error"
     assert ports["message"] == (
-        "10 local ports (100% of the usable ephemeral range 40000-40009) are taken from 127.0.0.1 towards 127.0.0.1:5000; connect() from that address to it fails "
-        "with EADDRNOTAVAIL when none are left")
+        "10 local ports (100% of the usable ephemeral range 40000-40009) are taken from 127.0.0.1 towards "
+        "127.0.0.1:5000; connect() from that address to it fails with EADDRNOTAVAIL when none are left")
     cw = spaces[1]["findings"][0]
     pid = _made(real, "close_wait")["pid"]
     assert cw["message"].startswith("kt-close_wait (pid %d) holds 3 sockets in CLOSE_WAIT: the peer closed and the "
