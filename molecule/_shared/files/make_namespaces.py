@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Network namespaces with real sockets, owned by processes in cgroups named as container runtimes name theirs.
 
@@ -109,7 +108,7 @@ def time_wait(n, port):
     lst = socket.socket()
     lst.bind(("127.0.0.1", port))
     lst.listen(4096)
-    for _ in range(n):
+    for _i in range(n):
         c = socket.create_connection(("127.0.0.1", port))
         s = lst.accept()[0]
         c.close()
@@ -122,7 +121,7 @@ def close_wait(n, port):
     lst.bind(("127.0.0.1", port))
     lst.listen(64)
     keep = []
-    for _ in range(n):
+    for _i in range(n):
         c = socket.create_connection(("127.0.0.1", port))
         keep.append(lst.accept()[0])
         c.close()
@@ -135,7 +134,7 @@ def established(n, port):
     lst.bind(("127.0.0.1", port))
     lst.listen(4096)
     keep = [lst]
-    for _ in range(n // 2):
+    for _i in range(n // 2):
         c = socket.create_connection(("127.0.0.1", port))
         keep += [c, lst.accept()[0]]
     return keep
@@ -147,7 +146,7 @@ def exhausted(port):
     lst.bind(("127.0.0.1", port))
     lst.listen(64)
     keep = [lst]
-    for _ in range(10):
+    for _i in range(10):
         c = socket.create_connection(("127.0.0.1", port))
         keep += [c, lst.accept()[0]]
     return keep
@@ -175,7 +174,8 @@ def holder(spec, base):
                 info["owner"] = KINDS[spec["cgroup"]]["owner"]
             enter(("/run/netns/%s" % spec["name"]) if spec.get("name") else None)
             info["inode"] = os.stat("/proc/self/ns/net").st_ino
-            keep = spec["make"]()  # noqa: F841  pylint: disable=unused-variable  (held until killed)
+            # Held until the process is killed.
+            keep = spec["make"]()  # noqa: F841  pylint: disable=unused-variable
             os.write(w, json.dumps(info).encode())
             os.close(w)
             signal.signal(signal.SIGTERM, lambda *_a: os._exit(0))
