@@ -88,6 +88,15 @@ def _diagnosis(ns, options, proc_root):
     return fn
 
 
+def _other_paths(ns, proc_root, run_netns):
+    """Paths other than ns.path that still lead to namespace NS (checked by inode just before use)."""
+    candidates = [os.path.join(run_netns, name) for name in ns.names]
+    candidates += [os.path.join(proc_root, str(pid), "ns", "net") for pid in ns.pids]
+    for path in candidates:
+        if path != ns.path and netns.inode_of(path) == ns.inode:
+            yield path
+
+
 def diagnose_all(options, proc_root="/proc", run_netns=netns.RUN_NETNS, discover=None, run_in=None, owner=None,
                  clock=time.monotonic):
     """(namespaces, skipped, scan): every network namespace but the module's own, each with inode, name (its
@@ -104,7 +113,15 @@ def diagnose_all(options, proc_root="/proc", run_netns=netns.RUN_NETNS, discover
         if ns.is_self:
             continue
         entry = {"inode": ns.inode, "name": ns.name, "names": list(ns.names), "owner": owner(ns.pids, proc_root)}
-        result, why = run_in(ns, _diagnosis(ns, options, proc_root))
+        fn = _diagnosis(ns, options, proc_root)
+        result, why = run_in(ns, fn)
+        if why == netns.GONE:
+            # The path it was found by is gone (that process exited): any other way in that still leads to the same
+            # inode (another of its processes, a /run/netns name) is tried before the namespace is called gone.
+            for path in _other_paths(ns, proc_root, run_netns):
+                result, why = run_in(path, fn)
+                if why != netns.GONE:
+                    break
         if why is not None:
             entry["reason"] = why
             skipped.append(entry)

@@ -81,3 +81,18 @@ def test_skipped_warning_names_only_the_namespaces_it_could_not_enter():
              "as root (become: true)"
     assert ns_lib.skipped_warning([gone, {"inode": 6, "name": "blue", "reason": denied}]) == (
         "could not read 1 network namespace (6 (blue)): " + denied)
+
+
+def test_a_namespace_whose_first_process_exited_is_entered_through_another():
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netns
+    ns = netns.Namespace(netns.self_inode(), "/proc/999999999/ns/net")
+    ns.pids = [999999999, os.getpid()]
+    tried = []
+
+    def run_in(target, fn):
+        tried.append(target if isinstance(target, str) else target.path)
+        return (None, netns.GONE) if len(tried) == 1 else ({"total": 0, "findings": []}, None)
+    spaces, skipped, scan = ns_lib.diagnose_all({}, discover=lambda *a: ([ns], 0), run_in=run_in,
+                                                owner=lambda pids, root: {"processes": []})
+    assert tried == ["/proc/999999999/ns/net", "/proc/%d/ns/net" % os.getpid()]
+    assert (len(spaces), skipped, scan["diagnosed"]) == (1, [], 1)
