@@ -8,8 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("bench_namespaces", os.path.join(ROOT, "benchmarks",
-                                                                                  "bench_namespaces.py"))
+    path = os.path.join(ROOT, "benchmarks", "bench_namespaces.py")
+    spec = importlib.util.spec_from_file_location("bench_namespaces", path)
     mod = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     try:
