@@ -15,3 +15,4 @@ python benchmarks/bench.py "$@"
 # the ansible.posix.sysctl loop and the diagnosis, stock and under Mitogen.
 python benchmarks/bench_fleet.py
 python benchmarks/bench_sockets.py
+python benchmarks/bench_namespaces.py

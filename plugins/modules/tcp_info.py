@@ -80,6 +80,28 @@ options:
     type: str
     choices: [auto, always, never]
     default: auto
+  conntrack_share_warning:
+    description:
+      - Share of C(net.netfilter.nf_conntrack_max) held by a network namespace's own connection tracking table
+        (C(nf_conntrack_count)) that raises the C(conntrack_full) warning; a full table is an error. Without
+        nf_conntrack loaded (no C(/proc/sys/net/netfilter/nf_conntrack_count)) there is nothing to weigh and no
+        finding.
+    type: float
+    default: 0.8
+  namespaces:
+    description:
+      - V(self) diagnoses the network namespace the module runs in (the host's, when it runs on the host).
+      - V(all) also diagnoses every other network namespace of the host, found from C(/proc/*/ns/net) and the
+        bind mounts in C(/run/netns) and told apart by inode (containers, pods, C(ip netns add), C(unshare --net)),
+        with the same counts, owners, port exhaustion and findings, read inside each namespace by a child process that
+        enters it with C(setns(2)), one namespace at a time, listed in RV(namespaces) worst first with who owns
+        each. The module's own namespace stays at the top level of the result.
+      - Entering a namespace needs C(CAP_SYS_ADMIN) (run as root, C(become=true)); the namespaces that could not
+        be entered, or that went away during the scan, are listed in RV(namespaces_skipped) with the reason, and
+        the rest are diagnosed.
+    type: str
+    choices: [self, all]
+    default: self
   port_probe:
     description:
       - When every usable port of the ephemeral range is held by some socket, ask the kernel whether connect()
@@ -92,7 +114,8 @@ options:
     type: bool
     default: true
 notes:
-  - Counts cover the network namespace the module runs in (a container sees its own sockets).
+  - Counts cover the network namespace the module runs in (a container sees its own sockets); O(namespaces=all)
+    adds every other network namespace of the host.
   - Owners of CLOSE_WAIT sockets are found by scanning C(/proc/*/fd); run as root to see every process.
 seealso:
   - module: kerneltune.tcp.tcp_reset
@@ -107,6 +130,19 @@ EXAMPLES = r"""
 - name: Show the findings and their remedies
   ansible.builtin.debug:
     msg: "{{ tcp.findings | map(attribute='message') | list }}"
+
+- name: Diagnose every container and pod on the host too
+  kerneltune.tcp.tcp_info:
+    namespaces: all
+  become: true
+  register: tcp
+
+- name: Show the worst namespaces and who owns them
+  ansible.builtin.debug:
+    msg: "{{ item.inode }} {{ item.owner.runtime }} {{ item.owner.container_id }}: {{ item.findings | map(attribute='id') | list }}"
+  loop: "{{ tcp.namespaces[:5] }}"
+  loop_control:
+    label: "{{ item.inode }}"
 
 - name: Fail a health check when the busiest destination holds 80% of the port range
   kerneltune.tcp.tcp_info:
@@ -239,6 +275,65 @@ nat:
   returned: always
   type: dict
   sample: {detected: false, declared: null, evidence: [], hints: [], sources: [nft]}
+conntrack:
+  description:
+    - The connection tracking table of the module's network namespace, C(count) (C(nf_conntrack_count), per
+      namespace) and C(max) (C(nf_conntrack_max), one value for the kernel); null when nf_conntrack is not loaded.
+  returned: always
+  type: dict
+  sample: {count: 1200, max: 262144}
+namespace:
+  description: The module's own network namespace, C(inode) and C(name) (its C(/run/netns) name, or null).
+  returned: when O(namespaces=all)
+  type: dict
+  sample: {inode: 4026531840, name: null, names: []}
+namespaces:
+  description:
+    - Every other network namespace of the host, worst first (errors, then warnings, then sockets), each with the
+      same keys as the top level (C(counts), C(total), C(time_wait), C(close_wait), C(ephemeral_ports),
+      C(listeners), C(listen_queues), C(counters), C(counter_deltas), C(counter_seconds), C(sysctls),
+      C(conntrack), C(findings), C(source)) read inside it, but not C(kernel) and C(nat), which are read once.
+    - C(inode) is the namespace's nsfs inode (what C(readlink /proc/PID/ns/net) shows as C(net:[INODE])), C(name)
+      its first C(/run/netns) name or null, C(names) all of them.
+    - C(owner) tells who it belongs to, from the cgroup paths of its processes (C(/proc/PID/cgroup), v1, v2 or
+      hybrid) - C(runtime) (V(docker), V(containerd), V(cri-o), V(podman), V(lxc), V(kubernetes) or null),
+      C(container_id) (the innermost, for nested containers), C(containers) (every id, outermost first),
+      C(pod_uid) (with dashes, also when the systemd slice writes it with underscores), C(cgroup) (the path it
+      was read from), C(processes) (the first 10, with pid and command) and C(process_count).
+  returned: when O(namespaces=all)
+  type: list
+  elements: dict
+  sample:
+    - inode: 4026532451
+      name: null
+      names: []
+      owner: {runtime: containerd, container_id: 9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5,
+              containers: [9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5],
+              pod_uid: 2c1e8f4a-6b3d-4e5f-8a9b-0c1d2e3f4a5b, process_count: 1, processes: [{pid: 4242, command: java}],
+              cgroup: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod2c1e8f4a_6b3d_4e5f_8a9b_0c1d2e3f4a5b.slice\
+                       /cri-containerd-9f2c0e4ab1d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5.scope"}
+      total: 1
+      counts: {close_wait: {ipv4: 1, ipv6: 0, total: 1}}
+      findings: [{id: close_wait_leak, severity: warning, remedy: "Fix the application's close() on EOF (or restart it).",
+                  message: "java (pid 4242) holds 1 socket in CLOSE_WAIT: the peer closed and the application never called close()"}]
+namespaces_skipped:
+  description:
+    - Namespaces found but not diagnosed, each with C(inode), C(name), C(names), C(owner) and C(reason) - gone
+      during the scan (its last process exited or its bind mount was removed), or no C(CAP_SYS_ADMIN) to enter it.
+  returned: when O(namespaces=all)
+  type: list
+  elements: dict
+  sample: [{inode: 4026532601, name: null, names: [], owner: {runtime: null, container_id: null, containers: [],
+            pod_uid: null, cgroup: null, processes: [], process_count: 1},
+            reason: "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)"}]
+namespace_scan:
+  description:
+    - Namespaces C(found) (the module's own included), C(diagnosed), C(skipped), the processes whose namespace
+      could not be read (C(unreadable_processes), no right to read them or gone while listed) and the
+      C(seconds) the scan took.
+  returned: when O(namespaces=all)
+  type: dict
+  sample: {found: 51, diagnosed: 50, skipped: 0, unreadable_processes: 0, seconds: 1.93}
 findings:
   description: What is wrong, worst first, each with a remedy.
   returned: always
@@ -257,6 +352,7 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_l
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import kernel
+from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import namespaces as ns_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import readers
 
 
@@ -272,6 +368,8 @@ def main():
             counter_interval=dict(type="float", default=0.5),
             port_probe=dict(type="bool", default=True),
             nat=dict(type="str", choices=["auto", "always", "never"], default="auto"),
+            conntrack_share_warning=dict(type="float", default=0.8),
+            namespaces=dict(type="str", choices=["self", "all"], default="self"),
         ),
         supports_check_mode=True,
     )
@@ -281,15 +379,25 @@ def main():
     if not 0 <= p["counter_interval"] <= 60:
         module.fail_json(msg="counter_interval: %s must be between 0 and 60 seconds" % p["counter_interval"])
     sysctls = readers.read_sysctls()
+    options = dict(
+        source=p["source"], top=p["top"], counter_interval=p["counter_interval"], port_probe=p["port_probe"],
+        thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
+                    "range_share_warning": p["range_share_warning"], "close_wait_min": p["close_wait_min"],
+                    "conntrack_share_warning": p["conntrack_share_warning"]})
     try:
         result = collect.collect(
-            source=p["source"], top=p["top"], sysctls=sysctls,
-            nat=collect.nat_result(p["nat"], sysctls, lambda: nat_lib.detect(None, module)),
-            kernel=kernel.kernel_support(sysctls), counter_interval=p["counter_interval"], port_probe=p["port_probe"],
-            thresholds={"port_share_warning": p["port_share_warning"], "port_share_error": p["port_share_error"],
-                        "range_share_warning": p["range_share_warning"], "close_wait_min": p["close_wait_min"]})
+            sysctls=sysctls, nat=collect.nat_result(p["nat"], sysctls, lambda: nat_lib.detect(None, module)),
+            kernel=kernel.kernel_support(sysctls), **options)
     except netlink.DiagError as e:
         module.fail_json(msg="netlink sock_diag: %s; use source=proc to read /proc/net/tcp instead" % e.message)
+    if p["namespaces"] == "all":
+        # A namespace whose netlink fails is skipped with the reason (the child reports it), not fatal.
+        spaces, skipped, scan = ns_lib.diagnose_all(options)
+        result.update(namespace=ns_lib.self_namespace(), namespaces=spaces, namespaces_skipped=skipped,
+                      namespace_scan=scan)
+        warning = ns_lib.skipped_warning(skipped)
+        if warning:
+            module.warn(warning)
     module.exit_json(changed=False, **result)
 
 

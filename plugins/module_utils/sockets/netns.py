@@ -38,14 +38,15 @@ GONE = "the namespace is gone (its last process exited, or its bind mount was re
 NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: %s); run as root "
           "(become: true)")
 
-# How each runtime names a container's cgroup, systemd driver and cgroupfs driver alike. The id is the
-# runtime's 64-hex container id.
+# How each runtime names a container's cgroup, systemd driver and cgroupfs driver alike (podman's cgroupfs driver
+# writes /libpod_parent/libpod-<id> with no .scope: seen with podman 4.3 and runc). The id is the runtime's
+# 64-hex container id.
 _ID = r"([0-9a-f]{64})"
 _RUNTIME_PATTERNS = (
-    ("docker", re.compile(r"^docker-%s\.scope$" % _ID)),
-    ("containerd", re.compile(r"^cri-containerd-%s\.scope$" % _ID)),
-    ("cri-o", re.compile(r"^crio-%s\.scope$" % _ID)),
-    ("podman", re.compile(r"^libpod-%s\.scope$" % _ID)),
+    ("docker", re.compile(r"^docker-%s(?:\.scope)?$" % _ID)),
+    ("containerd", re.compile(r"^cri-containerd-%s(?:\.scope)?$" % _ID)),
+    ("cri-o", re.compile(r"^crio-%s(?:\.scope)?$" % _ID)),
+    ("podman", re.compile(r"^libpod-%s(?:\.scope)?$" % _ID)),
 )
 # cgroupfs driver: /docker/<id>, /libpod_parent/libpod-<id>, /kubepods/<qos>/pod<uid>/<id>
 _PARENT_RUNTIME = {"docker": "docker", "lxc": "lxc", "libpod_parent": "podman"}
@@ -274,13 +275,20 @@ def owner(pids, proc_root="/proc", limit=10):
     out = {"runtime": None, "container_id": None, "containers": [], "pod_uid": None, "cgroup": None,
            "processes": [], "process_count": len(pids)}
     for pid in pids:
+        best = None
         for path in _cgroup_paths(proc_root, pid):
             info = parse_cgroup(path)
             if info["container_id"] and info["container_id"] not in out["containers"]:
                 out["containers"].append(info["container_id"])
-            if out["cgroup"] is None and (info["container_id"] or info["pod_uid"]):
-                out.update(runtime=info["runtime"], container_id=info["container_id"], pod_uid=info["pod_uid"],
-                           cgroup=path)
+            # On a hybrid v1/v2 host the hierarchies may disagree (a process moved in the unified tree only): the
+            # path that carries the most containers (then a pod uid) is the innermost placement.
+            rank = (len(info["containers"]), info["pod_uid"] is not None)
+            if (info["container_id"] or info["pod_uid"]) and (best is None or rank > best[0]):
+                best = (rank, info, path)
+        if out["cgroup"] is None and best is not None:
+            _rank, info, path = best
+            out.update(runtime=info["runtime"], container_id=info["container_id"], pod_uid=info["pod_uid"],
+                       cgroup=path)
         if len(out["processes"]) < limit:
             try:
                 with open(os.path.join(proc_root, str(pid), "comm")) as f:

@@ -24,7 +24,9 @@ from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import repo
 
 # range_share_warning: share of the usable range held by sockets that may have taken their port with bind()
 # (any destination) that raises ports_held_range; at 0.8 a fifth of the range is left for every destination.
-THRESHOLDS = {"port_share_warning": 0.5, "port_share_error": 0.8, "range_share_warning": 0.8, "close_wait_min": 1}
+# conntrack_share_warning: share of nf_conntrack_max this namespace's table holds that raises conntrack_full.
+THRESHOLDS = {"port_share_warning": 0.5, "port_share_error": 0.8, "range_share_warning": 0.8, "close_wait_min": 1,
+              "conntrack_share_warning": 0.8}
 # The kernel's default net.ipv4.ip_local_port_range (net/ipv4/af_inet.c inet_init_net).
 DEFAULT_PORT_RANGE = (32768, 60999)
 # Seconds between the two readings of the counters (the socket dump runs in between).
@@ -110,9 +112,10 @@ def _rates(before, read_after, started, interval, clock, sleep):
 
 def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=None, nat=None, kernel=None,
             owners=None, dumper=None, thresholds=None, counter_interval=COUNTER_INTERVAL, counters_after=None,
-            port_probe=True, clock=time.monotonic, sleep=time.sleep):
+            port_probe=True, clock=time.monotonic, sleep=time.sleep, conntrack=False):
     """Everything tcp_info returns. Injectable parts for tests: counters and counters_after (a callable) stand
-    for the two readings of the counters; owners(inodes) -> {inode: [(pid, comm, cmdline), ...]}."""
+    for the two readings of the counters; owners(inodes) -> {inode: [(pid, comm, cmdline), ...]}; conntrack is
+    {count, max} or None, False to read it from proc_root."""
     th = dict(THRESHOLDS)
     th.update(thresholds or {})
     started = clock()
@@ -144,6 +147,7 @@ def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=Non
         "sysctls": sysctls,
         "kernel": kernel or {},
         "nat": nat or {},
+        "conntrack": readers.read_conntrack(proc_root) if conntrack is False else conntrack,
     }
     result["findings"] = diagnose.diagnose(result, th)
     return result

@@ -248,8 +248,39 @@ def time_wait_outbound(r, th):
                   "with timestamps); tcp_fin_timeout does not shorten TIME_WAIT"}]
 
 
+CONNTRACK_REMEDY = (
+    "Raise net.netfilter.nf_conntrack_max from the host's network namespace: it is one value for the whole kernel, "
+    "writable only there, and every namespace's own count is held against it (the host's count does not include "
+    "what containers and pods track in theirs); or track fewer connections here (shorter "
+    "net.netfilter.nf_conntrack_tcp_timeout_* in this namespace, no conntrack rules for traffic that needs no state)")
+
+
+def conntrack_full(r, th):
+    """This namespace's connection tracking table near or at nf_conntrack_max (net/netfilter/nf_conntrack_core.c
+    __nf_conntrack_alloc: the namespace's own count against the one global limit; 0 means no limit)."""
+    ct = r.get("conntrack") or {}
+    count, limit = ct.get("count"), ct.get("max")
+    if not limit or count is None:
+        return []
+    share = float(count) / limit
+    if count >= limit:
+        return [{
+            "id": "conntrack_full", "severity": "error",
+            "message": "nf_conntrack: table full, dropping packet: %d connections tracked in this network namespace, "
+                       "nf_conntrack_max is %d" % (count, limit),
+            "remedy": CONNTRACK_REMEDY}]
+    if share < th.get("conntrack_share_warning", 0.8):
+        return []
+    return [{
+        "id": "conntrack_full", "severity": "warning",
+        "message": "%d connections tracked in this network namespace, %d%% of nf_conntrack_max %d: at the limit the "
+                   "kernel logs \"nf_conntrack: table full, dropping packet\" and drops new connections"
+                   % (count, int(share * 100), limit),
+        "remedy": CONNTRACK_REMEDY}]
+
+
 RULES = (ports_bound, ports_held_range, port_exhaustion, time_wait_overflow, close_wait_leak, close_wait_accept_queue,
-         listen_overflow, listen_queue_full, tw_recycle_on, time_wait_outbound)
+         listen_overflow, listen_queue_full, tw_recycle_on, time_wait_outbound, conntrack_full)
 
 
 def diagnose(r, th):

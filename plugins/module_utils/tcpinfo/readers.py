@@ -63,6 +63,20 @@ def read_counters(proc_root="/proc"):
     return out
 
 
+def read_conntrack(proc_root="/proc"):
+    """{count, max} of the connection tracking table of this network namespace (nf_conntrack_count is per
+    namespace, nf_conntrack_max one value for the kernel, read-only outside the host's namespace), or None when
+    nf_conntrack is not loaded (no /proc/sys/net/netfilter/nf_conntrack_count)."""
+    out = {}
+    for key in ("count", "max"):
+        try:
+            with open(os.path.join(proc_root, "sys", "net", "netfilter", "nf_conntrack_%s" % key)) as f:
+                out[key] = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+    return out
+
+
 def read_sysctls(proc_root="/proc"):
     sys_root = os.path.join(proc_root, "sys")
     return dict((key, procsys.read_runtime(key.split("."), sys_root)[0]) for key in SYSCTLS)

@@ -4,7 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The diagnosis (controller side): registered tcp_info results -> hosts worst first, failed probes and
 unreachable hosts (diagnose_summary), and its reports: JSON, Markdown and the HTML page with its bar charts
-(templates/diagnose.html.j2). Every renderer is renderer(summary, records, generated)."""
+(templates/diagnose.html.j2). Every renderer is renderer(summary, records, generated).
+
+A host diagnosed with namespaces=all carries its other network namespaces (containers, pods) in "namespaces",
+worst first: a host is ranked by its own findings and theirs, and the reports show each host, then its namespaces
+that have findings, worst first; the others are counted, and those the module could not read are named."""
 
 from __future__ import annotations
 
@@ -25,10 +29,43 @@ def diagnose_split(records, hosts):
     return ok, errors, unreachable
 
 
-def _score(info):
+def _own_score(info):
     f = info.get("findings", [])
     return (sum(1 for x in f if x["severity"] == "error"), sum(1 for x in f if x["severity"] == "warning"),
             info.get("time_wait", {}).get("total", 0) + info.get("close_wait", {}).get("total", 0))
+
+
+def _score(info):
+    """A host's rank: errors, warnings, then TIME_WAIT + CLOSE_WAIT, its own and its namespaces' together."""
+    total = [0, 0, 0]
+    for part in [info] + list(info.get("namespaces") or []):
+        for i, n in enumerate(_own_score(part)):
+            total[i] += n
+    return tuple(total)
+
+
+def ns_label(ns):
+    """A namespace as the reports name it: its inode, its /run/netns name, the runtime and container id (12
+    characters, as docker ps shows it), the pod uid, or its first process when no container owns it."""
+    o = ns.get("owner") or {}
+    parts = ["netns %s" % ns.get("inode")]
+    if ns.get("name"):
+        parts.append(ns["name"])
+    if o.get("container_id"):
+        parts.append("%s %s" % (o.get("runtime") or "container", o["container_id"][:12]))
+    if o.get("pod_uid"):
+        parts.append("pod %s" % o["pod_uid"])
+    if not o.get("container_id") and not o.get("pod_uid") and o.get("processes"):
+        p = o["processes"][0]
+        parts.append("%s (pid %s)" % (p.get("command"), p.get("pid")))
+    return ", ".join(parts)
+
+
+def namespaces_shown(r):
+    """(namespaces with findings, worst first; how many others; those skipped) of a host's result."""
+    spaces = list(r.get("namespaces") or [])
+    shown = [ns for ns in spaces if ns.get("findings")]
+    return shown, len(spaces) - len(shown), list(r.get("namespaces_skipped") or [])
 
 
 def diagnose_summary(records, hosts):
@@ -92,10 +129,11 @@ def diagnose_json(summary, _records=None, _generated=None):
     return common.json_text(data)
 
 
-def _host_section(h, r):
-    """A diagnosed host's Markdown section: findings with remedies, CLOSE_WAIT owners, port exhaustion."""
+def _host_section(h, r, title=None, level="##"):
+    """A diagnosed host's (or namespace's) Markdown section: findings with remedies, CLOSE_WAIT owners, port
+    exhaustion; then the host's namespaces with findings, worst first, each its own section."""
     md = common.md
-    lines = ["", "## %s" % md(h), ""]
+    lines = ["", "%s %s" % (level, md(title or h)), ""]
     if not r["findings"]:
         lines.append("Findings: none")
     for f in r["findings"]:
@@ -107,6 +145,17 @@ def _host_section(h, r):
     lines.append("CLOSE_WAIT: %d; %s" % (r["close_wait"]["total"], held or "none"))
     lines.append("")
     lines.append("Port exhaustion: %s" % md(_busiest(r) or "none"))
+    if r.get("conntrack"):
+        lines += ["", "conntrack: %d of nf_conntrack_max %d" % (r["conntrack"]["count"], r["conntrack"]["max"])]
+    if "namespaces" not in r:
+        return lines
+    shown, quiet, skipped = namespaces_shown(r)
+    lines += ["", "Other network namespaces: %d with findings, %d without, %d not read"
+              % (len(shown), quiet, len(skipped))]
+    for ns in skipped:
+        lines.append("- not read: %s: %s" % (md(ns_label(ns)), md(ns.get("reason"))))
+    for ns in shown:
+        lines += _host_section(h, ns, "%s: %s" % (h, ns_label(ns)), "###")
     return lines
 
 
@@ -117,11 +166,11 @@ def diagnose_markdown(summary, _records=None, _generated=None):
              "| host | TIME_WAIT (out/in) | CLOSE_WAIT | busiest destination (port use) | findings |",
              "|---|---|---|---|---|"]
     for h in summary["order"]:
-        r = ok[h]
-        lines.append("| %s | %d (%d/%d) | %d | %s | %s |" % (
-            md(h), r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
-            r["close_wait"]["total"], md(_busiest(r) or "none"),
-            ", ".join("%s %s" % (f["severity"], md(f["id"])) for f in r["findings"]) or "none"))
+        for label, r in [(h, ok[h])] + [("%s: %s" % (h, ns_label(ns)), ns) for ns in namespaces_shown(ok[h])[0]]:
+            lines.append("| %s | %d (%d/%d) | %d | %s | %s |" % (
+                md(label), r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
+                r["close_wait"]["total"], md(_busiest(r) or "none"),
+                ", ".join("%s %s" % (f["severity"], md(f["id"])) for f in r["findings"]) or "none"))
     for h in sorted(errors):
         lines.append("| %s | error | | | %s |" % (md(h), md(errors[h])))
     for h in summary["unreachable"]:
@@ -135,13 +184,24 @@ def diagnose_text(summary, report_dir):
     """The plain-text summary the playbook prints, as the audit's (common.plain_text): worst host first, then the
     hosts whose probe failed and those unreachable, where the reports are."""
     ok, errors = summary["results"], summary["errors"]
-    lines = ["%s: TIME_WAIT %d (%d out, %d in), CLOSE_WAIT %d, busiest destination %s; findings: %s" % (
-        h, ok[h]["time_wait"]["total"], ok[h]["time_wait"]["outbound"], ok[h]["time_wait"]["inbound"],
-        ok[h]["close_wait"]["total"], _busiest(ok[h]) or "none",
-        ", ".join("%s %s" % (f["severity"], f["id"]) for f in ok[h]["findings"]) or "none") for h in summary["order"]]
+
+    def line(label, r):
+        return "%s: TIME_WAIT %d (%d out, %d in), CLOSE_WAIT %d, busiest destination %s; findings: %s" % (
+            label, r["time_wait"]["total"], r["time_wait"]["outbound"], r["time_wait"]["inbound"],
+            r["close_wait"]["total"], _busiest(r) or "none",
+            ", ".join("%s %s" % (f["severity"], f["id"]) for f in r["findings"]) or "none")
+    lines = [line(h, ok[h]) for h in summary["order"]]
     lines += ["%s: error: %s" % (h, errors[h]) for h in sorted(errors)]
     lines += ["%s: unreachable" % h for h in summary["unreachable"]]
-    return common.plain_text(["diagnosis of %d hosts, worst first" % len(lines)], [(lines, "hosts")], report_dir)
+    sections = [(lines, "hosts")]
+    spaces = []
+    for h in summary["order"]:
+        shown, _quiet, skipped = namespaces_shown(ok[h])
+        spaces += [line("%s: %s" % (h, ns_label(ns)), ns) for ns in shown]
+        spaces += ["%s: %s: not read: %s" % (h, ns_label(ns), ns.get("reason")) for ns in skipped]
+    if spaces:
+        sections.append((spaces, "namespaces"))
+    return common.plain_text(["diagnosis of %d hosts, worst first" % len(lines)], sections, report_dir)
 
 
 def _bars(items, width=420):
@@ -160,12 +220,19 @@ def diagnose_html(summary, _records=None, generated=None):
     ok, ranked = summary["results"], summary["order"]
     dests = {}
     for h in ranked:
-        for x in ok[h]["time_wait"].get("top_remote", []):
+        for x in ok[h]["time_wait"].get("top_remote", []):  # the host's own namespace
             if "port" in x:
                 k = "%s:%d" % (x["address"], x["port"])
                 dests[k] = dests.get(k, 0) + x["count"]
     top_dests = sorted(dests.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    rows = [dict(host=h, r=ok[h], busiest=_busiest(ok[h]), close_wait=close_wait_lines(ok[h])) for h in ranked]
+    rows = []
+    for h in ranked:
+        shown, quiet, skipped = namespaces_shown(ok[h])
+        rows.append(dict(host=h, r=ok[h], busiest=_busiest(ok[h]), close_wait=close_wait_lines(ok[h]), ns=None,
+                         quiet=quiet if "namespaces" in ok[h] else None,
+                         skipped=[(ns_label(ns), ns.get("reason")) for ns in skipped]))
+        rows += [dict(host=h, r=ns, busiest=_busiest(ns), close_wait=close_wait_lines(ns), ns=ns_label(ns))
+                 for ns in shown]
     return common.env().get_template("diagnose.html.j2").render(
         rows=rows, errors=summary["errors"], unreachable=summary["unreachable"],
         tw=_bars([(h, ok[h]["time_wait"]["total"]) for h in ranked]),

@@ -39,3 +39,31 @@ def test_tcp_info_counter_interval_bounded(run_module):
 def test_tcp_info_skips_nat_detection_unless_needed(run_module):
     r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0})
     assert r["nat"]["detected"] is None and r["nat"]["not_probed"].startswith("nat=auto: net.ipv4.tcp_tw_recycle is ")
+
+
+def test_tcp_info_self_keeps_todays_result(run_module):
+    r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0})
+    assert not set(r) & {"namespace", "namespaces", "namespaces_skipped", "namespace_scan"}
+    assert "conntrack" in r
+
+
+def test_tcp_info_all_lists_namespaces_and_warns_for_those_it_could_not_enter(run_module, monkeypatch):
+    # The scan itself is tested on real namespaces (module_utils/tcpinfo/test_namespaces_real.py): here, the glue.
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import namespaces as ns_lib
+    why = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: Operation not permitted); run "
+           "as root (become: true)")
+    seen = {}
+
+    def fake(options):
+        seen.update(options)
+        return ([{"inode": 7, "name": None, "findings": []}], [{"inode": 9, "name": "blue", "reason": why}],
+                {"found": 3, "diagnosed": 1, "skipped": 1, "unreadable_processes": 0, "seconds": 0.1})
+    monkeypatch.setattr(ns_lib, "diagnose_all", fake)
+    r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0, "namespaces": "all",
+                              "conntrack_share_warning": 0.5})
+    assert r["namespaces"] == [{"inode": 7, "name": None, "findings": []}]
+    assert r["namespaces_skipped"] == [{"inode": 9, "name": "blue", "reason": why}]
+    assert r["namespace"]["inode"] == os.stat("/proc/self/ns/net").st_ino
+    assert [w["event"]["msg"] if isinstance(w, dict) else w for w in r["warnings"]] == [
+        "could not read 1 network namespace (9 (blue)): " + why]
+    assert seen["source"] == "proc" and seen["thresholds"]["conntrack_share_warning"] == 0.5

@@ -75,3 +75,47 @@ def test_owner_without_a_text_or_a_pid_says_what_is_known():
     assert diagnose.owner({"pid": 7, "command": "java"}) == "java (pid 7)"
     assert diagnose.owner({"pid": 7, "command": "java", "owner": "java (pid 7) and java (pid 9)"}) == \
         "java (pid 7) and java (pid 9)"
+
+
+def _ns(inode, tw, errors=0, warnings=0, name=None, owner=None):
+    return dict(info(tw, errors, warnings), inode=inode, name=name,
+                owner=owner or {"runtime": None, "container_id": None, "pod_uid": None, "processes": []})
+
+
+def test_namespaces_grouped_by_host_then_worst_first():
+    pod = {"runtime": "containerd", "container_id": "c7a1" + "2" * 60, "pod_uid": "5f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+           "processes": [{"pid": 13, "command": "java"}]}
+    a = dict(info(1), namespaces=[_ns(402, 5, errors=1, name="kt-ports"), _ns(401, 9, warnings=1, owner=pod),
+                                  _ns(403, 0)],
+             namespaces_skipped=[dict(_ns(404, 0, owner={"processes": [{"pid": 9, "command": "sleep"}]}),
+                                      reason="the namespace is gone")])
+    b = info(50, warnings=1)
+    built = registry.build("diagnose", {"a": a, "b": b}, ["a", "b"])
+    assert built["task_result"]["order"] == ["a", "b"]  # a's namespaces' error ranks it first
+    md_text = built["files"]["markdown"]
+    rows = [line.split(" |")[0] for line in md_text.splitlines() if line.startswith("| ")][1:]
+    assert rows == ["| a", "| a: netns 402, kt-ports", "| a: netns 401, containerd c7a122222222, pod "
+                    "5f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "| b"]
+    assert "Other network namespaces: 2 with findings, 1 without, 1 not read" in md_text
+    assert "- not read: netns 404, sleep (pid 9): the namespace is gone" in md_text
+    assert md_text.index("### a: netns 402, kt-ports") < md_text.index("### a: netns 401") < md_text.index("## b")
+    assert registry.text("diagnose", built["summary"], "/r").splitlines() == [
+        "diagnosis of 2 hosts, worst first",
+        "a: TIME_WAIT 1 (1 out, 0 in), CLOSE_WAIT 0, busiest destination none; findings: none",
+        "b: TIME_WAIT 50 (50 out, 0 in), CLOSE_WAIT 0, busiest destination none; findings: warning w",
+        "a: netns 402, kt-ports: TIME_WAIT 5 (5 out, 0 in), CLOSE_WAIT 0, busiest destination none; findings: error e",
+        "a: netns 401, containerd c7a122222222, pod 5f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b: TIME_WAIT 9 (9 out, 0 in), "
+        "CLOSE_WAIT 0, busiest destination none; findings: warning w",
+        "a: netns 404, sleep (pid 9): not read: the namespace is gone",
+        "reports in /r"]
+    html = built["files"]["html"]
+    assert '<tr class="ns"><td>a: netns 402, kt-ports</td>' in html
+    assert "other namespaces without findings: 1<br>not read: netns 404, sleep (pid 9): the namespace is gone" in html
+    assert html.index("a: netns 401") < html.index("<tr><td>b")
+    assert [h["host"] for h in json.loads(built["files"]["json"])["hosts"]] == ["a", "b"]
+
+
+def test_hostile_namespace_names_are_escaped():
+    a = dict(info(1), namespaces=[_ns(402, 5, errors=1, name=HOSTILE)], namespaces_skipped=[])
+    out = registry.build("diagnose", {"a": a}, ["a"])["files"]
+    assert "<script>" not in out["markdown"] and "<script>alert" not in out["html"]
