@@ -239,8 +239,8 @@ def test_shadowed_by_a_tcp_sysctl_task_of_ones_own():
     mine = "/etc/sysctl.d/90-kerneltune-tcp.conf"
     e = samples.entry("net.ipv4.tcp_fin_timeout", runtime="30", desired="30", persisted="30", before="30",
                       src_before=PATH)
-    e["shadowed"] = [{"path": mine, "line": 2, "value": "20"}, {"path": "/usr/lib/sysctl.d/50-x.conf", "line": 1,
-                                                               "value": "25"}]
+    e["shadowed"] = [{"path": mine, "line": 2, "value": "20"},
+                     {"path": "/usr/lib/sysctl.d/50-x.conf", "line": 1, "value": "25"}]
     assert audit.shadowed_note(e, "web_frontend", {"files": {}})["fix"] == (
         "nothing changes at boot today; if an auditor reads every file, or before the file that wins goes, remove "
         "the line from /usr/lib/sysctl.d/50-x.conf or make it the value that wins (a package's file in /usr/lib: put "
