@@ -59,11 +59,14 @@ def test_tcp_info_all_lists_namespaces_and_warns_for_those_it_could_not_enter(ru
         return ([{"inode": 7, "name": None, "findings": []}], [{"inode": 9, "name": "blue", "reason": why}],
                 {"found": 3, "diagnosed": 1, "skipped": 1, "unreadable_processes": 0, "seconds": 0.1})
     monkeypatch.setattr(ns_lib, "diagnose_all", fake)
+    warned = []
+    monkeypatch.setattr(tcp_info.AnsibleModule, "warn", lambda self, w: warned.append(w))
     r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0, "namespaces": "all",
                               "conntrack_share_warning": 0.5})
     assert r["namespaces"] == [{"inode": 7, "name": None, "findings": []}]
     assert r["namespaces_skipped"] == [{"inode": 9, "name": "blue", "reason": why}]
     assert r["namespace"]["inode"] == os.stat("/proc/self/ns/net").st_ino
-    assert [w["event"]["msg"] if isinstance(w, dict) else w for w in r["warnings"]] == [
-        "could not read 1 network namespace (9 (blue)): " + why]
+    # What the module hands to warn(): once a test has imported a controller plugin (the action plugins' tests),
+    # ansible-core 2.19 routes module warnings to the controller's display instead of the result.
+    assert warned == ["could not read 1 network namespace (9 (blue)): " + why]
     assert seen["source"] == "proc" and seen["thresholds"]["conntrack_share_warning"] == 0.5
