@@ -63,6 +63,13 @@ def inode_of(path):
         return None
 
 
+def _dev_of(path):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
 def self_inode(proc_root="/proc"):
     return inode_of(os.path.join(proc_root, "self", "ns", "net"))
 
@@ -105,8 +112,13 @@ def discover(proc_root="/proc", run_netns=RUN_NETNS):
         names = sorted(os.listdir(run_netns))
     except OSError:
         names = []
+    nsfs_dev = _dev_of(os.path.join(proc_root, "self", "ns", "net"))
     for name in names:
         path = os.path.join(run_netns, name)
+        # Only a file with nsfs mounted on it is a namespace: `ip netns add` leaves an empty file when its mount
+        # fails, and so does an umount without rm; a FIFO there would block the open() that enters it.
+        if nsfs_dev is None or _dev_of(path) != nsfs_dev:
+            continue
         ino = inode_of(path)
         if ino is None:
             continue

@@ -79,3 +79,12 @@ def test_run_in_reports_what_fn_raised():
     def boom():
         raise ValueError("no such key")
     assert netns.run_in("/proc/self/ns/net", boom) == (None, "ValueError: no such key")
+
+
+def test_discover_skips_run_netns_entries_that_are_no_namespace(tmp_path):
+    # An empty file (`ip netns add` whose mount failed, or umount without rm) and a FIFO (whose open would block
+    # the child that enters it) are not namespaces.
+    (tmp_path / "stale").write_text("")
+    os.mkfifo(str(tmp_path / "fifo"))
+    spaces, _unreadable = netns.discover(run_netns=str(tmp_path))
+    assert [ns.names for ns in spaces if ns.names] == []
