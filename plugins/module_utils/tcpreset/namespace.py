@@ -61,8 +61,9 @@ def parse(spec):
 
 
 def _open(path):
-    """An O_RDONLY fd of PATH, or the OSError."""
-    return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    """An O_RDONLY fd of PATH, or the OSError. O_NONBLOCK: a FIFO put where a namespace was expected is refused by
+    _is_net instead of waiting for a writer (nsfs files ignore the flag)."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
 
 
 def _is_net(fd, nsfs_dev):

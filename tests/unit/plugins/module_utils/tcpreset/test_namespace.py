@@ -49,3 +49,14 @@ def test_bare_number_hints_at_pid_and_digit_names(tmp_path):
     with pytest.raises(ns_lib.NamespaceError) as e:
         ns_lib.resolve("name:42", str(proc), str(run_netns))
     assert e.value.message == "namespace: %s/42 is not a network namespace (nothing of nsfs is mounted on it)" % run_netns
+
+
+def test_a_fifo_in_run_netns_is_refused_not_waited_on(tmp_path):
+    # open(O_RDONLY) of a FIFO waits for a writer: the module hung there until the task's timeout.
+    run_netns = tmp_path / "netns"
+    run_netns.mkdir()
+    os.mkfifo(str(run_netns / "blue"))
+    with pytest.raises(ns_lib.NamespaceError) as e:
+        ns_lib.resolve("blue", run_netns=str(run_netns))
+    assert e.value.message == "namespace: %s/blue is not a network namespace (nothing of nsfs is mounted on it)" % (
+        run_netns)
