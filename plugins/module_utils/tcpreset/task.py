@@ -219,7 +219,10 @@ def _in_namespace(p, states, endpoints, check_mode, release, out):
             except Exception as e:  # pylint: disable=broad-except
                 return {"failed": "the run in %s failed: %s: %s" % (target.label, type(e).__name__, e),
                         "result": out}
-        value, why = netns.run_in(target.namespace(), inside)
+        try:
+            value, why = netns.run_in(target.namespace(), inside)
+        except OSError as e:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): nothing ran in the namespace
+            value, why = None, "cannot start the process that enters it: %s" % (e.strerror or e)
     finally:
         target.close()
     if why == CHILD_LOST:
