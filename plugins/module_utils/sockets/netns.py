@@ -30,6 +30,7 @@ import errno
 import json
 import os
 import re
+import sys
 
 CLONE_NEWNET = 0x40000000
 RUN_NETNS = "/run/netns"
@@ -207,6 +208,9 @@ def run_in(ns, fn):
         code = 0
         try:
             os.close(read_fd)
+            # The module's stdout carries its JSON result: what fn (or a library) prints goes to stderr instead.
+            os.dup2(2, 1)
+            sys.stdout = sys.stderr
             err = _setns(path)
             if err:
                 msg = {"error": _why(err)}

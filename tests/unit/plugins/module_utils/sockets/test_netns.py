@@ -88,3 +88,16 @@ def test_discover_skips_run_netns_entries_that_are_no_namespace(tmp_path):
     os.mkfifo(str(tmp_path / "fifo"))
     spaces, _unreadable = netns.discover(run_netns=str(tmp_path))
     assert [ns.names for ns in spaces if ns.names] == []
+
+
+def test_run_in_child_output_stays_off_the_module_stdout(capfd):
+    # A module's stdout carries its JSON result: what fn prints in the child must not land before it.
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+
+    def chatty():
+        print("hello", flush=True)
+        os.write(1, b"raw\n")
+        return 5
+    assert netns.run_in("/proc/self/ns/net", chatty) == (5, None)
+    assert capfd.readouterr().out == ""
