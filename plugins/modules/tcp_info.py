@@ -329,7 +329,8 @@ namespaces_skipped:
 namespace_scan:
   description:
     - Namespaces C(found) (the module's own included), C(diagnosed), C(skipped), the processes whose namespace
-      could not be read (C(unreadable_processes), no right to read them or gone while listed) and the
+      could not be read (C(unreadable_processes), no right to read them; zombies and processes gone while listed
+      are not counted) and the
       C(seconds) the scan took.
   returned: when O(namespaces=all)
   type: dict

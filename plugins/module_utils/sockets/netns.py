@@ -95,15 +95,20 @@ class Namespace(object):
 
 def discover(proc_root="/proc", run_netns=RUN_NETNS):
     """([Namespace], unreadable): every network namespace found, this process's own first, then by inode; and
-    the number of processes whose namespace could not be read (no right to ptrace them, or gone during the scan)."""
+    the number of processes whose namespace could not be read (no right to ptrace them; zombies and processes gone
+    during the scan have none and are not counted)."""
     mine = self_inode(proc_root)
     found = {}
     unreadable = 0
     for pid in sorted((p for p in os.listdir(proc_root) if p.isdigit()), key=int):
         path = os.path.join(proc_root, pid, "ns", "net")
-        ino = inode_of(path)
-        if ino is None:
-            unreadable += 1
+        try:
+            ino = os.stat(path).st_ino
+        except OSError as e:
+            # ENOENT: a zombie (its namespaces are released) or a process gone since listdir, nothing to read;
+            # EACCES, EPERM: no right to ptrace it, a namespace that may be missed.
+            if e.errno not in (errno.ENOENT, errno.ESRCH):
+                unreadable += 1
             continue
         ns = found.get(ino)
         if ns is None:

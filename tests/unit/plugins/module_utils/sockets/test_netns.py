@@ -3,6 +3,7 @@
 pod uid in underscores, cgroupfs driver, nested, lxc), owner() over a /proc tree made for the test, and run_in()
 on a namespace path that does not exist (gone between discovery and the diagnosis)."""
 import os
+import time
 
 import pytest
 
@@ -101,3 +102,23 @@ def test_run_in_child_output_stays_off_the_module_stdout(capfd):
         return 5
     assert netns.run_in("/proc/self/ns/net", chatty) == (5, None)
     assert capfd.readouterr().out == ""
+
+
+def test_discover_does_not_count_a_zombie_as_unreadable(tmp_path):
+    # A zombie (or a process gone during the scan) has no namespace left to read: counting it as "could not be
+    # read" made tcp_reset tell root to use become: true. A /proc with only the zombie and self.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _i in range(100):
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        os.symlink("/proc/%d" % pid, str(tmp_path / str(pid)))
+        os.symlink("/proc/self", str(tmp_path / "self"))
+        spaces, unreadable = netns.discover(str(tmp_path), str(tmp_path / "netns"))
+    finally:
+        os.waitpid(pid, 0)
+    assert (unreadable, [ns.pids for ns in spaces]) == (0, [[]])

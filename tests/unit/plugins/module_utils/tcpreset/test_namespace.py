@@ -36,7 +36,8 @@ def test_bare_number_hints_at_pid_and_digit_names(tmp_path):
     proc = tmp_path / "proc"
     (proc / "self" / "ns").mkdir(parents=True)
     os.symlink("/proc/self/ns/net", str(proc / "self" / "ns" / "net"))
-    (proc / "42").mkdir()
+    (proc / "42" / "ns").mkdir(parents=True)
+    os.symlink("net", str(proc / "42" / "ns" / "net"))  # ELOOP: a process whose namespace cannot be read
     run_netns = tmp_path / "netns"
     run_netns.mkdir()
     (run_netns / "42").write_text("")
