@@ -43,7 +43,7 @@ class NamespaceError(Exception):
 
 def parse(spec):
     """(kind, value) for the option's value: ("inode", int), ("pid", int) or ("name", str)."""
-    if isinstance(spec, bool) or not isinstance(spec, (int, str)):
+    if isinstance(spec, bool) or not isinstance(spec, (int, str)) or isinstance(spec, int) and spec < 0:
         raise NamespaceError("namespace: %r is not %s" % (spec, FORMS))
     text = str(spec).strip()
     m = _INODE.match(text)

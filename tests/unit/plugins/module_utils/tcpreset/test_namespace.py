@@ -25,7 +25,8 @@ def test_forms(spec, parsed):
 
 
 @pytest.mark.parametrize("spec", ["", "  ", "a/b", "..", ".", "pid:", "pid:-1", "pid:x", "net:[]", "net:4026532281",
-                                  "name:", "name:a/b", True, None, 1.5, ["blue"]])
+                                  "name:", "name:a/b", True, None, 1.5, ["blue"],
+                                  -5])  # an int is an inode or nothing, never the name "-5"
 def test_malformed(spec):
     with pytest.raises(ns_lib.NamespaceError) as e:
         ns_lib.parse(spec)
