@@ -233,10 +233,13 @@ def run_in(ns, fn):
             os._exit(code)
     os.close(write_fd)
     chunks = []
-    with os.fdopen(read_fd, "rb") as f:
-        for chunk in iter(lambda: f.read(65536), b""):
-            chunks.append(chunk)
-    os.waitpid(pid, 0)
+    try:
+        with os.fdopen(read_fd, "rb", closefd=False) as f:
+            for chunk in iter(lambda: f.read(65536), b""):
+                chunks.append(chunk)
+    finally:  # whatever happened while reading: no pipe left open, no zombie left behind
+        os.close(read_fd)
+        os.waitpid(pid, 0)
     try:
         msg = json.loads(b"".join(chunks).decode("utf-8"))
     except ValueError:

@@ -122,3 +122,18 @@ def test_discover_does_not_count_a_zombie_as_unreadable(tmp_path):
     finally:
         os.waitpid(pid, 0)
     assert (unreadable, [ns.pids for ns in spaces]) == (0, [[]])
+
+
+def test_run_in_reaps_the_child_and_closes_the_pipe_when_reading_fails(monkeypatch):
+    # An exception while the parent reads the child's answer left a zombie and the pipe's read end open.
+    fds = set(os.listdir("/proc/self/fd"))
+
+    def no_fdopen(*_a, **_kw):
+        raise MemoryError("no memory")
+    monkeypatch.setattr(netns.os, "fdopen", no_fdopen)
+    with pytest.raises(MemoryError):
+        netns.run_in(netns.Namespace(4026539999, "/nonexistent"), lambda: 1)
+    monkeypatch.undo()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    assert set(os.listdir("/proc/self/fd")) == fds
