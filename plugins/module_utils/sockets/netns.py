@@ -140,6 +140,17 @@ def discover(proc_root="/proc", run_netns=RUN_NETNS):
     return order, unreadable
 
 
+def unreadable_warning(unreadable, euid=None):
+    """The warning for a scan run without root that could not read other processes' namespaces, or None: without
+    it namespaces=all lists only the namespaces of the module's own user and says nothing of the rest."""
+    euid = os.geteuid() if euid is None else euid
+    if not unreadable or euid == 0:
+        return None
+    return ("namespaces=all: the network namespace of %d process%s could not be read (reading /proc/PID/ns/net "
+            "needs the right to ptrace the process, and entering a namespace CAP_SYS_ADMIN): their namespaces are "
+            "missing from the result; run as root (become: true)" % (unreadable, "" if unreadable == 1 else "es"))
+
+
 def resolve(spec, proc_root="/proc", run_netns=RUN_NETNS):
     """The Namespace a user named: an inode (int or "net:[N]"), a /run/netns name, or "pid:N" / a pid whose
     namespace to use. Returns (Namespace, None) or (None, why)."""
