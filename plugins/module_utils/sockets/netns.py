@@ -214,8 +214,10 @@ def _why(err):
 
 def run_in(ns, fn):
     """fn() run in a forked child inside namespace NS (a Namespace or a path); returns (result, None) or
-    (None, why). fn's result must be JSON-serialisable. For this process's own namespace, fn runs here."""
+    (None, why). fn's result must be JSON-serialisable. For this process's own namespace, fn runs here. With a
+    Namespace, a path that now leads to another inode (a pid reused since discovery) is GONE, never entered."""
     path = ns.path if isinstance(ns, Namespace) else ns
+    expected = ns.inode if isinstance(ns, Namespace) else None
     if isinstance(ns, Namespace) and ns.is_self:
         return json.loads(json.dumps(fn())), None  # the same types as from a child
     read_fd, write_fd = os.pipe()
@@ -230,6 +232,9 @@ def run_in(ns, fn):
             err = _setns(path)
             if err:
                 msg = {"error": _why(err)}
+            elif expected is not None and self_inode() != expected:
+                # The path led elsewhere: its pid exited and was reused by a process in another namespace.
+                msg = {"error": GONE}
             else:
                 try:
                     msg = {"value": fn()}

@@ -121,7 +121,7 @@ def diagnose_all(options, proc_root="/proc", run_netns=netns.RUN_NETNS, discover
                 # same inode (another of its processes, a /run/netns name) is tried before the namespace is called
                 # gone.
                 for path in _other_paths(ns, proc_root, run_netns):
-                    result, why = run_in(path, fn)
+                    result, why = run_in(netns.Namespace(ns.inode, path), fn)  # entered only if still NS
                     if why != netns.GONE:
                         break
         except OSError as e:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): this namespace is skipped, not the rest

@@ -137,3 +137,13 @@ def test_run_in_reaps_the_child_and_closes_the_pipe_when_reading_fails(monkeypat
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
     assert set(os.listdir("/proc/self/fd")) == fds
+
+
+def test_run_in_refuses_a_path_that_now_leads_to_another_namespace():
+    # /proc/PID/ns/net of a pid that exited and was reused by a process elsewhere: the child entered that other
+    # namespace and its diagnosis was reported under the inode found at discovery.
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+    ns = netns.Namespace(netns.self_inode() + 1, "/proc/self/ns/net")
+    assert netns.run_in(ns, lambda: 1) == (
+        None, "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)")
