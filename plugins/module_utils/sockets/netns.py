@@ -30,12 +30,15 @@ import errno
 import json
 import os
 import re
+import signal
 import sys
 
 CLONE_NEWNET = 0x40000000
 RUN_NETNS = "/run/netns"
 
 GONE = "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)"
+# run_in's reason when the child ended without an answer (killed, or failed to send it), followed by how it ended.
+LOST = "the process that entered the namespace failed"
 NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: %s); run as root "
           "(become: true)")
 
@@ -204,6 +207,18 @@ def _setns(path):
     return 0
 
 
+def _ended(status):
+    """How a child ended, in words, from its waitpid status."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "unknown"
+        return "it was killed by signal %d, %s" % (sig, name)
+    return "it exited with status %d" % os.WEXITSTATUS(status)
+
+
 def _why(err):
     if err in (errno.ENOENT, errno.ESRCH):
         return GONE
@@ -255,11 +270,11 @@ def run_in(ns, fn):
                 chunks.append(chunk)
     finally:  # whatever happened while reading: no pipe left open, no zombie left behind
         os.close(read_fd)
-        os.waitpid(pid, 0)
+        status = os.waitpid(pid, 0)[1]
     try:
         msg = json.loads(b"".join(chunks).decode("utf-8"))
     except ValueError:
-        return None, "the process that entered the namespace failed"
+        return None, "%s (%s)" % (LOST, _ended(status))
     if "error" in msg:
         return None, msg["error"]
     return msg["value"], None

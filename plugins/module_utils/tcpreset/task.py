@@ -180,7 +180,7 @@ def _act(p, states, endpoints, check_mode, release, out, control, where=None):
 
 
 # run_in's answer when the child that entered the namespace ended without a result (killed): what it did is unknown.
-CHILD_LOST = "the process that entered the namespace failed"
+CHILD_LOST = netns.LOST
 
 
 def _locate(control, out):
@@ -225,9 +225,9 @@ def _in_namespace(p, states, endpoints, check_mode, release, out):
             value, why = None, "cannot start the process that enters it: %s" % (e.strerror or e)
     finally:
         target.close()
-    if why == CHILD_LOST:
-        raise TaskFailed("the run in %s ended without a result (the process was killed?): some sockets may have "
-                         "been destroyed" % target.label, out)
+    if why and why.startswith(CHILD_LOST):
+        raise TaskFailed("the run in %s ended without a result (%s): some sockets may have been destroyed"
+                         % (target.label, why), out)
     if why:
         raise TaskFailed("namespace: cannot enter %s: %s; nothing was destroyed" % (target.label, why), out)
     if "failed" in value:

@@ -147,3 +147,14 @@ def test_run_in_refuses_a_path_that_now_leads_to_another_namespace():
     ns = netns.Namespace(netns.self_inode() + 1, "/proc/self/ns/net")
     assert netns.run_in(ns, lambda: 1) == (
         None, "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)")
+
+
+@pytest.mark.parametrize("end,why", [
+    (lambda: os._exit(3), "the process that entered the namespace failed (it exited with status 3)"),
+    (lambda: os.kill(os.getpid(), 9), "the process that entered the namespace failed (it was killed by signal 9, "
+                                      "SIGKILL)"),
+])
+def test_run_in_says_how_the_child_ended_without_an_answer(end, why):
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+    assert netns.run_in("/proc/self/ns/net", end) == (None, why)

@@ -26,3 +26,16 @@ def test_no_fork_fails_with_the_reason_and_nothing_destroyed(monkeypatch):
     assert e.value.message == (
         "namespace: cannot enter network namespace of pid %d (inode %d): cannot start the process that enters it: "
         "Resource temporarily unavailable; nothing was destroyed" % (pid, netns.self_inode()))
+
+
+def test_a_child_killed_in_the_namespace_says_how(monkeypatch):
+    monkeypatch.setattr(netns, "run_in", lambda ns, fn: (
+        None, "the process that entered the namespace failed (it was killed by signal 9, SIGKILL)"))
+    monkeypatch.setattr(task.control_lib.Control, "discover", classmethod(lambda cls: cls()))
+    pid = os.getpid()
+    with pytest.raises(task.TaskFailed) as e:
+        task.run(dict(BASE, namespace="pid:%d" % pid), True, os.uname().release)
+    assert e.value.message == (
+        "the run in network namespace of pid %d (inode %d) ended without a result (the process that entered the "
+        "namespace failed (it was killed by signal 9, SIGKILL)): some sockets may have been destroyed"
+        % (pid, netns.self_inode()))
