@@ -329,7 +329,8 @@ namespaces_skipped:
 namespace_scan:
   description:
     - Namespaces C(found) (the module's own included), C(diagnosed), C(skipped), the processes whose namespace
-      could not be read (C(unreadable_processes), no right to read them or gone while listed) and the
+      could not be read (C(unreadable_processes), no right to read them; zombies and processes gone while listed
+      are not counted) and the
       C(seconds) the scan took.
   returned: when O(namespaces=all)
   type: dict
@@ -350,6 +351,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netns
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import kernel
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import namespaces as ns_lib
@@ -395,9 +397,9 @@ def main():
         spaces, skipped, scan = ns_lib.diagnose_all(options)
         result.update(namespace=ns_lib.self_namespace(), namespaces=spaces, namespaces_skipped=skipped,
                       namespace_scan=scan)
-        warning = ns_lib.skipped_warning(skipped)
-        if warning:
-            module.warn(warning)
+        for warning in (ns_lib.skipped_warning(skipped), netns.unreadable_warning(scan["unreadable_processes"])):
+            if warning:
+                module.warn(warning)
     module.exit_json(changed=False, **result)
 
 

@@ -538,8 +538,8 @@ namespaces:
           type: bool
           sample: true
 namespaces_unreadable:
-  description: With O(namespaces=all), how many processes' network namespace could not be read (gone during the
-    scan, or no right to read C(/proc/PID/ns/net)).
+  description: With O(namespaces=all), how many processes' network namespace could not be read (no right to read
+    C(/proc/PID/ns/net); zombies and processes gone during the scan are not counted).
   returned: when O(namespaces=all)
   type: int
   sample: 0

@@ -30,11 +30,15 @@ import errno
 import json
 import os
 import re
+import signal
+import sys
 
 CLONE_NEWNET = 0x40000000
 RUN_NETNS = "/run/netns"
 
 GONE = "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)"
+# run_in's reason when the child ended without an answer (killed, or failed to send it), followed by how it ended.
+LOST = "the process that entered the namespace failed"
 NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: %s); run as root "
           "(become: true)")
 
@@ -63,6 +67,13 @@ def inode_of(path):
         return None
 
 
+def _dev_of(path):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
 def self_inode(proc_root="/proc"):
     return inode_of(os.path.join(proc_root, "self", "ns", "net"))
 
@@ -87,15 +98,20 @@ class Namespace(object):
 
 def discover(proc_root="/proc", run_netns=RUN_NETNS):
     """([Namespace], unreadable): every network namespace found, this process's own first, then by inode; and
-    the number of processes whose namespace could not be read (no right to ptrace them, or gone during the scan)."""
+    the number of processes whose namespace could not be read (no right to ptrace them; zombies and processes gone
+    during the scan have none and are not counted)."""
     mine = self_inode(proc_root)
     found = {}
     unreadable = 0
     for pid in sorted((p for p in os.listdir(proc_root) if p.isdigit()), key=int):
         path = os.path.join(proc_root, pid, "ns", "net")
-        ino = inode_of(path)
-        if ino is None:
-            unreadable += 1
+        try:
+            ino = os.stat(path).st_ino
+        except OSError as e:
+            # ENOENT: a zombie (its namespaces are released) or a process gone since listdir, nothing to read;
+            # EACCES, EPERM: no right to ptrace it, a namespace that may be missed.
+            if e.errno not in (errno.ENOENT, errno.ESRCH):
+                unreadable += 1
             continue
         ns = found.get(ino)
         if ns is None:
@@ -105,8 +121,13 @@ def discover(proc_root="/proc", run_netns=RUN_NETNS):
         names = sorted(os.listdir(run_netns))
     except OSError:
         names = []
+    nsfs_dev = _dev_of(os.path.join(proc_root, "self", "ns", "net"))
     for name in names:
         path = os.path.join(run_netns, name)
+        # Only a file with nsfs mounted on it is a namespace: `ip netns add` leaves an empty file when its mount
+        # fails, and so does an umount without rm; a FIFO there would block the open() that enters it.
+        if nsfs_dev is None or _dev_of(path) != nsfs_dev:
+            continue
         ino = inode_of(path)
         if ino is None:
             continue
@@ -120,6 +141,17 @@ def discover(proc_root="/proc", run_netns=RUN_NETNS):
         found[mine] = Namespace(mine, os.path.join(proc_root, "self", "ns", "net"), is_self=True)
     order = sorted(found.values(), key=lambda n: (not n.is_self, n.inode))
     return order, unreadable
+
+
+def unreadable_warning(unreadable, euid=None):
+    """The warning for a scan run without root that could not read other processes' namespaces, or None: without
+    it namespaces=all lists only the namespaces of the module's own user and says nothing of the rest."""
+    euid = os.geteuid() if euid is None else euid
+    if not unreadable or euid == 0:
+        return None
+    return ("namespaces=all: the network namespace of %d process%s could not be read (reading /proc/PID/ns/net "
+            "needs the right to ptrace the process, and entering a namespace CAP_SYS_ADMIN): their namespaces are "
+            "missing from the result; run as root (become: true)" % (unreadable, "" if unreadable == 1 else "es"))
 
 
 def resolve(spec, proc_root="/proc", run_netns=RUN_NETNS):
@@ -175,6 +207,18 @@ def _setns(path):
     return 0
 
 
+def _ended(status):
+    """How a child ended, in words, from its waitpid status."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = "unknown"
+        return "it was killed by signal %d, %s" % (sig, name)
+    return "it exited with status %d" % os.WEXITSTATUS(status)
+
+
 def _why(err):
     if err in (errno.ENOENT, errno.ESRCH):
         return GONE
@@ -185,8 +229,10 @@ def _why(err):
 
 def run_in(ns, fn):
     """fn() run in a forked child inside namespace NS (a Namespace or a path); returns (result, None) or
-    (None, why). fn's result must be JSON-serialisable. For this process's own namespace, fn runs here."""
+    (None, why). fn's result must be JSON-serialisable. For this process's own namespace, fn runs here. With a
+    Namespace, a path that now leads to another inode (a pid reused since discovery) is GONE, never entered."""
     path = ns.path if isinstance(ns, Namespace) else ns
+    expected = ns.inode if isinstance(ns, Namespace) else None
     if isinstance(ns, Namespace) and ns.is_self:
         return json.loads(json.dumps(fn())), None  # the same types as from a child
     read_fd, write_fd = os.pipe()
@@ -195,9 +241,15 @@ def run_in(ns, fn):
         code = 0
         try:
             os.close(read_fd)
+            # The module's stdout carries its JSON result: what fn (or a library) prints goes to stderr instead.
+            os.dup2(2, 1)
+            sys.stdout = sys.stderr
             err = _setns(path)
             if err:
                 msg = {"error": _why(err)}
+            elif expected is not None and self_inode() != expected:
+                # The path led elsewhere: its pid exited and was reused by a process in another namespace.
+                msg = {"error": GONE}
             else:
                 try:
                     msg = {"value": fn()}
@@ -212,14 +264,17 @@ def run_in(ns, fn):
             os._exit(code)
     os.close(write_fd)
     chunks = []
-    with os.fdopen(read_fd, "rb") as f:
-        for chunk in iter(lambda: f.read(65536), b""):
-            chunks.append(chunk)
-    os.waitpid(pid, 0)
+    try:
+        with os.fdopen(read_fd, "rb", closefd=False) as f:
+            for chunk in iter(lambda: f.read(65536), b""):
+                chunks.append(chunk)
+    finally:  # whatever happened while reading: no pipe left open, no zombie left behind
+        os.close(read_fd)
+        status = os.waitpid(pid, 0)[1]
     try:
         msg = json.loads(b"".join(chunks).decode("utf-8"))
     except ValueError:
-        return None, "the process that entered the namespace failed"
+        return None, "%s (%s)" % (LOST, _ended(status))
     if "error" in msg:
         return None, msg["error"]
     return msg["value"], None

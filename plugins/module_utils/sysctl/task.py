@@ -109,6 +109,9 @@ def _run(params, opts, base, restore):
         # Read only, in check mode and in a real run alike: changed, the diff and the host's entries stay as they are.
         out["namespaces"], out["namespaces_unreadable"] = namespaces_lib.scan(result["entries"],
                                                                               result.get("bounds_merged"))
+        blind = namespaces_lib.netns.unreadable_warning(out["namespaces_unreadable"])
+        if blind:
+            warnings.append(blind)
     if opts.diff:
         out["diff"] = diff(path, result)
     if opts.check_mode:

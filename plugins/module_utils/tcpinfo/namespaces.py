@@ -114,14 +114,18 @@ def diagnose_all(options, proc_root="/proc", run_netns=netns.RUN_NETNS, discover
             continue
         entry = {"inode": ns.inode, "name": ns.name, "names": list(ns.names), "owner": owner(ns.pids, proc_root)}
         fn = _diagnosis(ns, options, proc_root)
-        result, why = run_in(ns, fn)
-        if why == netns.GONE:
-            # The path it was found by is gone (that process exited): any other way in that still leads to the same
-            # inode (another of its processes, a /run/netns name) is tried before the namespace is called gone.
-            for path in _other_paths(ns, proc_root, run_netns):
-                result, why = run_in(path, fn)
-                if why != netns.GONE:
-                    break
+        try:
+            result, why = run_in(ns, fn)
+            if why == netns.GONE:
+                # The path it was found by is gone (that process exited): any other way in that still leads to the
+                # same inode (another of its processes, a /run/netns name) is tried before the namespace is called
+                # gone.
+                for path in _other_paths(ns, proc_root, run_netns):
+                    result, why = run_in(netns.Namespace(ns.inode, path), fn)  # entered only if still NS
+                    if why != netns.GONE:
+                        break
+        except OSError as e:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): this namespace is skipped, not the rest
+            result, why = None, "cannot start the process that enters it: %s" % (e.strerror or e)
         if why is not None:
             entry["reason"] = why
             skipped.append(entry)

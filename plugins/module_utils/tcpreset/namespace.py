@@ -43,7 +43,7 @@ class NamespaceError(Exception):
 
 def parse(spec):
     """(kind, value) for the option's value: ("inode", int), ("pid", int) or ("name", str)."""
-    if isinstance(spec, bool) or not isinstance(spec, (int, str)):
+    if isinstance(spec, bool) or not isinstance(spec, (int, str)) or isinstance(spec, int) and spec < 0:
         raise NamespaceError("namespace: %r is not %s" % (spec, FORMS))
     text = str(spec).strip()
     m = _INODE.match(text)
@@ -61,8 +61,9 @@ def parse(spec):
 
 
 def _open(path):
-    """An O_RDONLY fd of PATH, or the OSError."""
-    return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    """An O_RDONLY fd of PATH, or the OSError. O_NONBLOCK: a FIFO put where a namespace was expected is refused by
+    _is_net instead of waiting for a writer (nsfs files ignore the flag)."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
 
 
 def _is_net(fd, nsfs_dev):

@@ -180,7 +180,7 @@ def _act(p, states, endpoints, check_mode, release, out, control, where=None):
 
 
 # run_in's answer when the child that entered the namespace ended without a result (killed): what it did is unknown.
-CHILD_LOST = "the process that entered the namespace failed"
+CHILD_LOST = netns.LOST
 
 
 def _locate(control, out):
@@ -219,12 +219,15 @@ def _in_namespace(p, states, endpoints, check_mode, release, out):
             except Exception as e:  # pylint: disable=broad-except
                 return {"failed": "the run in %s failed: %s: %s" % (target.label, type(e).__name__, e),
                         "result": out}
-        value, why = netns.run_in(target.namespace(), inside)
+        try:
+            value, why = netns.run_in(target.namespace(), inside)
+        except OSError as e:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): nothing ran in the namespace
+            value, why = None, "cannot start the process that enters it: %s" % (e.strerror or e)
     finally:
         target.close()
-    if why == CHILD_LOST:
-        raise TaskFailed("the run in %s ended without a result (the process was killed?): some sockets may have "
-                         "been destroyed" % target.label, out)
+    if why and why.startswith(CHILD_LOST):
+        raise TaskFailed("the run in %s ended without a result (%s): some sockets may have been destroyed"
+                         % (target.label, why), out)
     if why:
         raise TaskFailed("namespace: cannot enter %s: %s; nothing was destroyed" % (target.label, why), out)
     if "failed" in value:

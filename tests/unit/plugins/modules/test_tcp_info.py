@@ -70,3 +70,18 @@ def test_tcp_info_all_lists_namespaces_and_warns_for_those_it_could_not_enter(ru
     # ansible-core 2.19 routes module warnings to the controller's display instead of the result.
     assert warned == ["could not read 1 network namespace (9 (blue)): " + why]
     assert seen["source"] == "proc" and seen["thresholds"]["conntrack_share_warning"] == 0.5
+
+
+def test_tcp_info_all_without_root_says_which_namespaces_it_could_not_see(run_module, monkeypatch):
+    # Without become, /proc/PID/ns/net of other users' processes cannot be read: the scan found only the module's
+    # own namespace and said nothing of the pods it could not see.
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import namespaces as ns_lib
+    monkeypatch.setattr(ns_lib, "diagnose_all", lambda options: (
+        [], [], {"found": 1, "diagnosed": 0, "skipped": 0, "unreadable_processes": 91, "seconds": 0.1}))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    r = run_module(tcp_info, {"source": "proc", "port_probe": False, "counter_interval": 0, "namespaces": "all"})
+    # (the warnings of earlier tests in this process stay in ansible's global list: the last one is this run's)
+    assert [w["event"]["msg"] if isinstance(w, dict) else w for w in r["warnings"]][-1:] == [
+        "namespaces=all: the network namespace of 91 processes could not be read (reading /proc/PID/ns/net needs "
+        "the right to ptrace the process, and entering a namespace CAP_SYS_ADMIN): their namespaces are missing from "
+        "the result; run as root (become: true)"]

@@ -3,6 +3,7 @@
 pod uid in underscores, cgroupfs driver, nested, lxc), owner() over a /proc tree made for the test, and run_in()
 on a namespace path that does not exist (gone between discovery and the diagnosis)."""
 import os
+import time
 
 import pytest
 
@@ -79,3 +80,81 @@ def test_run_in_reports_what_fn_raised():
     def boom():
         raise ValueError("no such key")
     assert netns.run_in("/proc/self/ns/net", boom) == (None, "ValueError: no such key")
+
+
+def test_discover_skips_run_netns_entries_that_are_no_namespace(tmp_path):
+    # An empty file (`ip netns add` whose mount failed, or umount without rm) and a FIFO (whose open would block
+    # the child that enters it) are not namespaces.
+    (tmp_path / "stale").write_text("")
+    os.mkfifo(str(tmp_path / "fifo"))
+    spaces, _unreadable = netns.discover(run_netns=str(tmp_path))
+    assert [ns.names for ns in spaces if ns.names] == []
+
+
+def test_run_in_child_output_stays_off_the_module_stdout(capfd):
+    # A module's stdout carries its JSON result: what fn prints in the child must not land before it.
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+
+    def chatty():
+        print("hello", flush=True)
+        os.write(1, b"raw\n")
+        return 5
+    assert netns.run_in("/proc/self/ns/net", chatty) == (5, None)
+    assert capfd.readouterr().out == ""
+
+
+def test_discover_does_not_count_a_zombie_as_unreadable(tmp_path):
+    # A zombie (or a process gone during the scan) has no namespace left to read: counting it as "could not be
+    # read" made tcp_reset tell root to use become: true. A /proc with only the zombie and self.
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        for _i in range(100):
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        os.symlink("/proc/%d" % pid, str(tmp_path / str(pid)))
+        os.symlink("/proc/self", str(tmp_path / "self"))
+        spaces, unreadable = netns.discover(str(tmp_path), str(tmp_path / "netns"))
+    finally:
+        os.waitpid(pid, 0)
+    assert (unreadable, [ns.pids for ns in spaces]) == (0, [[]])
+
+
+def test_run_in_reaps_the_child_and_closes_the_pipe_when_reading_fails(monkeypatch):
+    # An exception while the parent reads the child's answer left a zombie and the pipe's read end open.
+    fds = set(os.listdir("/proc/self/fd"))
+
+    def no_fdopen(*_a, **_kw):
+        raise MemoryError("no memory")
+    monkeypatch.setattr(netns.os, "fdopen", no_fdopen)
+    with pytest.raises(MemoryError):
+        netns.run_in(netns.Namespace(4026539999, "/nonexistent"), lambda: 1)
+    monkeypatch.undo()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    assert set(os.listdir("/proc/self/fd")) == fds
+
+
+def test_run_in_refuses_a_path_that_now_leads_to_another_namespace():
+    # /proc/PID/ns/net of a pid that exited and was reused by a process elsewhere: the child entered that other
+    # namespace and its diagnosis was reported under the inode found at discovery.
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+    ns = netns.Namespace(netns.self_inode() + 1, "/proc/self/ns/net")
+    assert netns.run_in(ns, lambda: 1) == (
+        None, "the namespace is gone (its last process exited, or its bind mount was removed, during the scan)")
+
+
+@pytest.mark.parametrize("end,why", [
+    (lambda: os._exit(3), "the process that entered the namespace failed (it exited with status 3)"),
+    (lambda: os.kill(os.getpid(), 9), "the process that entered the namespace failed (it was killed by signal 9, "
+                                      "SIGKILL)"),
+])
+def test_run_in_says_how_the_child_ended_without_an_answer(end, why):
+    if os.geteuid() != 0:
+        pytest.skip("setns into its own namespace needs CAP_SYS_ADMIN")
+    assert netns.run_in("/proc/self/ns/net", end) == (None, why)

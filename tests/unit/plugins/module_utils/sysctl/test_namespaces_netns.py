@@ -255,3 +255,21 @@ def test_a_fork_that_fails_is_that_namespace_s_reason(monkeypatch):
     spaces, _unreadable = namespaces.scan([], {}, spaces=[netns.Namespace(7, "/proc/1/ns/net")])
     assert [n["error"] for n in spaces] == [
         "cannot start the process that enters it: Resource temporarily unavailable"]
+
+
+def test_a_scan_without_root_warns_of_the_namespaces_it_could_not_see(monkeypatch, tmp_path):
+    # Without become every other user's /proc/PID/ns/net is unreadable: namespaces came back empty, with no word.
+    monkeypatch.setattr(namespaces, "scan", lambda entries, merged=None: ([], 91))
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with open("/proc/sys/net/core/somaxconn") as f:
+        somaxconn = f.read().strip()
+    out, warnings = task.run({
+        "settings": {"net.core.somaxconn": somaxconn}, "path": "/run/sysctl.d/90-kerneltune-unit-test.conf",
+        "state": "present", "restore": None, "apply": True, "nat": "absent", "skip_missing": [], "allow": [],
+        "applier": "systemd-sysctl", "backup": False, "lock_timeout": 5, "namespaces": "all"},
+        task.Options(check_mode=True, kernel=os.uname().release, state_file=str(tmp_path / "state.json")))
+    assert out["namespaces_unreadable"] == 91
+    assert warnings[-1:] == [
+        "namespaces=all: the network namespace of 91 processes could not be read (reading /proc/PID/ns/net needs "
+        "the right to ptrace the process, and entering a namespace CAP_SYS_ADMIN): their namespaces are missing from "
+        "the result; run as root (become: true)"]

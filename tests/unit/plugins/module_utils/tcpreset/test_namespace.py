@@ -25,7 +25,8 @@ def test_forms(spec, parsed):
 
 
 @pytest.mark.parametrize("spec", ["", "  ", "a/b", "..", ".", "pid:", "pid:-1", "pid:x", "net:[]", "net:4026532281",
-                                  "name:", "name:a/b", True, None, 1.5, ["blue"]])
+                                  "name:", "name:a/b", True, None, 1.5, ["blue"],
+                                  -5])  # an int is an inode or nothing, never the name "-5"
 def test_malformed(spec):
     with pytest.raises(ns_lib.NamespaceError) as e:
         ns_lib.parse(spec)
@@ -36,7 +37,8 @@ def test_bare_number_hints_at_pid_and_digit_names(tmp_path):
     proc = tmp_path / "proc"
     (proc / "self" / "ns").mkdir(parents=True)
     os.symlink("/proc/self/ns/net", str(proc / "self" / "ns" / "net"))
-    (proc / "42").mkdir()
+    (proc / "42" / "ns").mkdir(parents=True)
+    os.symlink("net", str(proc / "42" / "ns" / "net"))  # ELOOP: a process whose namespace cannot be read
     run_netns = tmp_path / "netns"
     run_netns.mkdir()
     (run_netns / "42").write_text("")
@@ -49,3 +51,14 @@ def test_bare_number_hints_at_pid_and_digit_names(tmp_path):
     with pytest.raises(ns_lib.NamespaceError) as e:
         ns_lib.resolve("name:42", str(proc), str(run_netns))
     assert e.value.message == "namespace: %s/42 is not a network namespace (nothing of nsfs is mounted on it)" % run_netns
+
+
+def test_a_fifo_in_run_netns_is_refused_not_waited_on(tmp_path):
+    # open(O_RDONLY) of a FIFO waits for a writer: the module hung there until the task's timeout.
+    run_netns = tmp_path / "netns"
+    run_netns.mkdir()
+    os.mkfifo(str(run_netns / "blue"))
+    with pytest.raises(ns_lib.NamespaceError) as e:
+        ns_lib.resolve("blue", run_netns=str(run_netns))
+    assert e.value.message == "namespace: %s/blue is not a network namespace (nothing of nsfs is mounted on it)" % (
+        run_netns)
