@@ -269,6 +269,8 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
+# Before the collection's other imports: each of them is then compiled once (module_utils/compile_once.py).
+from ansible_collections.kerneltune.tcp.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpreset import task
 
 ARGUMENT_SPEC = dict(

@@ -208,6 +208,7 @@ class Aggregator(object):
         mapped, mapped_len = addresses.MAPPED, addresses.MAPPED_LEN
         hdrlen, align = netlink.NLMSG_HDRLEN, netlink.NLMSG_ALIGNTO - 1
         by_family, done, error = netlink.SOCK_DIAG_BY_FAMILY, netlink.NLMSG_DONE, netlink.NLMSG_ERROR
+        both = netlink.TCPDIAG_GETSOCK  # the answers to the one-walk request of both families
         af_inet, listen, tw = socket.AF_INET, st.TCP_LISTEN, st.TCP_TIME_WAIT
         by_sock = (st.TCP_CLOSE_WAIT, st.TCP_BOUND_INACTIVE, st.TCP_CLOSE)
         counts, low, high, port_inode, inode_at = self.counts, self.low, self.high, self.port_inode, INODE.unpack_from
@@ -219,7 +220,7 @@ class Aggregator(object):
             length, mtype, _flags, _seq, _pid, fam, state, _timer, _retrans = hdr(data, off)
             if length < hdrlen:
                 raise netlink.malformed(length)
-            if mtype == by_family:
+            if mtype == both or mtype == by_family:
                 if state in by_sock:
                     netlink.parse_messages(data[off:off + length], self)
                 elif state == listen:

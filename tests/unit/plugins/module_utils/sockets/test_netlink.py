@@ -71,3 +71,81 @@ def test_batch_size_from_rcvbuf():
     assert netlink.batch_size(S(4608)) == 2
     assert netlink.batch_size(S(100)) == 1
     assert netlink.batch_size(S(8 << 20)) == 512
+
+
+def test_build_request_of_both_families():
+    """TCPDIAG_GETSOCK with struct inet_diag_req: family AF_UNSPEC, the state mask after the 48-byte sockid."""
+    msg = netlink.build_request_both(states.state_mask(["time_wait", "close_wait"]), seq=4)
+    assert len(msg) == 16 + 60
+    assert struct.unpack_from("=IHHII", msg) == (76, 18, 0x301, 4, 0)
+    assert struct.unpack_from("=BBBB", msg, 16) == (socket.AF_UNSPEC, 0, 0, 0)
+    assert msg[20:68] == b"\0" * 48
+    assert struct.unpack_from("=II", msg, 68) == ((1 << 6) | (1 << 8), 0)
+
+
+class FakeDiagSocket(object):
+    """Answers requests from a script of replies; records what was sent."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.sent = []
+
+    def send(self, data):
+        self.sent.append(struct.unpack_from("=IHHII", data)[1])
+
+    def recv_into(self, buf):
+        data = self.replies.pop(0)
+        buf[:len(data)] = data
+        return len(data)
+
+
+DONE = struct.pack("=IHHII", 20, 3, 2, 1, 0) + b"\0\0\0\0"
+
+
+def test_dump_falls_back_per_family_when_the_kernel_refuses_the_one_walk_request():
+    refused = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -errno.EOPNOTSUPP) + b"\0" * 16
+    sock = FakeDiagSocket([refused, DONE, DONE])
+    chunks = []
+    netlink.dump_raw(lambda d: chunks.append(d) or netlink.parse_messages(d, lambda s: None), 0xFFF, sock=sock)
+    assert sock.sent == [18, 20, 20]
+    assert chunks == [DONE, DONE]  # the refusal never reached the consumer
+
+
+def test_dump_of_both_families_is_one_request():
+    sock = FakeDiagSocket([DONE])
+    netlink.dump_raw(lambda d: netlink.parse_messages(d, lambda s: None), 0xFFF, sock=sock)
+    assert sock.sent == [18]
+    sock = FakeDiagSocket([DONE])
+    netlink.dump_raw(lambda d: netlink.parse_messages(d, lambda s: None), 0xFFF, families=(socket.AF_INET6,),
+                     sock=sock)
+    assert sock.sent == [20]
+
+
+def test_one_walk_dump_equals_the_per_family_dumps_on_this_kernel():
+    """Real sockets (an IPv4 and an IPv6 connection on loopback, with their listeners): the answers to the one-walk
+    request are the per-family answers, socket for socket (only this test's sockets are compared: others come and
+    go on a shared machine)."""
+    held = []
+    try:
+        for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            lst = socket.socket(fam)
+            lst.bind((addr, 0))
+            lst.listen(4)
+            cli = socket.socket(fam)
+            cli.connect(lst.getsockname()[:2])
+            held += [lst, cli, lst.accept()[0]]
+        ports = set(s.getsockname()[1] for s in held)
+
+        def collect(families):
+            got = []
+            netlink.dump(lambda s: got.append((s.family, s.state, s.sport, s.dport, s.src, s.dst, s.inode)),
+                         netlink.ANY_STATE, families=families)
+            return sorted(x for x in got if x[2] in ports or x[3] in ports)
+        both = collect(netlink.BOTH_FAMILIES)
+        assert both == sorted(collect((socket.AF_INET,)) + collect((socket.AF_INET6,)))
+        assert sorted((f, st) for f, st, *_rest in both) == sorted(
+            [(socket.AF_INET, states.TCP_LISTEN)] + [(socket.AF_INET, states.TCP_ESTABLISHED)] * 2
+            + [(socket.AF_INET6, states.TCP_LISTEN)] + [(socket.AF_INET6, states.TCP_ESTABLISHED)] * 2)
+    finally:
+        for s in held:
+            s.close()
