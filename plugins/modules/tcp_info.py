@@ -351,7 +351,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 # Before the collection's other imports: each of them is then compiled once (module_utils/compile_once.py).
 from ansible_collections.kerneltune.tcp.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netlink
 from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets import netns
 from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import collect
@@ -390,7 +389,7 @@ def main():
                     "conntrack_share_warning": p["conntrack_share_warning"]})
     try:
         result = collect.collect(
-            sysctls=sysctls, nat=collect.nat_result(p["nat"], sysctls, lambda: nat_lib.detect(None, module)),
+            sysctls=sysctls, nat=collect.nat_result(p["nat"], sysctls, collect.nat_detector(module)),
             kernel=kernel.kernel_support(sysctls), **options)
     except netlink.DiagError as e:
         module.fail_json(msg="netlink sock_diag: %s; use source=proc to read /proc/net/tcp instead" % e.message)

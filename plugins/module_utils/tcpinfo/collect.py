@@ -110,6 +110,15 @@ def _rates(before, read_after, started, interval, clock, sleep):
     return after, deltas, seconds
 
 
+def nat_detector(module):
+    """detect() for nat_result: NAT detection, imported only when called (only tcp_tw_recycle's finding weighs NAT,
+    and each module_utils imported is compiled on every run)."""
+    def detect():
+        from ansible_collections.kerneltune.tcp.plugins.module_utils import nat as nat_lib
+        return nat_lib.detect(None, module)
+    return detect
+
+
 def collect(source="auto", top=10, proc_root="/proc", sysctls=None, counters=None, nat=None, kernel=None,
             owners=None, dumper=None, thresholds=None, counter_interval=COUNTER_INTERVAL, counters_after=None,
             port_probe=True, clock=time.monotonic, sleep=time.sleep, conntrack=False):

@@ -69,7 +69,8 @@ def payloads(tmp_path_factory):
 
 def test_tcp_info_ships_its_own_code_and_two_sysctl_readers(payloads):
     assert payloads["tcp_info"] == (_tree("sockets") | _tree("tcpinfo")
-                                    | {"nat.py", "nftlink.py", "sysctl/procsys.py", "sysctl/portlist.py"})
+                                    | {"compile_once.py", "nat.py", "nftlink.py", "sysctl/procsys.py",
+                                       "sysctl/portlist.py"})
 
 
 def test_tcp_info_ships_nothing_else_from_sysctl(payloads):
@@ -80,8 +81,13 @@ def test_tcp_info_ships_nothing_else_from_sysctl(payloads):
 def test_tcp_reset_ships_sockets_and_tcpreset_only(payloads):
     got = payloads["tcp_reset"]
     assert _tree("tcpreset") <= got
-    assert got - _tree("tcpreset") <= _tree("sockets")
+    assert got - _tree("tcpreset") <= _tree("sockets") | {"compile_once.py"}
     assert {"sockets/netlink.py", "sockets/owners.py", "sockets/caps.py"} <= got
+
+
+def test_every_module_ships_compile_once(payloads):
+    # Each module imports it before the collection's other files (module_utils/compile_once.py).
+    assert all("compile_once.py" in payloads[m] for m in MODULES)
 
 
 def test_tcp_sysctl_ships_no_socket_diag_code(payloads):
@@ -114,3 +120,17 @@ def test_tcp_sysctl_does_not_import_what_an_audit_does_not_run():
                  "module_utils.sockets.owners"):
         assert "ansible_collections.kerneltune.tcp.plugins." + name not in loaded
     assert "ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl.plan" in loaded
+
+
+# The same for tcp_info: NAT detection is imported only when an answer depends on it.
+LOADED_INFO = LOADED.replace("from ansible_collections.kerneltune.tcp.plugins.module_utils.sysctl import task, transaction",
+                             "import ansible_collections.kerneltune.tcp.plugins.modules.tcp_info")
+
+
+def test_tcp_info_does_not_import_nat_detection_at_start():
+    out = subprocess.run([sys.executable, "-c", LOADED_INFO, _collection_path()], stdout=subprocess.PIPE, check=True,
+                         timeout=60).stdout
+    loaded = json.loads(out.decode().splitlines()[-1])
+    assert "ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo.collect" in loaded
+    for name in ("module_utils.nat", "module_utils.nftlink"):
+        assert "ansible_collections.kerneltune.tcp.plugins." + name not in loaded
