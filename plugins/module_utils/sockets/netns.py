@@ -154,44 +154,6 @@ def unreadable_warning(unreadable, euid=None):
             "missing from the result; run as root (become: true)" % (unreadable, "" if unreadable == 1 else "es"))
 
 
-def resolve(spec, proc_root="/proc", run_netns=RUN_NETNS):
-    """The Namespace a user named: an inode (int or "net:[N]"), a /run/netns name, or "pid:N" / a pid whose
-    namespace to use. Returns (Namespace, None) or (None, why)."""
-    text = str(spec).strip()
-    m = re.match(r"^net:\[(\d+)\]$", text)
-    if m:
-        text = m.group(1)
-    if text.startswith("pid:"):
-        pid = text[4:]
-        path = os.path.join(proc_root, pid, "ns", "net")
-        ino = inode_of(path) if pid.isdigit() else None
-        if ino is None:
-            return None, "no process %s whose network namespace can be read" % pid
-        ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
-        ns.pids.append(int(pid))
-        return ns, None
-    if os.path.sep not in text and not text.startswith("."):
-        path = os.path.join(run_netns, text)
-        ino = inode_of(path)
-        if ino is not None:
-            ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
-            ns.names.append(text)
-            return ns, None
-    if text.isdigit():
-        spaces, _unreadable = discover(proc_root, run_netns)
-        for ns in spaces:
-            if ns.inode == int(text):
-                return ns, None
-        path = os.path.join(proc_root, text, "ns", "net")
-        ino = inode_of(path)
-        if ino is not None:
-            ns = Namespace(ino, path, is_self=ino == self_inode(proc_root))
-            ns.pids.append(int(text))
-            return ns, None
-        return None, "no network namespace with inode %s and no process %s" % (text, text)
-    return None, "no network namespace named %s in %s" % (text, run_netns)
-
-
 def _setns(path):
     """Enter the network namespace of PATH in this process: 0 or the errno."""
     libc = ctypes.CDLL(None, use_errno=True)
