@@ -108,6 +108,16 @@ def message_errno(buf, off):
     return -NLMSGERR.unpack_from(buf, off + NLMSG_HDRLEN)[0]
 
 
+def check_done(buf, off, length):
+    """At an NLMSG_DONE: raise DiagError when it carries a negative errno (a dump the kernel failed after it had
+    started ends this way, net/netlink/af_netlink.c netlink_dump_done); True otherwise."""
+    if length >= NLMSGERR_LEN:
+        err = message_errno(buf, off)
+        if err > 0:
+            raise DiagError(os.strerror(err), err)
+    return True
+
+
 def build_request(family, states, seq=1, sockid=None, msg_type=SOCK_DIAG_BY_FAMILY, flags=NLM_F_REQUEST | NLM_F_DUMP):
     """One netlink message: nlmsghdr + inet_diag_req_v2."""
     body = REQ_HEAD.pack(family, socket.IPPROTO_TCP, 0, states) + (sockid or b"\0" * SOCKID_LEN)
@@ -141,7 +151,7 @@ def parse_messages(buf, handler):
         if length < NLMSG_HDRLEN:
             raise malformed(length)
         if mtype == NLMSG_DONE:
-            return True
+            return check_done(buf, off, length)
         if mtype == NLMSG_ERROR:
             err = message_errno(buf, off)
             if err:
@@ -186,6 +196,7 @@ def dump_raw(consumer, states, families=BOTH_FAMILIES, sock=None):
     Both families are asked for with one TCPDIAG_GETSOCK request (one walk of
     the kernel's socket hash); a kernel that refuses it is asked family by
     family with SOCK_DIAG_BY_FAMILY, before anything reached the consumer."""
+    families = tuple(families)
     own = sock is None
     s = sock or open_socket()
     buf = bytearray(RECV_BUF)

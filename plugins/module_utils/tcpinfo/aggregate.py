@@ -249,7 +249,7 @@ class Aggregator(object):
                             self.no_port[sport - low] = 1
                     conn(fam, state, sport, dport, src, dst)
             elif mtype == done:
-                return True
+                return netlink.check_done(data, off, length)
             elif mtype == error:
                 netlink.parse_messages(data[off:off + length], self)
             off += (length + align) & ~align  # netlink.aligned, inline on the hot path

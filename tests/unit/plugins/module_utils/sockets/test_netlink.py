@@ -149,3 +149,22 @@ def test_one_walk_dump_equals_the_per_family_dumps_on_this_kernel():
     finally:
         for s in held:
             s.close()
+
+
+def test_a_dump_the_kernel_failed_after_it_started_is_an_error():
+    """NLMSG_DONE carries the dump's errno (net/netlink/af_netlink.c, netlink_dump_done): negative is a failure."""
+    failed = struct.pack("=IHHII", 20, 3, 2, 1, 0) + struct.pack("=i", -errno.ENOENT)
+    with pytest.raises(netlink.DiagError) as e:
+        netlink.parse_messages(failed, lambda s: None)
+    assert e.value.message == "No such file or directory" and e.value.errno == errno.ENOENT
+    from ansible_collections.kerneltune.tcp.plugins.module_utils.tcpinfo import aggregate
+    with pytest.raises(netlink.DiagError) as e:
+        aggregate.Aggregator((32768, 60999)).feed(failed)
+    assert e.value.message == "No such file or directory"
+
+
+def test_families_may_be_any_iterable():
+    sock = FakeDiagSocket([DONE])
+    netlink.dump_raw(lambda d: netlink.parse_messages(d, lambda s: None), 0xFFF, families=iter((socket.AF_INET,)),
+                     sock=sock)
+    assert sock.sent == [20]
