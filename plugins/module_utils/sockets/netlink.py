@@ -205,10 +205,7 @@ def dump_raw(consumer, states, families=BOTH_FAMILIES, sock=None):
             return
         for seq, family in enumerate(families, 1):
             s.send(build_request(family, states, seq))
-            while True:
-                n = s.recv_into(buf)
-                if consumer(bytes(buf[:n])):
-                    break
+            _stream(s, buf, consumer, s.recv_into(buf))
     finally:
         if own:
             s.close()
@@ -220,9 +217,14 @@ def _dump_both(s, buf, consumer, states):
     n = s.recv_into(buf)
     if n >= NLMSGERR_LEN and NLMSGHDR.unpack_from(buf, 0)[1] == NLMSG_ERROR and message_errno(buf, 0):
         return False
+    _stream(s, buf, consumer, n)
+    return True
+
+
+def _stream(s, buf, consumer, n):
+    """Hand the N bytes already received, then each further chunk, to consumer until it has seen NLMSG_DONE."""
     while not consumer(bytes(buf[:n])):
         n = s.recv_into(buf)
-    return True
 
 
 def probe(family, sockid):
