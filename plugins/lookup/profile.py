@@ -36,6 +36,21 @@ options:
       - V(all) every name the lookup resolves; V(roles) the profile roles only (without C(kt_sysctl)).
     type: str
     choices: [all, roles]
+  audit:
+    description:
+      - Resolve the profiles the audit playbook (C(kerneltune.tcp.audit)) checks on this host, instead of naming
+        them. They are C(kt_audit_profiles) when the host has it (a list, or a comma-separated string as C(-e)
+        gives it), otherwise the profiles the host's inventory groups map to in C(kt_audit_group_profiles)
+        (default, each profile role's group, named after the role), in the order of the host's groups, each once.
+      - Each dict also carries C(namespaces), the value the audit passes to M(kerneltune.tcp.tcp_sysctl)'s
+        O(kerneltune.tcp.tcp_sysctl#module:namespaces) (V(self) when C(kt_audit_namespaces) is V(off), V(all)
+        otherwise).
+      - The audit resolves a host's profiles with this one call; the same logic as Jinja in the playbook
+        cost each host's worker process about 20 ms (docs/benchmarks.md).
+      - Not with profile names or O(names).
+    type: bool
+    default: false
+    version_added: 0.1.0
 """
 
 EXAMPLES = r"""
@@ -46,6 +61,10 @@ EXAMPLES = r"""
 - name: Name the collection's profiles (web_frontend, high_outbound_client, reverse_proxy, kt_sysctl)
   ansible.builtin.debug:
     msg: "{{ query('kerneltune.tcp.profile', names='all') }}"
+
+- name: The profiles the audit playbook checks on this host, with their parameters
+  ansible.builtin.debug:
+    msg: "{{ query('kerneltune.tcp.profile', audit=true) | map(attribute='name') }}"
 """
 
 RETURN = r"""
@@ -66,6 +85,7 @@ _raw:
     allow: {description: Allowed rule ids., type: list, elements: str}
     backup: {description: Keep a copy of the file before changing it., type: bool}
     audit_only: {description: Check mode for the role's task whatever the playbook's mode., type: bool}
+    namespaces: {description: "With O(audit) only: V(self) or V(all), for the module's namespaces.", type: str}
 """
 
 import functools
@@ -198,9 +218,41 @@ def profile_names(which, terms=()):
     return list(names()) if which == "all" else [n for n in names() if n != PLAIN]
 
 
+def audit_profiles(lookup_var):
+    """The profile names the audit checks on a host (audit=true); lookup_var(name, default) reads a host variable.
+
+    kt_audit_profiles when set (a list, or a comma-separated string), else the host's groups mapped through
+    kt_audit_group_profiles (default: each profile role's own group), in group order, each profile once.
+    """
+    given = lookup_var("kt_audit_profiles", None)
+    if given is not None:
+        if isinstance(given, str):
+            return [p.strip() for p in given.split(",") if p.strip()]
+        return list(given) if isinstance(given, (list, tuple)) else [given]
+    mapping = lookup_var("kt_audit_group_profiles", None)
+    if mapping is None:
+        mapping = {n: n for n in profile_names("roles")}
+    elif not isinstance(mapping, dict):
+        raise AnsibleLookupError("kt_audit_group_profiles: must be a dict of inventory group: profile, got %r"
+                                 % (mapping,))
+    out = []
+    for group in lookup_var("group_names", None) or ():
+        if group in mapping and mapping[group] not in out:
+            out.append(mapping[group])
+    return out
+
+
+def audit_namespaces(lookup_var):
+    """tcp_sysctl's namespaces for the audit: self when kt_audit_namespaces is off (YAML's false too), else all."""
+    mode = lookup_var("kt_audit_namespaces", None)
+    return "self" if mode is not None and str(mode).lower() in ("off", "false") else "all"
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         if kwargs.get("names") is not None:
+            if kwargs.get("audit"):
+                raise AnsibleLookupError("profile: names and audit=true do not go together")
             return profile_names(str(kwargs["names"]), terms)
         variables = variables or {}
 
@@ -209,4 +261,9 @@ class LookupModule(LookupBase):
                 return default
             return self._templar.template(variables[var_name])
 
+        if kwargs.get("audit"):
+            if terms:
+                raise AnsibleLookupError("profile: audit=true takes no profile names, got %s" % ", ".join(map(str, terms)))
+            namespaces = audit_namespaces(lookup_var)
+            return [dict(resolve(str(t), lookup_var), namespaces=namespaces) for t in audit_profiles(lookup_var)]
         return [resolve(str(t), lookup_var) for t in terms]

@@ -389,6 +389,10 @@ def _audit_host(host, rec, before, seen, mode="info"):
         for prof in rec.get("profiles", []):
             _add_profile(h, prof, ctx)
     h["namespaces"] = audit_namespaces.host_section((rec or {}).get("profiles", []) if h["reachable"] else [])
+    unjudged = audit_namespaces.unjudged(h["namespaces"]) if mode == "fail" and h["reachable"] else None
+    if unjudged:
+        h["errors"].append(unjudged)
+        h["fix"].append(audit_namespaces.UNJUDGED_FIX)
     if before is not None:
         _mark_changes(h, before, seen)
     h["status"] = _status(h, mode)

@@ -8,10 +8,14 @@ network namespaces of each host (containers, pods, ip netns), who they belong to
 A host's profiles each scanned the same namespaces: they are merged by inode, each differing key once per profile.
 The mode (kt_audit_namespaces) decides what the drift means: MODES[0] "off" (not scanned), "info" (reported, the
 verdict does not change) or "fail" (a host with namespace drift is not compliant, reason namespace_drift). Keys of
-the host alone (scope host) are never drift; a namespace that could not be read is listed with the reason.
+the host alone (scope host) are never drift; a namespace that could not be read is listed with the reason. With
+"fail", a host where some namespaces could not be judged (not entered, or not even seen: an audit without root) is
+an error, so that such an audit cannot pass on what it did not see.
 """
 
 from __future__ import annotations
+
+from ansible_collections.kerneltune.tcp.plugins.module_utils.sockets.netns import GONE
 
 MODES = ("off", "info", "fail")
 REASON = "namespace_drift"
@@ -35,6 +39,10 @@ K8S_SAFE = {
     "net.ipv4.tcp_wmem": "1.32",
 }
 GUIDE = "docs/namespaces.md"
+UNJUDGED = u"network namespaces not judged (kt_audit_namespaces=fail judges every one): %s"
+UNJUDGED_FIX = (u"audit with become: true (entering another network namespace, or even seeing that of another "
+                u"user's process, needs root), or set kt_audit_namespaces=info to report such namespaces without "
+                u"judging them")
 
 
 def _short(cid):
@@ -113,16 +121,19 @@ def fixes(ns, rows):
 
 
 def host_section(profiles):
-    """One host's namespaces from its profiles' tcp_sysctl results: {scanned, count, differ, unread}. scanned is
-    false when no profile's result holds namespaces (not asked, or an older collection on the host)."""
+    """One host's namespaces from its profiles' tcp_sysctl results: {scanned, count, differ, unread, unseen}.
+    scanned is false when no profile's result holds namespaces (not asked, or an older collection on the host);
+    unseen is how many processes' namespaces the scan could not see (namespaces_unreadable: without root)."""
     by_inode = {}
     order = []
     scanned = False
+    unseen = 0
     for prof in profiles:
         res = prof.get("result") or {}
         if "namespaces" not in res:
             continue
         scanned = True
+        unseen = max(unseen, res.get("namespaces_unreadable") or 0)
         for ns in res.get("namespaces") or []:
             item = by_inode.get(ns.get("inode"))
             if item is None:
@@ -140,7 +151,21 @@ def host_section(profiles):
     for item in order:
         item["fix"] = fixes(item.pop("_ns"), item["keys"])
     return {"scanned": scanned, "count": len(order), "differ": [i for i in order if i["keys"]],
-            "unread": [i for i in order if i["error"]]}
+            "unread": [i for i in order if i["error"]], "unseen": unseen}
+
+
+def unjudged(section):
+    """With fail: why some of a host's namespaces could not be judged (the host's error text), or None. A namespace
+    gone during the scan has nothing left to judge; one that could not be entered, or processes whose namespace
+    could not even be seen, have."""
+    unread = [i for i in section["unread"] if i["error"] != GONE]
+    parts = []
+    if unread:
+        parts.append(u"%d could not be read (%s)" % (len(unread), unread[0]["error"]))
+    if section.get("unseen"):
+        parts.append(u"the network namespace of %d process%s could not be seen"
+                     % (section["unseen"], "" if section["unseen"] == 1 else "es"))
+    return UNJUDGED % "; ".join(parts) if parts else None
 
 
 def drift_count(section):

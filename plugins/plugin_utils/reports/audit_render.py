@@ -172,6 +172,11 @@ def audit_junit(summary, records, timestamp=None, elapsed=None):
             suite.case("%s.namespaces" % host, "%s net:[%s]" % (item["label"], item["inode"]), "failure",
                        message="namespace drift: %s" % ", ".join(keys), type="namespace_drift").text = \
                 common.xml_text(namespace_failure_text(host, item))
+        unjudged = audit_namespaces.unjudged(section) if fail and h["reachable"] and section.get("scanned") else None
+        if unjudged:
+            suite.case("%s.namespaces" % host, "not judged", "error", message="network namespaces not judged",
+                       type="namespaces_not_judged").text = common.xml_text(
+                "%s\nfix: %s" % (unjudged, audit_namespaces.UNJUDGED_FIX))
         # Notes are information, not failures: the verdict does not change.
         out = ["note: %s" % audit.note_line(n) for n in h.get("notes", [])]
         out += ["namespace: %s" % audit_namespaces.line(i) for i in (section["unread"] + ([] if fail else section["differ"]))]

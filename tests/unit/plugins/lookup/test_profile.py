@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleLookupError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
 from ansible_collections.kerneltune.tcp.plugins.lookup import profile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -201,3 +203,114 @@ def test_every_role_reads_the_same_with_libyaml():
     # The lookup parses the roles' defaults with libyaml's loader when PyYAML has it (one parse per host worker).
     for name in os.listdir(os.path.join(ROOT, "roles")):
         assert profile._defaults(name) == role_defaults(name)
+
+
+# audit=true: the audit playbook's one call per host, which picks the host's profiles and the namespaces value.
+@pytest.mark.parametrize("host,want", [
+    ({"kt_audit_profiles": " web_frontend, reverse_proxy,,", "group_names": ["high_outbound_client"]},
+     ["web_frontend", "reverse_proxy"]),
+    ({"kt_audit_profiles": ["kt_sysctl"], "group_names": ["web_frontend"]}, ["kt_sysctl"]),
+    ({"kt_audit_profiles": "", "group_names": ["web_frontend"]}, []),
+    ({"group_names": ["db", "reverse_proxy", "web_frontend"]}, ["reverse_proxy", "web_frontend"]),
+    ({"kt_audit_profiles": None, "group_names": ["web_frontend"]}, ["web_frontend"]),
+    ({"group_names": ["edge", "lb", "web_frontend"],
+      "kt_audit_group_profiles": {"edge": "reverse_proxy", "lb": "reverse_proxy", "web_frontend": "kt_sysctl"}},
+     ["reverse_proxy", "kt_sysctl"]),
+    ({"group_names": ["web_frontend"], "kt_audit_group_profiles": {}}, []),
+    ({}, []),
+])
+def test_audit_picks_the_hosts_profiles(host, want):
+    assert profile.audit_profiles(lambda name, default: host.get(name, default)) == want
+
+
+@pytest.mark.parametrize("mode,want", [
+    (None, "all"), ("info", "all"), ("fail", "all"), ("off", "self"), ("OFF", "self"), (False, "self"),
+    ("false", "self"),
+])
+def test_audit_namespaces_follow_kt_audit_namespaces(mode, want):
+    assert profile.audit_namespaces(lambda name, default: {"kt_audit_namespaces": mode}.get(name, default)) == want
+
+
+def test_audit_group_mapping_must_be_a_dict():
+    host = {"group_names": ["web_frontend"], "kt_audit_group_profiles": ["web_frontend"]}
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.audit_profiles(lambda name, default: host.get(name, default))
+    assert str(e.value) == ("kt_audit_group_profiles: must be a dict of inventory group: profile, "
+                            "got ['web_frontend']")
+
+
+def test_audit_through_the_lookup_class():
+    lookup = profile.LookupModule(templar=Templar(loader=DataLoader()))
+    got = lookup.run([], variables={"group_names": ["reverse_proxy", "web_frontend"], "kt_audit_namespaces": "off"},
+                     audit=True)
+    assert [g["name"] for g in got] == ["reverse_proxy", "web_frontend"]
+    assert [g["namespaces"] for g in got] == ["self", "self"]
+    assert got[1] == dict(profile.resolve("web_frontend"), namespaces="self")
+    assert lookup.run([], variables={"group_names": ["db"]}, audit=True) == []
+
+
+@pytest.mark.parametrize("terms,kwargs,message", [
+    (["web_frontend"], {"audit": True}, "profile: audit=true takes no profile names, got web_frontend"),
+    ([], {"audit": True, "names": "all"}, "profile: names and audit=true do not go together"),
+])
+def test_audit_refuses_a_bad_query(terms, kwargs, message):
+    with pytest.raises(AnsibleLookupError) as e:
+        profile.LookupModule().run(terms, variables={}, **kwargs)
+    assert str(e.value) == message
+
+
+AUDIT_PLAY = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.copy:
+        dest: "{{ d }}/{{ inventory_hostname }}.json"
+        content: "{{ query('kerneltune.tcp.profile', audit=true) | to_json }}"
+        mode: "0644"
+      delegate_to: localhost
+"""
+
+AUDIT_INVENTORY = """
+all:
+  vars:
+    ansible_connection: local
+    kt_proxy: reverse_proxy
+  children:
+    web_frontend:
+      hosts:
+        w1:
+        w2:
+          kt_audit_profiles: [kt_sysctl]
+          kt_audit_namespaces: off
+    reverse_proxy:
+      hosts:
+        w1:
+          web_frontend_nat: absent
+    edge:
+      hosts:
+        e1:
+          kt_audit_group_profiles:
+            edge: "{{ kt_proxy }}"
+    db:
+      hosts:
+        d1:
+"""
+
+
+def test_audit_in_a_real_play_with_groups_and_templated_mapping(tmp_path):
+    """Ansible's own group_names, a YAML false for off, a templated mapping value, a host in no profile group."""
+    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
+    (tmp_path / "play.yml").write_text(AUDIT_PLAY)
+    (tmp_path / "inv.yml").write_text(AUDIT_INVENTORY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
+                        "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    got = {h: json.loads((tmp_path / ("%s.json" % h)).read_text()) for h in ("w1", "w2", "e1", "d1")}
+    assert [(g["name"], g["nat"], g["namespaces"]) for g in got["w1"]] == [
+        ("reverse_proxy", "present", "all"), ("web_frontend", "absent", "all")]
+    assert [(g["name"], g["namespaces"]) for g in got["w2"]] == [("kt_sysctl", "self")]
+    assert [g["name"] for g in got["e1"]] == ["reverse_proxy"]
+    assert got["d1"] == []

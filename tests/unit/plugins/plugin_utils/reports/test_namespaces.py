@@ -103,8 +103,9 @@ def test_info_reports_and_keeps_the_verdict():
     # Keys of the host alone are never drift; a namespace as wanted is not listed.
     pod_keys = [k["key"] for k in node["namespaces"]["differ"][0]["keys"]]
     assert pod_keys == ["net.core.somaxconn", "net.ipv4.tcp_fin_timeout"]
-    assert by_host(s)["quiet"]["namespaces"] == {"scanned": True, "count": 1, "differ": [], "unread": []}
-    assert by_host(s)["plain"]["namespaces"] == {"scanned": False, "count": 0, "differ": [], "unread": []}
+    assert by_host(s)["quiet"]["namespaces"] == {"scanned": True, "count": 1, "differ": [], "unread": [], "unseen": 0}
+    assert by_host(s)["plain"]["namespaces"] == {"scanned": False, "count": 0, "differ": [], "unread": [],
+                                                 "unseen": 0}
     assert out["gate"] is None
     assert out["task_result"]["summary"]["namespaces"] == s["namespaces"]
 
@@ -219,3 +220,62 @@ def test_fleet_report_passes_the_mode_to_audits_only():
     with pytest.raises(common.ReportError) as e:
         fleet_report._options(dict(args, kind="diagnose"), {})
     assert str(e.value) == "namespaces: only audits judge the hosts' other network namespaces"
+
+
+NO_CAP = ("entering another network namespace needs CAP_SYS_ADMIN (setns(2) said: Operation not permitted); run as "
+          "root (become: true)")
+
+
+def rootless_records():
+    """What tcp_sysctl namespaces=all returns to an audit without root (test_namespaces_netns.py runs it as uid
+    1000): the namespaces it found listed with the reason they were not read, and the processes whose namespace
+    it could not even see counted; a host that saw everything, and one whose only unread namespace went away."""
+    pod = ns(4026532001, [], owner={"processes": [{"pid": 4242, "command": "pause"}], "process_count": 1},
+             error=NO_CAP)
+    blue = ns(4026532004, [], name="blue", error=NO_CAP)
+    gone = ns(4026532003, [], owner={"processes": [{"pid": 77, "command": "sleep"}], "process_count": 1}, error=GONE)
+    blind = result([pod, blue])
+    blind["namespaces_unreadable"] = 12
+    unseen = result([])
+    unseen["namespaces_unreadable"] = 1
+    return {"blind": {"profiles": [{"profile": "web_frontend", "result": blind}]},
+            "unseen": {"profiles": [{"profile": "web_frontend", "result": unseen}]},
+            "gone": {"profiles": [{"profile": "web_frontend", "result": result([gone])}]},
+            "quiet": records()["quiet"]}
+
+
+def test_fail_cannot_pass_on_namespaces_it_could_not_judge(tmp_path):
+    """kt_audit_namespaces=fail without root: the host is an error (the gate fails it) naming what was not judged
+    and how to fix it; a namespace gone during the scan has nothing to judge; info keeps the verdict."""
+    hosts = ["blind", "unseen", "gone", "quiet"]
+    out = registry.build("audit", rootless_records(), hosts, namespaces="fail")
+    s = out["summary"]
+    assert s["counts"] == {"hosts": 4, "error": 2, "unreachable": 0, "not_compliant": 0, "compliant": 2}
+    blind, unseen = by_host(s)["blind"], by_host(s)["unseen"]
+    assert blind["status"] == "error" and blind["namespaces"]["unseen"] == 12
+    assert blind["errors"] == [
+        "network namespaces not judged (kt_audit_namespaces=fail judges every one): 2 could not be read (%s); the "
+        "network namespace of 12 processes could not be seen" % NO_CAP]
+    assert unseen["errors"] == [
+        "network namespaces not judged (kt_audit_namespaces=fail judges every one): the network namespace of 1 "
+        "process could not be seen"]
+    assert blind["fix"] == unseen["fix"] == [
+        "audit with become: true (entering another network namespace, or even seeing that of another user's process, "
+        "needs root), or set kt_audit_namespaces=info to report such namespaces without judging them"]
+    assert by_host(s)["gone"]["status"] == "compliant" and by_host(s)["gone"]["errors"] == []
+    assert out["gate"] == "audit failed: 2 of 4 hosts fail the audit: 0 not compliant, 2 with errors, 0 unreachable"
+    per = audit_render.audit_per_host(s)
+    assert per["unseen"]["status"] == "error" and per["unseen"]["fails_gate"] is True
+    assert per["unseen"]["reason"] == unseen["errors"][0]
+    data = json.loads(out["files"]["json"])
+    with open(SCHEMA) as f:
+        jsonschema.validate(data, json.load(f))
+    assert data["counts"] == s["counts"]
+    path = tmp_path / "junit.xml"
+    path.write_text(out["files"]["junit"])
+    suites = dict((x.name, x) for x in junitparser.JUnitXml.fromfile(str(path)))
+    assert (suites["blind"].errors, suites["unseen"].errors, suites["gone"].errors) == (1, 1, 0)
+    # info (the default) lists them and keeps the verdict.
+    info = registry.build("audit", rootless_records(), hosts, namespaces="info")["summary"]
+    assert info["counts"]["compliant"] == 4 and info["passed"] is True
+    assert info["namespaces"]["unread"] == 3
