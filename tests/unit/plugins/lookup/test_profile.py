@@ -220,7 +220,7 @@ def test_every_role_reads_the_same_with_libyaml():
     ({}, []),
 ])
 def test_audit_picks_the_hosts_profiles(host, want):
-    assert profile.audit_profiles(lambda name, default: host.get(name, default)) == want
+    assert profile.audit_profiles(host.get) == want
 
 
 @pytest.mark.parametrize("mode,want", [
@@ -228,13 +228,13 @@ def test_audit_picks_the_hosts_profiles(host, want):
     ("false", "self"),
 ])
 def test_audit_namespaces_follow_kt_audit_namespaces(mode, want):
-    assert profile.audit_namespaces(lambda name, default: {"kt_audit_namespaces": mode}.get(name, default)) == want
+    assert profile.audit_namespaces({"kt_audit_namespaces": mode}.get) == want
 
 
 def test_audit_group_mapping_must_be_a_dict():
     host = {"group_names": ["web_frontend"], "kt_audit_group_profiles": ["web_frontend"]}
     with pytest.raises(AnsibleLookupError) as e:
-        profile.audit_profiles(lambda name, default: host.get(name, default))
+        profile.audit_profiles(host.get)
     assert str(e.value) == ("kt_audit_group_profiles: must be a dict of inventory group: profile, "
                             "got ['web_frontend']")
 
