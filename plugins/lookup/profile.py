@@ -42,6 +42,7 @@ options:
         them. They are C(kt_audit_profiles) when the host has it (a list, or a comma-separated string as C(-e)
         gives it), otherwise the profiles the host's inventory groups map to in C(kt_audit_group_profiles)
         (default, each profile role's group, named after the role), in the order of the host's groups, each once.
+      - A variable that is null, or a template over an undefined variable, counts as not set.
       - Each dict also carries C(namespaces), the value the audit passes to M(kerneltune.tcp.tcp_sysctl)'s
         O(kerneltune.tcp.tcp_sysctl#module:namespaces) (V(self) when C(kt_audit_namespaces) is V(off), V(all)
         otherwise).
@@ -93,7 +94,7 @@ import os
 
 import yaml
 
-from ansible.errors import AnsibleLookupError
+from ansible.errors import AnsibleLookupError, AnsibleUndefinedVariable
 from ansible.plugins.lookup import LookupBase
 
 ROLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
@@ -264,6 +265,14 @@ class LookupModule(LookupBase):
         if kwargs.get("audit"):
             if terms:
                 raise AnsibleLookupError("profile: audit=true takes no profile names, got %s" % ", ".join(map(str, terms)))
-            namespaces = audit_namespaces(lookup_var)
-            return [dict(resolve(str(t), lookup_var), namespaces=namespaces) for t in audit_profiles(lookup_var)]
+
+            def audit_var(var_name, default):
+                # As the playbook's `is defined` and default() had it: a template over an undefined variable (a
+                # host-specific override set only on some hosts) is not set, and so is null.
+                try:
+                    return lookup_var(var_name, default)
+                except AnsibleUndefinedVariable:
+                    return default
+            namespaces = audit_namespaces(audit_var)
+            return [dict(resolve(str(t), lookup_var), namespaces=namespaces) for t in audit_profiles(audit_var)]
         return [resolve(str(t), lookup_var) for t in terms]

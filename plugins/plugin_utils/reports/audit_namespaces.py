@@ -143,6 +143,9 @@ def host_section(profiles):
                     "owner": dict((k, owner.get(k)) for k in ("runtime", "container_id", "pod_uid")),
                     "error": ns.get("error"), "keys": [], "fix": [], "_ns": ns}
                 order.append(item)
+            elif ns.get("error") and item["error"] in (None, GONE):
+                # Another profile could not read it: its keys there are not judged, whatever the first one read.
+                item["error"] = ns["error"]
             for s in ns.get("settings") or []:
                 if s.get("differs"):
                     item["keys"].append({"profile": prof.get("profile"), "key": s["key"], "value": s.get("value"),
@@ -182,17 +185,20 @@ def summary_counts(hosts, mode):
             "differ": sum(len(s["differ"]) for s in sections),
             "drifts": sum(drift_count(s) for s in sections),
             "hosts": sum(1 for s in sections if s["differ"]),
-            "unread": sum(len(s["unread"]) for s in sections)}
+            "unread": sum(len(s["unread"]) for s in sections),
+            "unseen": sum(s.get("unseen") or 0 for s in sections)}
 
 
 def counts_sentence(c):
     """The fleet's namespace counts in one sentence, or None when nothing was scanned."""
     if c["mode"] == "off" or (c["mode"] == "info" and not c["hosts_scanned"]):
         return None  # not asked, or only results without namespaces (merged from audits that did not scan)
+    unseen = c.get("unseen") or 0
     return (u"Network namespaces (%s): %d scanned on %d hosts; %d differ (%d keys in all), on %d hosts; %d could not "
-            u"be read%s." % (c["mode"], c["namespaces"], c["hosts_scanned"], c["differ"], c["drifts"], c["hosts"],
-                             c["unread"], "" if c["mode"] == "fail" else "; information only, the verdict does not "
-                             "change"))
+            u"be read%s%s." % (c["mode"], c["namespaces"], c["hosts_scanned"], c["differ"], c["drifts"], c["hosts"],
+                               c["unread"], u"; the network namespace of %d process%s could not be seen" % (
+                                   unseen, "" if unseen == 1 else "es") if unseen else "",
+                               "" if c["mode"] == "fail" else "; information only, the verdict does not change"))
 
 
 def key_text(k):

@@ -222,3 +222,15 @@ def test_audit_of_known_profiles_given_on_the_command_line_runs(tmp_path):
     assert p.returncode == 2, p.stdout[-3000:]
     data = json.loads((tmp_path / "kerneltune-reports" / "audit.json").read_text())
     assert [(h["host"], h["status"]) for h in data["hosts"]] == [("db1", "unreachable")]
+
+
+def test_audit_a_null_kt_audit_profiles_means_the_groups(tmp_path):
+    """Null counts as not set, on the command line as on any host (the profile lookup's audit=true): the groups
+    decide, nothing is refused."""
+    p = play(tmp_path, "kerneltune.tcp.audit", "-e", '{"kt_audit_profiles": null}', "-l", "db1")
+    assert p.returncode == 2, p.stdout[-3000:]
+    assert "is not a profile" not in p.stdout + p.stderr
+    data = json.loads((tmp_path / "kerneltune-reports" / "audit.json").read_text())
+    # db1 is in no profile group: no profile, as without kt_audit_profiles.
+    assert [(h["host"], h["status"], h["errors"]) for h in data["hosts"]] == [
+        ("db1", "error", ["no profile: the host is in no group mapped to a profile"])]

@@ -314,3 +314,35 @@ def test_audit_in_a_real_play_with_groups_and_templated_mapping(tmp_path):
     assert [(g["name"], g["namespaces"]) for g in got["w2"]] == [("kt_sysctl", "self")]
     assert [g["name"] for g in got["e1"]] == ["reverse_proxy"]
     assert got["d1"] == []
+
+
+UNDEFINED_INVENTORY = """
+all:
+  vars:
+    ansible_connection: local
+    kt_audit_profiles: "{{ audit_override }}"
+  children:
+    web_frontend:
+      hosts:
+        w1:
+          audit_override: [kt_sysctl]
+        w2:
+        w3:
+          kt_audit_profiles:
+"""
+
+
+def test_audit_an_override_undefined_or_null_on_a_host_means_its_groups(tmp_path):
+    """kt_audit_profiles templated from a variable set on some hosts only, or null on one: those hosts are audited
+    by their groups, as the playbook's `kt_audit_profiles is defined` had it."""
+    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
+    (tmp_path / "play.yml").write_text(AUDIT_PLAY)
+    (tmp_path / "inv.yml").write_text(UNDEFINED_INVENTORY)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
+                        "-e", "ansible_python_interpreter=%s" % sys.executable],
+                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
+    assert p.returncode == 0, p.stdout[-3000:]
+    got = {h: [g["name"] for g in json.loads((tmp_path / ("%s.json" % h)).read_text())] for h in ("w1", "w2", "w3")}
+    assert got == {"w1": ["kt_sysctl"], "w2": ["web_frontend"], "w3": ["web_frontend"]}

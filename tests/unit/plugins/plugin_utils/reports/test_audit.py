@@ -128,7 +128,7 @@ def test_the_task_result_set_stats_publishes():
         "pass_percent": 12.5, "reasons": {"runtime_drift": 3, "boot_drift": 2, "overridden": 1},
         "notes": {"notes": 0, "hosts": 0, "records_missing": 0, "shadowed": 0},
         "namespaces": {"mode": "info", "hosts_scanned": 0, "namespaces": 0, "differ": 0, "drifts": 0, "hosts": 0,
-                       "unread": 0},
+                       "unread": 0, "unseen": 0},
         "passed": False, "changes": None, "fail_on": "any",
         "context": {"collection_version": common.collection_version(), "pattern": "all", "limit": None,
                     "profiles": ["web_frontend"]},

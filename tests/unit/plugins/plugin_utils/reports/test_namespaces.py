@@ -96,7 +96,7 @@ def test_info_reports_and_keeps_the_verdict():
     assert s["passed"] is True and s["counts"]["compliant"] == 3
     assert s["reasons"] == {"runtime_drift": 0, "boot_drift": 0, "overridden": 0}
     assert s["namespaces"] == {"mode": "info", "hosts_scanned": 2, "namespaces": 4, "differ": 2, "drifts": 3,
-                               "hosts": 1, "unread": 1}
+                               "hosts": 1, "unread": 1, "unseen": 0}
     node = by_host(s)["node"]
     assert [audit_namespaces.line(i) for i in node["namespaces"]["differ"] + node["namespaces"]["unread"]] == [
         POD_LINE, PODMAN_LINE, GONE_LINE]
@@ -279,3 +279,33 @@ def test_fail_cannot_pass_on_namespaces_it_could_not_judge(tmp_path):
     info = registry.build("audit", rootless_records(), hosts, namespaces="info")["summary"]
     assert info["counts"]["compliant"] == 4 and info["passed"] is True
     assert info["namespaces"]["unread"] == 3
+
+
+def test_a_namespace_one_profile_could_not_read_is_not_judged_whatever_the_order():
+    """Two profiles scan the same namespace: the first reads it, the second cannot enter it (a fork that failed).
+    The second profile's keys there are not judged, so fail mode makes the host an error in either order."""
+    read = ns(4026532004, [row("net.core.somaxconn", "9000", ">= 8192", "8192", False)], name="blue")
+    lost = ns(4026532004, [], name="blue", error="cannot start the process that enters it: Resource temporarily "
+                                                 "unavailable")
+    first = {"profile": "web_frontend", "result": result([read])}
+    second = {"profile": "kt_sysctl", "result": result([lost])}
+    for profiles in ([first, second], [second, first]):
+        out = registry.build("audit", {"h": {"profiles": profiles}}, ["h"], namespaces="fail")["summary"]
+        h = by_host(out)["h"]
+        assert h["status"] == "error"
+        assert h["errors"] == [
+            "network namespaces not judged (kt_audit_namespaces=fail judges every one): 1 could not be read (cannot "
+            "start the process that enters it: Resource temporarily unavailable)"]
+        assert out["namespaces"]["unread"] == 1
+
+
+def test_the_fleet_sentence_counts_the_processes_not_seen():
+    out = registry.build("audit", rootless_records(), ["blind", "unseen", "gone", "quiet"], namespaces="fail")
+    s = out["summary"]
+    assert s["namespaces"] == {"mode": "fail", "hosts_scanned": 4, "namespaces": 4, "differ": 0, "drifts": 0,
+                               "hosts": 0, "unread": 3, "unseen": 13}
+    sentence = ("Network namespaces (fail): 4 scanned on 4 hosts; 0 differ (0 keys in all), on 0 hosts; 3 could not "
+                "be read; the network namespace of 13 processes could not be seen.")
+    assert audit_namespaces.counts_sentence(s["namespaces"]) == sentence
+    assert sentence in out["files"]["markdown"]
+    assert json.loads(out["files"]["json"])["namespaces"] == s["namespaces"]
