@@ -86,13 +86,14 @@ web1:
 """
 
 
-def run_play(tmp_path, play, hosts):
-    """ansible-playbook PLAY on HOSTS against the checkout itself, through the ansible_collections tree the unit
-    tests import it from (conftest.py); the play writes its answers under -e d=TMP_PATH."""
+def run_play(tmp_path, play, hosts=None, inventory=None):
+    """ansible-playbook PLAY on HOSTS (or a whole INVENTORY, YAML text) against the checkout itself, through the
+    ansible_collections tree the unit tests import it from (conftest.py); the play writes its answers under
+    -e d=TMP_PATH."""
     collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
     assert os.path.isdir(os.path.join(collections, "ansible_collections", "kerneltune", "tcp"))
     (tmp_path / "play.yml").write_text(play)
-    (tmp_path / "inv.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    (tmp_path / "inv.yml").write_text(inventory if inventory is not None else yaml.safe_dump({"all": {"hosts": hosts}}))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
@@ -299,15 +300,7 @@ all:
 
 def test_audit_in_a_real_play_with_groups_and_templated_mapping(tmp_path):
     """Ansible's own group_names, a YAML false for off, a templated mapping value, a host in no profile group."""
-    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
-    (tmp_path / "play.yml").write_text(AUDIT_PLAY)
-    (tmp_path / "inv.yml").write_text(AUDIT_INVENTORY)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
-                        "-e", "ansible_python_interpreter=%s" % sys.executable],
-                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
-    assert p.returncode == 0, p.stdout[-3000:]
+    run_play(tmp_path, AUDIT_PLAY, inventory=AUDIT_INVENTORY)
     got = {h: json.loads((tmp_path / ("%s.json" % h)).read_text()) for h in ("w1", "w2", "e1", "d1")}
     assert [(g["name"], g["nat"], g["namespaces"]) for g in got["w1"]] == [
         ("reverse_proxy", "present", "all"), ("web_frontend", "absent", "all")]
@@ -335,14 +328,6 @@ all:
 def test_audit_an_override_undefined_or_null_on_a_host_means_its_groups(tmp_path):
     """kt_audit_profiles templated from a variable set on some hosts only, or null on one: those hosts are audited
     by their groups, as the playbook's `kt_audit_profiles is defined` had it."""
-    collections = os.path.abspath(os.path.join(os.path.dirname(profile.__file__), *[".."] * 5))
-    (tmp_path / "play.yml").write_text(AUDIT_PLAY)
-    (tmp_path / "inv.yml").write_text(UNDEFINED_INVENTORY)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections)
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    p = subprocess.run([playbook, "-i", str(tmp_path / "inv.yml"), str(tmp_path / "play.yml"), "-e", "d=%s" % tmp_path,
-                        "-e", "ansible_python_interpreter=%s" % sys.executable],
-                       env=env, capture_output=True, text=True, cwd=str(tmp_path), check=False)
-    assert p.returncode == 0, p.stdout[-3000:]
+    run_play(tmp_path, AUDIT_PLAY, inventory=UNDEFINED_INVENTORY)
     got = {h: [g["name"] for g in json.loads((tmp_path / ("%s.json" % h)).read_text())] for h in ("w1", "w2", "w3")}
     assert got == {"w1": ["kt_sysctl"], "w2": ["web_frontend"], "w3": ["web_frontend"]}
