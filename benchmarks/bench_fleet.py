@@ -6,9 +6,18 @@ own floor, side by side in one run.
                                    [--only audit,floor,diagnose]
 
 For each host count, with the same inventory and forks:
-  audit    ansible-playbook kerneltune.tcp.audit (fresh hosts drift: exit 2 expected)
+  audit    ansible-playbook kerneltune.tcp.audit (fresh hosts drift: exit 2 expected, the gate
+           fails every host)
   floor    benchmarks/playbooks/fleet_floor.yml: the audit's play, ansible.builtin.ping
            in place of the audit task
+  floor (gate)
+           benchmarks/playbooks/fleet_floor_gate.yml: the ping, then one failing task on each host:
+           Ansible's own floor for the outcome the audit of a drifting fleet has (exit 2, every host
+           failed, as ansible-runner and AWX must see it)
+  audit (compliant)
+           the audit of a second fleet of as many hosts, configured by the web_frontend role before
+           the rounds (benchmarks/playbooks/fleet_apply.yml): no drift, exit 0, no gate; its floor
+           is the ping floor
   posix    ansible.posix.sysctl check-mode loop over the same profile keys
   diagnose ansible-playbook kerneltune.tcp.diagnose
 and, with Mitogen installed, the audit and the floor again under the
@@ -19,7 +28,9 @@ docs/benchmarks.md (between the "fleet:begin" and "fleet:end" markers).
 Containers: privileged, --network none, named kt-fleet-NN (KT_FLEET_PREFIX overrides the prefix).
 --before COLLECTIONS_PATH adds "audit (before)" and "diagnose (before)": the same playbooks from the collection
 installed there (an earlier commit's), in the same rounds.
---only measures the named figures only (for example the audit against its floor, round after round).
+--only measures the named figures only (for example the audit against its floor, round after round);
+a name also selects its variants: "audit" selects "audit (compliant)" and "audit (before)", "floor"
+selects "floor (gate)".
 
 Each round runs every figure once, the order rotated by one from round to round (round 1: audit, floor,
 diagnose; round 2: floor, diagnose, audit; ...), so that no figure always runs first or right after the
@@ -49,11 +60,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 IMAGE = os.environ.get("KT_IMAGE", "localhost/kerneltune-debian:bookworm")
 PREFIX = os.environ.get("KT_FLEET_PREFIX", "kt-fleet-")  # a name of one's own when others run it too
+OK_PREFIX = PREFIX + "ok-"  # the compliant fleet (stop_all removes it with the rest)
+# Each ratio: a figure over the floor with the same outcome (the ping floor for a run that fails no host, the
+# floor with the gate for the audit of fresh hosts, which fails every one); "audit" over "floor" is kept beside.
+PAIRS = [("audit", "floor (gate)"), ("audit (compliant)", "floor"), ("audit", "floor"), ("diagnose", "floor"),
+         ("audit (before)", "floor"), ("diagnose (before)", "floor")]
+VARIANTS = (" (compliant)", " (before)", " (gate)")
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 
 
-def start(n):
-    return common.start(n, PREFIX)
+def start(n, prefix=PREFIX):
+    return common.start(n, prefix)
 
 
 def stop_all():
@@ -94,8 +111,9 @@ def run(argv, env=None):
 def recap_ok(out, names, gate=False):
     """Every host in the recap, none unreachable; none failed, or with gate (the audit of fresh hosts, which all
     drift) every host failed once: the audit's gate fails each host that is not compliant."""
+    want = set(names)
     seen = {h: (int(u), int(f)) for h, u, f in
-            re.findall(r"^(%s\d+)\s+:.*?unreachable=(\d+)\s+failed=(\d+)" % re.escape(PREFIX), out, re.M)}
+            re.findall(r"^(\S+)\s+:.*?unreachable=(\d+)\s+failed=(\d+)", out, re.M) if h in want}
     return (sorted(seen) == sorted(names) and all(u == 0 for u, _f in seen.values())
             and all(f == (1 if gate else 0) for _u, f in seen.values()))
 
@@ -103,6 +121,17 @@ def recap_ok(out, names, gate=False):
 def median(v):
     v = sorted(v)
     return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def selects(only, name):
+    """Whether --only (a set of names, or None for all) selects the figure NAME: by its name, or a variant by
+    the name it varies ("audit" selects "audit (compliant)" and "audit (before)", "floor" "floor (gate)")."""
+    return not only or name in only or any(name.endswith(v) and name[:-len(v)] in only for v in VARIANTS)
+
+
+def ratio_key(a, b):
+    """audit_over_floor, audit_over_floor (gate), audit (compliant)_over_floor, ..."""
+    return "%s_over_%s" % (a, b)
 
 
 def round_ratios(figures, a, b):
@@ -124,15 +153,16 @@ def summarize(row):
         order = row.get("order")
         if order:
             out["order"] = order
-    for x in ("audit", "diagnose", "audit (before)", "diagnose (before)"):
-        per_round = round_ratios(figures, x, "floor")
+    for x, base in PAIRS:
+        key = ratio_key(x, base)
+        per_round = round_ratios(figures, x, base)
         if per_round:
-            out["%s_over_floor_rounds" % x] = per_round
-            out["%s_over_floor_of_medians" % x] = round(med[x] / med["floor"], 2)
-            out["%s_over_floor" % x] = round(median(per_round), 2)
-        cpu_round = round_ratios(cpu, x, "floor")
+            out[key + "_rounds"] = per_round
+            out[key + "_of_medians"] = round(med[x] / med[base], 2)
+            out[key] = round(median(per_round), 2)
+        cpu_round = round_ratios(cpu, x, base)
         if cpu_round:
-            out["%s_over_floor_cpu" % x] = round(median(cpu_round), 2)
+            out[key + "_cpu"] = round(median(cpu_round), 2)
     if "audit" in med and "floor" in med:
         if "audit (mitogen)" in med:
             out["mitogen_audit_over_stock_floor"] = round(med["audit (mitogen)"] / med["floor"], 2)
@@ -151,17 +181,34 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
         json.dump({"bench_keys": keys}, f)
     reports = tempfile.mkdtemp(prefix="kt-fleet-reports-")
     floor_book = os.path.join(HERE, "playbooks", "fleet_floor.yml")
+    gate_book = os.path.join(HERE, "playbooks", "fleet_floor_gate.yml")
     posix_book = os.path.join(HERE, "playbooks", "posix_sysctl.yml")
     menv = mitogen_env() if use_mitogen else None
     # --before: the same playbooks from another installed collection (an older commit's), side by side.
     benv = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=before) if before else None
     rows = []
+
+    def selected(name):
+        return selects(only, name)
     for n in host_counts:
         names = start(n)
         inv = inventory(names, "containers.podman.podman")
         minv = inventory(names, "podman")  # mitogen_podman under mitogen_linear
         base = ["ansible-playbook", "--forks", str(forks)]
+        ok_names, ok_inv = [], None
+        if selected("audit (compliant)"):
+            # The compliant fleet: as many hosts, the profile applied once before the rounds.
+            ok_names = start(n, OK_PREFIX)
+            ok_inv = inventory(ok_names, "containers.podman.podman")
+            dt, rc, out, _used = run(base + ["-i", ok_inv, os.path.join(HERE, "playbooks", "fleet_apply.yml")])
+            if rc != 0 or not recap_ok(out, ok_names):
+                raise SystemExit("applying web_frontend to the compliant fleet of %d hosts: exit %d:\n%s" % (
+                    n, rc, out[-4000:]))
         figures = {"audit": [], "floor": [], "posix": [], "diagnose": []}
+        if ok_inv:
+            figures["audit (compliant)"] = []
+        if selected("floor (gate)"):
+            figures["floor (gate)"] = []
         if benv:
             figures.update({"audit (before)": [], "diagnose (before)": []})
         if menv:
@@ -173,7 +220,11 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
             plan = [
                 ("audit", base + ["-i", inv, "kerneltune.tcp.audit", "-e", "kt_audit_report_dir=" + reports], None, 2),
                 ("floor", base + ["-i", inv, floor_book], None, 0),
+                ("floor (gate)", base + ["-i", inv, gate_book], None, 2),
             ]
+            if ok_inv:
+                plan.append(("audit (compliant)", base + ["-i", ok_inv, "kerneltune.tcp.audit", "-e",
+                                                          "kt_audit_report_dir=" + reports], None, 0))
             if menv:
                 plan += [
                     ("audit (mitogen)", base + ["-i", minv, "kerneltune.tcp.audit", "-e",
@@ -192,8 +243,8 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
                     ("diagnose (before)", base + ["-i", inv, "kerneltune.tcp.diagnose", "-e",
                                                   "kt_diagnose_report_dir=" + reports], benv, 0),
                 ]
-            # --only audit also runs "audit (before)" when --before is given.
-            todo = [x for x in plan if not only or x[0] in only or x[0].replace(" (before)", "") in only]
+            # --only audit also runs "audit (before)" when --before is given, and "audit (compliant)".
+            todo = [x for x in plan if selected(x[0])]
             # Rotated by one each round: no figure always runs first, or always after the same one.
             k = _round % len(todo)
             todo = todo[k:] + todo[:k]
@@ -201,9 +252,13 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
                 row["order"].append([x[0] for x in todo])
             for name, argv, env, want in todo:
                 dt, rc, out, used = run(argv, env)
-                if rc != want or not recap_ok(out, names, gate=want == 2):
+                hosts = ok_names if name == "audit (compliant)" else names
+                if rc != want or not recap_ok(out, hosts, gate=want == 2):
                     raise SystemExit("%s on %d hosts: exit %d, wanted %d:\n%s" % (name, n, rc, want, out[-4000:]))
-                if name.startswith("audit") and "%d of %d hosts fail the audit: %d not compliant" % (n, n, n) not in out:
+                if name == "audit (compliant)":
+                    if "audit PASS: %d of %d hosts compliant (100%%)" % (n, n) not in out:
+                        raise SystemExit("%s on %d hosts: not every host compliant:\n%s" % (name, n, out[-4000:]))
+                elif name.startswith("audit") and "%d of %d hosts fail the audit: %d not compliant" % (n, n, n) not in out:
                     raise SystemExit("%s on %d hosts: not every fresh host drifted:\n%s" % (name, n, out[-4000:]))
                 print("%3d hosts  %-16s %7.2f s  cpu %6.2f s%s" % (n, name, dt, used, "  (warm-up)" if _round < 0 else ""),
                       flush=True)
@@ -213,8 +268,9 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
                 cpu[name].append(round(used, 2))
                 if progress:
                     progress(rows)
-        for f in (inv, minv):
-            os.unlink(f)
+        for f in (inv, minv, ok_inv):
+            if f:
+                os.unlink(f)
     stop_all()
     os.unlink(keyfile)
     return rows
@@ -222,8 +278,8 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
 
 # Issues 23 and 24: the audit and the diagnosis within 1.1x of the ping floor.
 TARGET = 1.1
-COLS = ["audit", "floor", "audit (mitogen)", "floor (mitogen)", "diagnose", "posix", "audit (before)",
-        "diagnose (before)"]
+COLS = ["audit", "floor (gate)", "audit (compliant)", "floor", "audit (mitogen)", "floor (mitogen)", "diagnose",
+        "posix", "audit (before)", "diagnose (before)"]
 
 
 def fmt(v, pattern):
@@ -236,22 +292,29 @@ def render(res):
     out = [BEGIN, "## Fleet: the audit against Ansible's floor", "",
            "Measured %s with `%s` (%s, %s cores; %s; forks %d; %d round(s), the order rotated each round, medians; "
            "ratios are the median of the per-round ratios; podman connection; "
-           "ANSIBLE_TIMEOUT=%s for every figure; fresh hosts, so every audit finds drift and exits 2 by design)%s." % (
+           "ANSIBLE_TIMEOUT=%s for every figure; fresh hosts, so every audit of them finds drift and exits 2 by "
+           "design; the compliant fleet's audit exits 0)%s." % (
                res["date"], res["command"], res["ansible"], res.get("cores", os.cpu_count()),
                res["mitogen"] or "Mitogen not installed", rows[0]["forks"], res["rounds"], res.get("timeout", "-"),
                "; PARTIAL: the run was stopped before every figure was measured" if res.get("partial") else ""),
            "",
-           "Figures: **audit** `ansible-playbook kerneltune.tcp.audit`; **floor** the audit's play with "
-           "`ansible.builtin.ping` in place of the audit task (`benchmarks/playbooks/fleet_floor.yml`); the same "
-           "two under Mitogen's `mitogen_linear`; **diagnose** `kerneltune.tcp.diagnose`; **posix** the "
-           "`ansible.posix.sysctl` check-mode loop over the same %s keys." % rows[0]["keys"], "",
-           "| hosts | " + " | ".join("%s (s)" % c for c in cols) + " | audit / floor | diagnose / floor | posix / audit |",
-           "|---|" + "---|" * len(cols) + "---|---|---|"]
+           "Figures: **audit** `ansible-playbook kerneltune.tcp.audit` on fresh hosts (every host drifts, so the "
+           "gate fails every host: exit 2); **floor (gate)** Ansible's floor for that outcome: the ping, then one "
+           "`ansible.builtin.fail` task on each host (`benchmarks/playbooks/fleet_floor_gate.yml`); **audit "
+           "(compliant)** the audit of as many hosts that the web_frontend role configured before the rounds (no "
+           "drift, exit 0, no gate); **floor** the audit's play with `ansible.builtin.ping` in place of the audit "
+           "task (`benchmarks/playbooks/fleet_floor.yml`), the floor for a run that fails no host; the audit and "
+           "the floor under Mitogen's `mitogen_linear`; **diagnose** `kerneltune.tcp.diagnose`; **posix** the "
+           "`ansible.posix.sysctl` check-mode loop over the same %s keys. Each audit is held against the floor "
+           "with its own outcome; the drifting audit against the ping floor alone is kept beside." % rows[0]["keys"],
+           "",
+           "| hosts | " + " | ".join("%s (s)" % c for c in cols) + " | " + " | ".join(
+               "%s / %s" % pair for pair in PAIRS[:4]) + " | posix / audit |",
+           "|---|" + "---|" * len(cols) + "---|" * 5]
     for r in rows:
-        out.append("| %d | " % r["hosts"] + " | ".join(fmt(r["seconds"].get(c), "%.2f") for c in cols) +
-                   " | %s | %s | %s |" % (fmt(r.get("audit_over_floor"), "%.2fx"),
-                                          fmt(r.get("diagnose_over_floor"), "%.2fx"),
-                                          fmt(r.get("posix_over_audit"), "%.2fx")))
+        out.append("| %d | " % r["hosts"] + " | ".join(fmt(r["seconds"].get(c), "%.2f") for c in cols) + " | " +
+                   " | ".join(fmt(r.get(ratio_key(*pair)), "%.2fx") for pair in PAIRS[:4]) +
+                   " | %s |" % fmt(r.get("posix_over_audit"), "%.2fx"))
     out += ["", "Seconds per host:", "", "| hosts | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for r in rows:
         out.append("| %d | " % r["hosts"] + " | ".join(fmt(r["per_host"].get(c), "%.3f") for c in cols) + " |")
@@ -269,10 +332,9 @@ def rounds_table(rows):
         names = [c for c in COLS if figures.get(c)]
         if max(len(figures[c]) for c in names) < 2 and not cpu:
             continue
-        ratios = [x for x in ("audit", "diagnose", "audit (before)", "diagnose (before)")
-                  if r.get("%s_over_floor_rounds" % x)]
+        ratios = [pair for pair in PAIRS if r.get(ratio_key(*pair) + "_rounds")]
         out += ["", "Rounds, %d hosts (s; controller CPU s in brackets):" % r["hosts"], "",
-                "| round | order | " + " | ".join(names) + "".join(" | %s / floor" % x for x in ratios) + " |",
+                "| round | order | " + " | ".join(names) + "".join(" | %s / %s" % x for x in ratios) + " |",
                 "|---|---|" + "---|" * (len(names) + len(ratios))]
         for i in range(max(len(figures[c]) for c in names)):
             order = r.get("order") or []
@@ -282,28 +344,40 @@ def rounds_table(rows):
                 u = cpu.get(c, [])[i] if i < len(cpu.get(c, [])) else None
                 cells.append(fmt(v, "%.2f") + ("" if u is None else " (%.1f)" % u))
             out.append("| %d | %s | " % (i + 1, ", ".join(order[i]) if i < len(order) else "-") + " | ".join(cells) +
-                       "".join(" | " + fmt((r["%s_over_floor_rounds" % x][i:i + 1] or [None])[0], "%.2fx")
+                       "".join(" | " + fmt((r[ratio_key(*x) + "_rounds"][i:i + 1] or [None])[0], "%.2fx")
                                for x in ratios) + " |")
         out.append("| median | | " + " | ".join(
             fmt(r["seconds"].get(c), "%.2f") + ("" if c not in r.get("cpu_seconds", {}) else
                                                 " (%.1f)" % r["cpu_seconds"][c]) for c in names) +
-            "".join(" | " + fmt(r.get("%s_over_floor" % x), "%.2fx") for x in ratios) + " |")
+            "".join(" | " + fmt(r.get(ratio_key(*x)), "%.2fx") for x in ratios) + " |")
     return out
 
 
 def reading(rows):
     out = []
+
+    def verdict(v):
+        return "within" if v <= TARGET else "NOT within"
     for r in rows:
-        if "audit_over_floor" in r:
-            verdict = "within" if r["audit_over_floor"] <= TARGET else "NOT within"
-            out.append("- %d hosts: the audit took %.2fx the ping floor (%s the %.1fx target)%s%s." % (
-                r["hosts"], r["audit_over_floor"], verdict, TARGET,
-                "; the posix loop %.2fx the audit" % r["posix_over_audit"] if "posix_over_audit" in r else "",
-                "; the diagnosis %.2fx the floor" % r["diagnose_over_floor"] if "diagnose_over_floor" in r else ""))
-        elif "diagnose_over_floor" in r:
+        gate, ok = r.get(ratio_key("audit", "floor (gate)")), r.get(ratio_key("audit (compliant)", "floor"))
+        if gate is not None:
+            out.append("- %d hosts, a fleet that drifts (every host fails the gate): the audit took %.2fx Ansible's "
+                       "floor for the same outcome, the ping and a failing task on each host (%s the %.1fx target)%s."
+                       % (r["hosts"], gate, verdict(gate), TARGET,
+                          "; against the ping floor alone, %.2fx" % r["audit_over_floor"]
+                          if "audit_over_floor" in r else ""))
+        if ok is not None:
+            out.append("- %d hosts, a compliant fleet (no host fails, no gate): the audit took %.2fx the ping floor "
+                       "(%s the %.1fx target)." % (r["hosts"], ok, verdict(ok), TARGET))
+        if "audit_over_floor" in r and gate is None:
+            out.append("- %d hosts: the audit took %.2fx the ping floor (%s the %.1fx target)." % (
+                r["hosts"], r["audit_over_floor"], verdict(r["audit_over_floor"]), TARGET))
+        if "diagnose_over_floor" in r:
             out.append("- %d hosts: the diagnosis took %.2fx the ping floor (%s the %.1fx target)." % (
-                r["hosts"], r["diagnose_over_floor"],
-                "within" if r["diagnose_over_floor"] <= TARGET else "NOT within", TARGET))
+                r["hosts"], r["diagnose_over_floor"], verdict(r["diagnose_over_floor"]), TARGET))
+        if "posix_over_audit" in r:
+            out.append("- %d hosts: the ansible.posix.sysctl check-mode loop took %.2fx the audit." % (
+                r["hosts"], r["posix_over_audit"]))
     full = [r for r in rows if "audit" in r["per_host"] and "floor" in r["per_host"]]
     if len(full) > 1:
         a, b = full[0], full[-1]
