@@ -32,12 +32,14 @@ def sh(argv, check=True, **kw):
     return subprocess.run(argv, check=check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def start(n, prefix=PREFIX):
-    """N fresh privileged containers without a network (bench_fleet.py uses its own prefix)."""
+def start(n, prefix=PREFIX, extra=()):
+    """N fresh privileged containers without a network (bench_fleet.py uses its own prefix; EXTRA: more podman run
+    options, such as --cpuset-cpus)."""
     names = ["%s%02d" % (prefix, i) for i in range(n)]
     stop_all(prefix)
     for name in names:
-        sh(["podman", "run", "-d", "--name", name, "--privileged", "--network", "none", "-v", "%s:/src:ro" % ROOT,
+        sh(["podman", "run", "-d", "--name", name] + list(extra) + [
+            "--privileged", "--network", "none", "-v", "%s:/src:ro" % ROOT,
             IMAGE, "/bin/sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"])
     return names
 

@@ -28,6 +28,10 @@ docs/benchmarks.md (between the "fleet:begin" and "fleet:end" markers).
 Containers: privileged, --network none, named kt-fleet-NN (KT_FLEET_PREFIX overrides the prefix).
 --before COLLECTIONS_PATH adds "audit (before)" and "diagnose (before)": the same playbooks from the collection
 installed there (an earlier commit's), in the same rounds.
+--host-cpus LIST (with --controller-cpus LIST) gives the hosts CPUs of their own: the containers run with
+--cpuset-cpus LIST and every ansible-playbook under taskset -c on the controller's. On a fleet the modules run on
+the hosts' CPUs, not the controller's; on one machine the shared layout (the default) charges each module's CPU
+to the controller's wall time as well.
 --only measures the named figures only (for example the audit against its floor, round after round);
 a name also selects its variants: "audit" selects "audit (compliant)" and "audit (before)", "floor"
 selects "floor (gate)".
@@ -69,8 +73,12 @@ VARIANTS = (" (compliant)", " (before)", " (gate)")
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 
 
+HOST_CPUS = []  # podman run options for the hosts (--host-cpus)
+CONTROLLER = []  # the prefix of every ansible-playbook (--controller-cpus)
+
+
 def start(n, prefix=PREFIX):
-    return common.start(n, prefix)
+    return common.start(n, prefix, HOST_CPUS)
 
 
 def stop_all():
@@ -194,7 +202,7 @@ def bench(host_counts, forks, rounds, use_mitogen, progress=None, only=None, war
         names = start(n)
         inv = inventory(names, "containers.podman.podman")
         minv = inventory(names, "podman")  # mitogen_podman under mitogen_linear
-        base = ["ansible-playbook", "--forks", str(forks)]
+        base = CONTROLLER + ["ansible-playbook", "--forks", str(forks)]
         ok_names, ok_inv = [], None
         if selected("audit (compliant)"):
             # The compliant fleet: as many hosts, the profile applied once before the rounds.
@@ -292,10 +300,12 @@ def render(res):
     out = [BEGIN, "## Fleet: the audit against Ansible's floor", "",
            "Measured %s with `%s` (%s, %s cores; %s; forks %d; %d round(s), the order rotated each round, medians; "
            "ratios are the median of the per-round ratios; podman connection; "
-           "ANSIBLE_TIMEOUT=%s for every figure; fresh hosts, so every audit of them finds drift and exits 2 by "
+           "ANSIBLE_TIMEOUT=%s for every figure; %s; fresh hosts, so every audit of them finds drift and exits 2 by "
            "design; the compliant fleet's audit exits 0)%s." % (
                res["date"], res["command"], res["ansible"], res.get("cores", os.cpu_count()),
                res["mitogen"] or "Mitogen not installed", rows[0]["forks"], res["rounds"], res.get("timeout", "-"),
+               "the controller on CPU %s and the hosts on CPU %s" % (res["controller_cpus"], res["host_cpus"])
+               if res.get("host_cpus") else "the controller and the hosts on the same CPUs",
                "; PARTIAL: the run was stopped before every figure was measured" if res.get("partial") else ""),
            "",
            "Figures: **audit** `ansible-playbook kerneltune.tcp.audit` on fresh hosts (every host drifts, so the "
@@ -441,6 +451,8 @@ def main():
                     help="also run the audit and the diagnosis from the collection installed there")
     ap.add_argument("--warmup", type=int, default=0, help="unmeasured runs of each figure before the rounds")
     ap.add_argument("--no-mitogen", action="store_true")
+    ap.add_argument("--host-cpus", help="CPUs of the hosts' containers (podman --cpuset-cpus), e.g. 1")
+    ap.add_argument("--controller-cpus", help="CPUs of ansible-playbook (taskset -c), e.g. 0")
     ap.add_argument("--only", help="comma-separated figures to run, e.g. floor,diagnose (default: all)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "fleet.json"))
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
@@ -450,6 +462,11 @@ def main():
         with open(a.render) as f:
             write_doc(a.doc, render(json.load(f)))
         return
+    if bool(a.host_cpus) != bool(a.controller_cpus):
+        ap.error("--host-cpus and --controller-cpus go together")
+    if a.host_cpus:
+        HOST_CPUS[:] = ["--cpuset-cpus", a.host_cpus]
+        CONTROLLER[:] = ["taskset", "-c", a.controller_cpus]
     os.environ.setdefault("ANSIBLE_TIMEOUT", "60")
     try:
         import mitogen
@@ -458,7 +475,8 @@ def main():
         mver = ""
     res = {"date": datetime.date.today().isoformat(), "command": "python benchmarks/bench_fleet.py " + " ".join(
         sys.argv[1:]), "ansible": sh(["ansible", "--version"]).stdout.splitlines()[0], "mitogen": mver,
-        "cores": os.cpu_count(), "timeout": os.environ["ANSIBLE_TIMEOUT"], "rounds": a.rounds, "rows": []}
+        "cores": os.cpu_count(), "timeout": os.environ["ANSIBLE_TIMEOUT"], "rounds": a.rounds, "rows": [],
+        "host_cpus": a.host_cpus, "controller_cpus": a.controller_cpus}
 
     def save(raw, partial):
         res["rows"] = [summarize(r) for r in raw if any(r["rounds"].values())]

@@ -11,7 +11,7 @@ export ANSIBLE_PYTHON_INTERPRETER=auto_silent
 bash scripts/build-image.sh bookworm
 kt_podman_configure
 python benchmarks/bench.py "$@"
-# The fleet: 10 and 50 hosts, forks 25, the audit against Ansible's ping floor,
+# The fleet: 10 and 50 hosts, forks 25, the audit against Ansible's floors (ping; ping and a failing task per host),
 # the ansible.posix.sysctl loop and the diagnosis, stock and under Mitogen.
 python benchmarks/bench_fleet.py
 python benchmarks/bench_sockets.py

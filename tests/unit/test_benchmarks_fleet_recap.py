@@ -97,3 +97,27 @@ def test_only_selects_a_figure_with_its_variants():
     assert [n for n in names if bf.selects({"diagnose"}, n)] == ["diagnose", "diagnose (before)"]
     assert [n for n in names if bf.selects({"floor (gate)"}, n)] == ["floor (gate)"]
     assert all(bf.selects(None, n) for n in names)
+
+
+def test_hosts_on_cpus_of_their_own(monkeypatch):
+    """--host-cpus/--controller-cpus: each container runs with --cpuset-cpus, and the header says where each ran."""
+    bf = _bench_fleet()
+    calls = []
+
+    class Done(object):
+        stdout = ""
+
+    def fake_sh(argv, check=True, **_kw):
+        calls.append(argv)
+        return Done()
+    monkeypatch.setattr(bf.common, "sh", fake_sh)
+    monkeypatch.setattr(bf, "HOST_CPUS", ["--cpuset-cpus", "1"])
+    assert bf.start(1) == [bf.PREFIX + "00"]
+    assert calls[-1][:7] == ["podman", "run", "-d", "--name", bf.PREFIX + "00", "--cpuset-cpus", "1"]
+    row = bf.summarize({"hosts": 2, "forks": 2, "keys": 8, "rounds": {"audit": [3.0], "floor": [2.5]},
+                        "cpu": {"audit": [], "floor": []}})
+    res = {"date": "2026-12-04", "command": "c", "ansible": "ansible [core 2.19.14]", "mitogen": "", "cores": 2,
+           "timeout": "60", "rounds": 1, "rows": [row], "host_cpus": "1", "controller_cpus": "0"}
+    assert "; the controller on CPU 0 and the hosts on CPU 1; fresh hosts" in bf.render(res)
+    res["host_cpus"] = res["controller_cpus"] = None
+    assert "; the controller and the hosts on the same CPUs; fresh hosts" in bf.render(res)
