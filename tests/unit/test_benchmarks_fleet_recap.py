@@ -5,6 +5,8 @@ import importlib.util
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # bench_fleet imports bench
 
@@ -52,7 +54,7 @@ def test_recap_of_the_compliant_fleet():
     audit of the other fleet lists (or localhost) does not count."""
     bf = _bench_fleet()
     a, b = bf.OK_PREFIX + "00", bf.OK_PREFIX + "01"
-    out = recap(**{a: (0, 0), b: (0, 0), "localhost": (0, 0)})
+    out = recap(**{a: (0, 0), b: (0, 0), "localhost": (0, 0), bf.PREFIX + "00": (0, 1)})
     assert bf.recap_ok(out, [a, b])
     assert not bf.recap_ok(out, [a, b], gate=True)
     assert not bf.recap_ok(recap(**{a: (0, 0), b: (0, 1)}), [a, b])
@@ -121,3 +123,48 @@ def test_hosts_on_cpus_of_their_own(monkeypatch):
     assert "; the controller on CPU 0 and the hosts on CPU 1; fresh hosts" in bf.render(res)
     res["host_cpus"] = res["controller_cpus"] = None
     assert "; the controller and the hosts on the same CPUs; fresh hosts" in bf.render(res)
+
+
+def test_each_figure_runs_its_playbook_on_its_fleet(monkeypatch, tmp_path):
+    """bench() end to end with ansible-playbook scripted from what it is asked: each figure runs its own playbook
+    on its own fleet under the controller's prefix (taskset), the compliant fleet is configured first, and a run
+    that stops on a wrong exit code still removes its temporary files."""
+    bf = _bench_fleet()
+    monkeypatch.setattr(bf, "start", lambda n, prefix=bf.PREFIX: ["%s%02d" % (prefix, i) for i in range(n)])
+    monkeypatch.setattr(bf, "stop_all", lambda: None)
+    monkeypatch.setattr(bf, "CONTROLLER", ["taskset", "-c", "0"])
+    monkeypatch.setattr(bf.tempfile, "tempdir", str(tmp_path))
+    ran = []
+
+    def fake_run(argv, env=None):
+        assert argv[:4] == ["taskset", "-c", "0", "ansible-playbook"]
+        with open(argv[argv.index("-i") + 1]) as f:
+            hosts = [h.strip() for h in f if h.startswith(bf.PREFIX)]
+        book = os.path.basename(argv[argv.index("-i") + 2])
+        ran.append((book, hosts))
+        fail = book in ("kerneltune.tcp.audit", "fleet_floor_gate.yml") and not hosts[0].startswith(bf.OK_PREFIX)
+        text = ""
+        if book == "kerneltune.tcp.audit":
+            text = ("%d of %d hosts fail the audit: %d not compliant" % ((len(hosts),) * 3) if fail else
+                    "audit PASS: %d of %d hosts compliant (100%%)" % (len(hosts), len(hosts)))
+        return 1.0, 2 if fail else 0, text + "\n" + recap(**{h: (0, 1 if fail else 0) for h in hosts}), 0.5
+    monkeypatch.setattr(bf, "run", fake_run)
+    rows = bf.bench([2], 2, 1, False, only={"audit", "floor"})
+    fresh, ok = [bf.PREFIX + "00", bf.PREFIX + "01"], [bf.OK_PREFIX + "00", bf.OK_PREFIX + "01"]
+    assert ran[0] == ("fleet_apply.yml", ok)
+    assert sorted(ran[1:]) == [("fleet_floor.yml", fresh), ("fleet_floor_gate.yml", fresh),
+                               ("kerneltune.tcp.audit", fresh), ("kerneltune.tcp.audit", ok)]
+    assert sorted(k for k, v in rows[0]["rounds"].items() if v) == ["audit", "audit (compliant)", "floor",
+                                                                    "floor (gate)"]
+    assert os.listdir(str(tmp_path)) == []
+
+    # The floor with the gate must fail every host: a floor that exits 0 stops the run, and nothing is left behind.
+    def wrong_gate(argv, env=None):
+        out = fake_run(argv, env)
+        return (out[0], 0, out[2], out[3]) if "fleet_floor_gate.yml" in argv[-1] else out
+    monkeypatch.setattr(bf, "run", wrong_gate)
+    with pytest.raises(SystemExit, match=r"^floor \(gate\) on 2 hosts: exit 0, wanted 2:"):
+        bf.bench([2], 2, 1, False, only={"floor (gate)"})
+    assert os.listdir(str(tmp_path)) == []
+    with pytest.raises(SystemExit, match=r"^--only audit \(before\) selects no figure of this run$"):
+        bf.bench([2], 2, 1, False, only={"audit (before)"})
