@@ -9,8 +9,11 @@ documents them)."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import tempfile
+import time
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -33,16 +36,54 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Each report directory's lock: runs that write into one directory at once take turns, so the directory always
+# holds one run's whole set. The file stays (an flock ends with its holder, so a killed run leaves no stale lock).
+LOCK_NAME = ".kt-report.lock"
+TEMP_PREFIX = ".kt-report-"
+LOCK_WAIT = 60
+
+
+def _lock(directory, wait=None):
+    """An exclusive flock on DIRECTORY's lock file, waiting up to WAIT (LOCK_WAIT) seconds for another run to
+    finish writing. A lock file another user created is locked through a read-only descriptor."""
+    wait = LOCK_WAIT if wait is None else wait
+    path = os.path.join(directory, LOCK_NAME)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
+                os.close(fd)
+                if e.errno in (errno.EAGAIN, errno.EACCES):
+                    raise common.ReportError(
+                        "report_dir: %s: another run has been writing its reports there for %g s (it holds %s); "
+                        "give concurrent runs their own report directory" % (directory, wait, LOCK_NAME))
+                raise
+            time.sleep(0.05)
+
+
 def _write_all(texts):
     """Write {path: text} all or nothing: every report goes to a temporary file beside its
     target first; only when all are written do they take their names, so a failure never
-    leaves the last run's reports (a PASS) beside this run's (a FAIL)."""
-    staged = []
+    leaves the last run's reports (a PASS) beside this run's (a FAIL). Under each directory's
+    lock: two runs never mix their files, and the temporary files a killed run left are removed."""
+    staged, locks = [], []
+    directories = sorted(set(os.path.dirname(os.path.abspath(p)) for p in texts))
     try:
-        for path, text in texts.items():
-            directory = os.path.dirname(os.path.abspath(path))
+        for directory in directories:
             os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".kt-report-", dir=directory)
+            locks.append(_lock(directory))
+            for name in os.listdir(directory):
+                if name.startswith(TEMP_PREFIX):
+                    os.unlink(os.path.join(directory, name))  # a killed run's, unfinished
+        for path, text in texts.items():
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=os.path.dirname(os.path.abspath(path)))
             staged.append((tmp, path))
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
@@ -53,6 +94,8 @@ def _write_all(texts):
         for tmp, _path in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        for fd in locks:
+            os.close(fd)
 
 
 def report_paths(kind, report_dir, paths):
@@ -150,6 +193,8 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(e))
         try:
             _write_all(dict((paths[k], out["files"][k]) for k in registry.formats(kind)))
+        except common.ReportError as e:
+            return dict(result, failed=True, msg=str(e))
         except OSError as e:
             return dict(result, failed=True, msg="could not write %s: %s" % (e.filename, e.strerror))
         result.update(changed=True, paths=paths, report_dir=os.path.dirname(paths["json"]),

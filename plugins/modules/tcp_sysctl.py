@@ -165,7 +165,8 @@ options:
         (other forks, other playbooks) never lose each other's records or interleave on a key. After
         O(lock_timeout) seconds the run fails naming the holder's pid, having changed nothing.
       - Check mode reads only and takes no lock (it works without root and on a read-only state directory); a
-        check run at the same moment as a run that writes may show the host before or after that run.
+        check run at the same moment as a run that writes may show the host before or after that run, or, while
+        that run sets the running values one key after another, some keys before it and some after.
     type: float
     default: 60
   namespaces:

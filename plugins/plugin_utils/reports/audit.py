@@ -570,25 +570,30 @@ def _host_entry_ok(h):
         for kind in DRIFT_KINDS)
 
 
-def load_audit(path):
-    """A previous audit.json, checked enough to use as baseline or merge input."""
+def load_audit(path, option="baseline"):
+    """A previous audit.json, checked enough to use as baseline or merge input. Errors name the option (baseline or
+    merge), the file and the reason."""
     try:
         with open(path) as f:
-            data = json.load(f)
+            text = f.read()
     except (OSError, IOError) as e:
-        raise common.ReportError("%s: cannot read: %s" % (path, e.strerror))
+        raise common.ReportError("%s: %s: cannot read: %s" % (option, path, e.strerror))
+    if not text.strip():
+        raise common.ReportError("%s: %s: the file is empty, not an audit.json" % (option, path))
+    try:
+        data = json.loads(text)
     except ValueError as e:
-        raise common.ReportError("%s: not JSON: %s" % (path, e))
+        raise common.ReportError("%s: %s: not JSON: %s" % (option, path, e))
     if not isinstance(data, dict) or data.get("kind") != "audit" or not isinstance(data.get("hosts"), list) \
             or not isinstance(data.get("records"), dict):
-        raise common.ReportError("%s: not an audit.json written by kerneltune.tcp.fleet_report" % path)
+        raise common.ReportError("%s: %s: not an audit.json written by kerneltune.tcp.fleet_report" % (option, path))
     if data.get("schema_version") not in READS:
-        raise common.ReportError("%s: schema_version %r; this collection reads audit.json schema_version %s"
-                                 % (path, data.get("schema_version"), " or ".join(str(v) for v in READS)))
+        raise common.ReportError("%s: %s: schema_version %r; this collection reads audit.json schema_version %s"
+                                 % (option, path, data.get("schema_version"), " or ".join(str(v) for v in READS)))
     for h in data["hosts"]:
         if not _host_entry_ok(h):
-            raise common.ReportError("%s: host entry %s does not have the audit.json shape "
-                                     "(docs/schemas/audit.schema.json)" % (path, json.dumps(h)[:80]))
+            raise common.ReportError("%s: %s: host entry %s does not have the audit.json shape "
+                                     "(docs/schemas/audit.schema.json)" % (option, path, json.dumps(h)[:80]))
     return data
 
 
@@ -596,7 +601,7 @@ def merge_audits(paths):
     """(records, hosts) from several audit.json files, e.g. one per job slice."""
     records, hosts, origin = {}, [], {}
     for path in paths:
-        data = load_audit(path)
+        data = load_audit(path, "merge")
         for h in data["hosts"]:
             name = h["host"]
             if name in origin:

@@ -209,3 +209,46 @@ def test_report_paths(tmp_path, monkeypatch):
     with pytest.raises(common.ReportError) as e:
         fleet_report.report_paths("diagnose", None, {"junit": "x"})
     assert str(e.value) == "paths: unknown report junit for kind diagnose (known: json, markdown, html)"
+
+
+def _hold(directory):
+    """The report directory's lock, held as another run would hold it (flock: per open file, so this conflicts)."""
+    import fcntl
+    fd = os.open(os.path.join(str(directory), fleet_report.LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_runs_writing_into_one_directory_take_turns(tmp_path, monkeypatch):
+    """While another run holds the directory's lock, a run waits; past LOCK_WAIT it fails naming the directory and
+    writes nothing, and the other run's files stay whole. Once the lock is free it writes its whole set."""
+    import threading
+    import time
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "audit.json").write_text("the other run's")
+    fd = _hold(d)
+    monkeypatch.setattr(fleet_report, "LOCK_WAIT", 0.3)
+    texts = {str(d / "audit.json"): "mine", str(d / "audit.md"): "mine too"}
+    with pytest.raises(common.ReportError) as e:
+        fleet_report._write_all(texts)
+    assert str(e.value) == (
+        "report_dir: %s: another run has been writing its reports there for 0.3 s (it holds .kt-report.lock); give "
+        "concurrent runs their own report directory" % d)
+    assert (d / "audit.json").read_text() == "the other run's" and not (d / "audit.md").exists()
+    assert sorted(p.name for p in d.iterdir()) == [".kt-report.lock", "audit.json"]
+    monkeypatch.setattr(fleet_report, "LOCK_WAIT", 10)
+    threading.Timer(0.4, os.close, [fd]).start()
+    t = time.monotonic()
+    fleet_report._write_all(texts)
+    assert time.monotonic() - t >= 0.3
+    assert (d / "audit.json").read_text() == "mine" and (d / "audit.md").read_text() == "mine too"
+
+
+def test_a_killed_runs_temporary_files_go_with_the_next_write(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / ".kt-report-abc123").write_text("half a report")
+    (d / "notes.txt").write_text("not ours")
+    fleet_report._write_all({str(d / "audit.json"): "{}"})
+    assert sorted(p.name for p in d.iterdir()) == [".kt-report.lock", "audit.json", "notes.txt"]

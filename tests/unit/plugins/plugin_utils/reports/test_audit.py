@@ -206,10 +206,27 @@ def test_merge_slices(tmp_path):
     c.write_text("{}")
     with pytest.raises(common.ReportError) as e:
         audit.merge_audits([str(c)])
-    assert str(e.value) == "%s: not an audit.json written by kerneltune.tcp.fleet_report" % c
+    assert str(e.value) == "merge: %s: not an audit.json written by kerneltune.tcp.fleet_report" % c
     with pytest.raises(common.ReportError) as e:
         audit.merge_audits([str(tmp_path / "none.json")])
-    assert str(e.value) == "%s: cannot read: No such file or directory" % (tmp_path / "none.json")
+    assert str(e.value) == "merge: %s: cannot read: No such file or directory" % (tmp_path / "none.json")
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "the file is empty, not an audit.json"),
+    ("\n  \n", "the file is empty, not an audit.json"),
+    ('{"kind": "audit", "hosts": [', "not JSON: Expecting value: line 1 column 29 (char 28)"),
+    ("[]", "not an audit.json written by kerneltune.tcp.fleet_report"),
+])
+def test_a_baseline_that_is_not_an_audit_json_is_refused_naming_the_option_file_and_reason(tmp_path, text, reason):
+    p = tmp_path / "old.json"
+    p.write_text(text)
+    with pytest.raises(common.ReportError) as e:
+        audit.load_audit(str(p))
+    assert str(e.value) == "baseline: %s: %s" % (p, reason)
+    with pytest.raises(common.ReportError) as e:
+        audit.load_audit(str(tmp_path / "gone.json"))
+    assert str(e.value) == "baseline: %s: cannot read: No such file or directory" % (tmp_path / "gone.json")
 
 
 def test_baseline_drift_to_another_value_is_new_and_unaudited_hosts_resolve_nothing():
@@ -229,12 +246,13 @@ def test_baseline_drift_to_another_value_is_new_and_unaudited_hosts_resolve_noth
 
 @pytest.mark.parametrize("mutate,message", [
     (lambda d: d.update(schema_version=99),
-     "%s: schema_version 99; this collection reads audit.json schema_version 1 or 2"),
+     "baseline: %s: schema_version 99; this collection reads audit.json schema_version 1 or 2"),
     (lambda d: d["hosts"].append({"host": "x", "runtime_drift": "oops"}),
-     '%s: host entry {"host": "x", "runtime_drift": "oops"} does not have the audit.json shape '
+     'baseline: %s: host entry {"host": "x", "runtime_drift": "oops"} does not have the audit.json shape '
      "(docs/schemas/audit.schema.json)"),
     (lambda d: d["hosts"].append(["not", "a", "dict"]),
-     '%s: host entry ["not", "a", "dict"] does not have the audit.json shape (docs/schemas/audit.schema.json)'),
+     'baseline: %s: host entry ["not", "a", "dict"] does not have the audit.json shape '
+     "(docs/schemas/audit.schema.json)"),
 ])
 def test_baseline_of_another_shape_is_refused_by_name(tmp_path, mutate, message):
     data = json.loads(registry.build("audit", records(), HOSTS)["files"]["json"])
