@@ -36,22 +36,17 @@ ARGUMENT_SPEC = dict(
 )
 
 
-# Each report directory's lock: runs that write into one directory at once take turns, so the directory always
-# holds one run's whole set. The file stays (an flock ends with its holder, so a killed run leaves no stale lock).
-LOCK_NAME = ".kt-report.lock"
+# Runs that write into one report directory at once take turns under an flock on the directory itself (no lock
+# file to travel with the reports, e.g. in AWX's artifacts; an flock ends with its holder, so a killed run leaves
+# no stale lock), so the directory always holds one run's whole set.
 TEMP_PREFIX = ".kt-report-"
 LOCK_WAIT = 60
 
 
 def _lock(directory, wait=None):
-    """An exclusive flock on DIRECTORY's lock file, waiting up to WAIT (LOCK_WAIT) seconds for another run to
-    finish writing. A lock file another user created is locked through a read-only descriptor."""
+    """An exclusive flock on DIRECTORY, waiting up to WAIT (LOCK_WAIT) seconds for another run to finish writing."""
     wait = LOCK_WAIT if wait is None else wait
-    path = os.path.join(directory, LOCK_NAME)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except PermissionError:
-        fd = os.open(path, os.O_RDONLY)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -62,8 +57,8 @@ def _lock(directory, wait=None):
                 os.close(fd)
                 if e.errno in (errno.EAGAIN, errno.EACCES):
                     raise common.ReportError(
-                        "report_dir: %s: another run has been writing its reports there for %g s (it holds %s); "
-                        "give concurrent runs their own report directory" % (directory, wait, LOCK_NAME))
+                        "report_dir: %s: another run has been writing its reports there for %g s (it holds the "
+                        "directory's lock); give concurrent runs their own report directory" % (directory, wait))
                 raise
             time.sleep(0.05)
 

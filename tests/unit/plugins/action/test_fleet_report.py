@@ -214,7 +214,7 @@ def test_report_paths(tmp_path, monkeypatch):
 def _hold(directory):
     """The report directory's lock, held as another run would hold it (flock: per open file, so this conflicts)."""
     import fcntl
-    fd = os.open(os.path.join(str(directory), fleet_report.LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(str(directory), os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
@@ -233,10 +233,10 @@ def test_runs_writing_into_one_directory_take_turns(tmp_path, monkeypatch):
     with pytest.raises(common.ReportError) as e:
         fleet_report._write_all(texts)
     assert str(e.value) == (
-        "report_dir: %s: another run has been writing its reports there for 0.3 s (it holds .kt-report.lock); give "
-        "concurrent runs their own report directory" % d)
+        "report_dir: %s: another run has been writing its reports there for 0.3 s (it holds the directory's lock); "
+        "give concurrent runs their own report directory" % d)
     assert (d / "audit.json").read_text() == "the other run's" and not (d / "audit.md").exists()
-    assert sorted(p.name for p in d.iterdir()) == [".kt-report.lock", "audit.json"]
+    assert sorted(p.name for p in d.iterdir()) == ["audit.json"]
     monkeypatch.setattr(fleet_report, "LOCK_WAIT", 10)
     threading.Timer(0.4, os.close, [fd]).start()
     t = time.monotonic()
@@ -251,4 +251,4 @@ def test_a_killed_runs_temporary_files_go_with_the_next_write(tmp_path):
     (d / ".kt-report-abc123").write_text("half a report")
     (d / "notes.txt").write_text("not ours")
     fleet_report._write_all({str(d / "audit.json"): "{}"})
-    assert sorted(p.name for p in d.iterdir()) == [".kt-report.lock", "audit.json", "notes.txt"]
+    assert sorted(p.name for p in d.iterdir()) == ["audit.json", "notes.txt"]
