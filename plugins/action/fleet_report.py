@@ -76,7 +76,10 @@ def _write_all(texts):
             locks.append(_lock(directory))
             for name in os.listdir(directory):
                 if name.startswith(TEMP_PREFIX):
-                    os.unlink(os.path.join(directory, name))  # a killed run's, unfinished
+                    try:
+                        os.unlink(os.path.join(directory, name))  # a killed run's, unfinished
+                    except OSError:
+                        pass  # another user's, in a shared directory such as /tmp: theirs to remove
         for path, text in texts.items():
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=os.path.dirname(os.path.abspath(path)))
             staged.append((tmp, path))

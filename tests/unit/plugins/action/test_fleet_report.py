@@ -252,3 +252,20 @@ def test_a_killed_runs_temporary_files_go_with_the_next_write(tmp_path):
     (d / "notes.txt").write_text("not ours")
     fleet_report._write_all({str(d / "audit.json"): "{}"})
     assert sorted(p.name for p in d.iterdir()) == ["audit.json", "notes.txt"]
+
+
+def test_another_users_temporary_file_in_a_shared_directory_does_not_stop_the_write(tmp_path, monkeypatch):
+    """In a directory such as /tmp a killed run of another user can leave a temporary file this run may not remove:
+    the reports are written all the same."""
+    d = tmp_path / "shared"
+    d.mkdir()
+    (d / ".kt-report-theirs").write_text("another user's")
+    real_unlink = os.unlink
+
+    def unlink(path, *a, **kw):
+        if os.path.basename(str(path)) == ".kt-report-theirs":
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_unlink(path, *a, **kw)
+    monkeypatch.setattr(fleet_report.os, "unlink", unlink)
+    fleet_report._write_all({str(d / "b.json"): "{}"})
+    assert sorted(p.name for p in d.iterdir()) == [".kt-report-theirs", "b.json"]
