@@ -73,6 +73,8 @@ def _write_all(texts):
     try:
         for directory in directories:
             os.makedirs(directory, exist_ok=True)
+        # Each directory once, however it was named (a second flock on the same directory would wait on the first).
+        for directory in sorted(set(os.path.realpath(d) for d in directories)):
             locks.append(_lock(directory))
             for name in os.listdir(directory):
                 if name.startswith(TEMP_PREFIX):

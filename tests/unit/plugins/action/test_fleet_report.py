@@ -269,3 +269,13 @@ def test_another_users_temporary_file_in_a_shared_directory_does_not_stop_the_wr
     monkeypatch.setattr(fleet_report.os, "unlink", unlink)
     fleet_report._write_all({str(d / "b.json"): "{}"})
     assert sorted(p.name for p in d.iterdir()) == [".kt-report-theirs", "b.json"]
+
+
+def test_one_directory_named_twice_is_locked_once(tmp_path, monkeypatch):
+    """The JSON into the directory, the Markdown through a symbolic link to it: one lock, no wait on itself."""
+    d = tmp_path / "r"
+    d.mkdir()
+    (tmp_path / "link").symlink_to(d)
+    monkeypatch.setattr(fleet_report, "LOCK_WAIT", 0.2)
+    fleet_report._write_all({str(d / "audit.json"): "{}", str(tmp_path / "link" / "audit.md"): "# md"})
+    assert sorted(p.name for p in d.iterdir()) == ["audit.json", "audit.md"]
