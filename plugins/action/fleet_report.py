@@ -38,29 +38,48 @@ ARGUMENT_SPEC = dict(
 
 # Runs that write into one report directory at once take turns under an flock on the directory itself (no lock
 # file to travel with the reports, e.g. in AWX's artifacts; an flock ends with its holder, so a killed run leaves
-# no stale lock), so the directory always holds one run's whole set.
+# no stale lock), so each directory holds the reports of one run. Where the directory cannot be locked (no read
+# permission on it, a filesystem without flock on directories, such as NFS) the run writes as it did before
+# there was a lock: each file still whole, the set no longer guarded against a concurrent run.
 TEMP_PREFIX = ".kt-report-"
 LOCK_WAIT = 60
 
 
-def _lock(directory, wait=None):
-    """An exclusive flock on DIRECTORY, waiting up to WAIT (LOCK_WAIT) seconds for another run to finish writing."""
-    wait = LOCK_WAIT if wait is None else wait
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    deadline = time.monotonic() + wait
+def _lock(directory, deadline):
+    """An exclusive flock on DIRECTORY (its fd), waiting until DEADLINE (time.monotonic()) for another run to finish
+    writing; None when the directory cannot be locked at all."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
                 os.close(fd)
-                if e.errno in (errno.EAGAIN, errno.EACCES):
-                    raise common.ReportError(
-                        "report_dir: %s: another run has been writing its reports there for %g s (it holds the "
-                        "directory's lock); give concurrent runs their own report directory" % (directory, wait))
-                raise
+                return None
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise common.ReportError(
+                    "report_dir: %s: another run has been writing its reports there for %g s (it holds the "
+                    "directory's lock); give concurrent runs their own report directory" % (directory, LOCK_WAIT))
             time.sleep(0.05)
+
+
+def _remove_stale(directory):
+    """The temporary files a killed run left in DIRECTORY (called with the directory's lock held), best effort."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(TEMP_PREFIX):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass  # another user's, in a shared directory such as /tmp: theirs to remove
 
 
 def _write_all(texts):
@@ -73,15 +92,19 @@ def _write_all(texts):
     try:
         for directory in directories:
             os.makedirs(directory, exist_ok=True)
-        # Each directory once, however it was named (a second flock on the same directory would wait on the first).
-        for directory in sorted(set(os.path.realpath(d) for d in directories)):
-            locks.append(_lock(directory))
-            for name in os.listdir(directory):
-                if name.startswith(TEMP_PREFIX):
-                    try:
-                        os.unlink(os.path.join(directory, name))  # a killed run's, unfinished
-                    except OSError:
-                        pass  # another user's, in a shared directory such as /tmp: theirs to remove
+        # Each directory once, however it is reached (a symbolic link, a bind mount): a second flock on the same
+        # directory would wait on the first. In the order of their identity, whatever their names, so that two runs
+        # never wait on each other; one deadline for them all.
+        by_id = {}
+        for directory in directories:
+            st = os.stat(directory)
+            by_id.setdefault((st.st_dev, st.st_ino), directory)
+        deadline = time.monotonic() + LOCK_WAIT
+        for _id, directory in sorted(by_id.items()):
+            fd = _lock(directory, deadline)
+            if fd is not None:
+                locks.append(fd)
+                _remove_stale(directory)
         for path, text in texts.items():
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=os.path.dirname(os.path.abspath(path)))
             staged.append((tmp, path))

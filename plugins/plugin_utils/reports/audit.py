@@ -574,10 +574,12 @@ def load_audit(path, option="baseline"):
     """A previous audit.json, checked enough to use as baseline or merge input. Errors name the option (baseline or
     merge), the file and the reason."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read()
     except (OSError, IOError) as e:
         raise common.ReportError("%s: %s: cannot read: %s" % (option, path, e.strerror))
+    except ValueError as e:  # not UTF-8 (a gzip file, UTF-16 from a PowerShell redirect)
+        raise common.ReportError("%s: %s: not JSON: %s" % (option, path, e))
     if not text.strip():
         raise common.ReportError("%s: %s: the file is empty, not an audit.json" % (option, path))
     try:

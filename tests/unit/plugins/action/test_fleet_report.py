@@ -227,6 +227,7 @@ def test_runs_writing_into_one_directory_take_turns(tmp_path, monkeypatch):
     d = tmp_path / "r"
     d.mkdir()
     (d / "audit.json").write_text("the other run's")
+    (d / ".kt-report-staged").write_text("the other run's next report, being written")
     fd = _hold(d)
     monkeypatch.setattr(fleet_report, "LOCK_WAIT", 0.3)
     texts = {str(d / "audit.json"): "mine", str(d / "audit.md"): "mine too"}
@@ -236,7 +237,9 @@ def test_runs_writing_into_one_directory_take_turns(tmp_path, monkeypatch):
         "report_dir: %s: another run has been writing its reports there for 0.3 s (it holds the directory's lock); "
         "give concurrent runs their own report directory" % d)
     assert (d / "audit.json").read_text() == "the other run's" and not (d / "audit.md").exists()
-    assert sorted(p.name for p in d.iterdir()) == ["audit.json"]
+    # The waiting run touched nothing: not even the other run's temporary file (only a lock holder removes those).
+    assert sorted(p.name for p in d.iterdir()) == [".kt-report-staged", "audit.json"]
+    os.unlink(str(d / ".kt-report-staged"))
     monkeypatch.setattr(fleet_report, "LOCK_WAIT", 10)
     threading.Timer(0.4, os.close, [fd]).start()
     t = time.monotonic()
@@ -278,4 +281,27 @@ def test_one_directory_named_twice_is_locked_once(tmp_path, monkeypatch):
     (tmp_path / "link").symlink_to(d)
     monkeypatch.setattr(fleet_report, "LOCK_WAIT", 0.2)
     fleet_report._write_all({str(d / "audit.json"): "{}", str(tmp_path / "link" / "audit.md"): "# md"})
+    assert sorted(p.name for p in d.iterdir()) == ["audit.json", "audit.md"]
+
+
+def test_a_directory_that_cannot_be_locked_is_written_as_before(tmp_path, monkeypatch):
+    """No read permission on the directory (mode 0333), or a filesystem without flock on directories: the reports
+    are written all the same, each file whole, without the lock."""
+    import errno
+    d = tmp_path / "r"
+    d.mkdir()
+    real_open = os.open
+
+    def no_read(path, flags, *a):
+        if str(path) == str(d):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *a)
+    monkeypatch.setattr(fleet_report.os, "open", no_read)
+    fleet_report._write_all({str(d / "audit.json"): "{}"})
+    monkeypatch.undo()
+
+    def no_flock(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+    monkeypatch.setattr(fleet_report.fcntl, "flock", no_flock)
+    fleet_report._write_all({str(d / "audit.md"): "# md"})
     assert sorted(p.name for p in d.iterdir()) == ["audit.json", "audit.md"]

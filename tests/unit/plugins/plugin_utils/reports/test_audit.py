@@ -217,13 +217,20 @@ def test_merge_slices(tmp_path):
     ("\n  \n", "the file is empty, not an audit.json"),
     ('{"kind": "audit", "hosts": [', "not JSON: Expecting value: line 1 column 29 (char 28)"),
     ("[]", "not an audit.json written by kerneltune.tcp.fleet_report"),
+    (b"\x1f\x8b\x08\x00", "not JSON: 'utf-8' codec can't decode byte 0x8b in position 1: invalid start byte"),
 ])
 def test_a_baseline_that_is_not_an_audit_json_is_refused_naming_the_option_file_and_reason(tmp_path, text, reason):
     p = tmp_path / "old.json"
-    p.write_text(text)
+    if isinstance(text, bytes):
+        p.write_bytes(text)  # a gzip file
+    else:
+        p.write_text(text)
     with pytest.raises(common.ReportError) as e:
         audit.load_audit(str(p))
     assert str(e.value) == "baseline: %s: %s" % (p, reason)
+    with pytest.raises(common.ReportError) as e:
+        audit.merge_audits([str(p)])
+    assert str(e.value) == "merge: %s: %s" % (p, reason)
     with pytest.raises(common.ReportError) as e:
         audit.load_audit(str(tmp_path / "gone.json"))
     assert str(e.value) == "baseline: %s: cannot read: No such file or directory" % (tmp_path / "gone.json")
