@@ -29,6 +29,10 @@ description:
   - Hosts in O(hosts) without a record, or whose record says unreachable, are reported as unreachable; a host
     with no profile is an error; neither ever passes. No host at all is an error.
   - Reports are written in check mode too, since they are the output of an audit, not a change to a host.
+  - A run's reports are written together or not at all (each to a temporary file first, then renamed). Runs that
+    write into the same directory at the same time take turns under an flock on the directory, so each directory
+    holds one run's reports; a run that waits longer than 60 s fails without writing. A directory that cannot be
+    locked (no read permission on it, NFS) is written without the lock.
 author:
   - kerneltune.tcp maintainers (@kerneltune)
 extends_documentation_fragment:
